@@ -1,0 +1,3 @@
+module github.com/mxkit/mxkit
+
+go 1.26
