@@ -1,0 +1,2 @@
+// Package signing is a placeholder doc; replaced below.
+package signing
