@@ -168,9 +168,6 @@ func ParseServerKeys(raw []byte) (*ServerKeys, error) {
 		}
 	}
 
-	if fields.sigs == nil {
-		return nil, &ServerKeysError{Field: "signatures", Reason: "missing"}
-	}
 	signed, sigs, _ := signedParts(make([]byte, 0, len(c)), c)
 	err = verifyParts(signed, sigs, k.ServerName, func(id KeyID) (ed25519.PublicKey, bool) {
 		pub, ok := k.VerifyKeys[id]
