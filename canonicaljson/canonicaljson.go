@@ -45,10 +45,17 @@
 //
 // Input is refused with an [*Error] that says what was wrong and at which
 // byte offset. Its Unwrap gives one of [ErrSyntax] (not JSON, trailing
-// data, a control character in a string, a lone surrogate escape),
-// [ErrDuplicateKey] (two members whose keys are equal after unescaping:
-// "a" and "\u0061" are the same key), [ErrInvalidUTF8], [ErrNumber] and
-// [ErrTooDeep] (nesting deeper than [MaxDepth]).
+// data, a raw control character in a string), [ErrDuplicateKey] (two
+// members whose keys are equal after unescaping: "a" and "\u0061" are the
+// same key), [ErrInvalidUTF8] (bytes that are not UTF-8, and surrogate
+// escapes that do not form a pair: neither stands for a character that
+// UTF-8 can carry), [ErrNumber] and [ErrTooDeep] (nesting deeper than
+// [MaxDepth]).
+//
+// encoding/json's Valid accepts some documents refused here: those with
+// duplicate keys, invalid UTF-8, lone surrogate escapes, numbers outside
+// the mode's rules, or nesting deeper than MaxDepth. Everything Valid
+// refuses is refused here too.
 package canonicaljson
 
 import (
@@ -87,11 +94,11 @@ func (m Mode) String() string {
 // top-level object is at depth 1, an array inside it at depth 2.
 //
 // Events are at most 65536 bytes and real ones nest a handful of levels,
-// so the limit costs no valid traffic. It is set below the point where the
-// reference server's JSON decoder (Python's json module, recursive) fails,
-// so that a document this package accepts is one the reference server can
-// also read. The scanner itself does not recurse, so the limit bounds
-// memory, not stack.
+// so the limit costs no valid traffic. It is set well below the point
+// where the reference server's JSON decoder (Python's json module, which
+// recurses and fails at about 1000 levels) gives up, so that a document
+// accepted here is one the reference server can also read. The scanner
+// itself does not recurse: the limit bounds memory, not stack.
 const MaxDepth = 512
 
 // Canonicalize returns the canonical encoding of the JSON document raw (any
@@ -171,12 +178,13 @@ func Marshal(v any, mode Mode) ([]byte, error) {
 // Sentinel errors, wrapped by *Error.
 var (
 	// ErrSyntax: the input is not JSON (including trailing data after the
-	// value, control characters in strings, lone surrogate escapes).
+	// value and raw control characters in strings).
 	ErrSyntax = errors.New("invalid JSON")
 	// ErrDuplicateKey: an object has two members with the same key, once
 	// escapes are decoded.
 	ErrDuplicateKey = errors.New("duplicate object key")
-	// ErrInvalidUTF8: the input holds bytes that are not UTF-8.
+	// ErrInvalidUTF8: a string holds bytes that are not UTF-8, or a
+	// surrogate escape (\ud800-\udfff) that is not half of a pair.
 	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 	// ErrNumber: a number breaks the rules of the mode (a fraction or an
 	// out-of-range integer in Strict, a value too large for a double in

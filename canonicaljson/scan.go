@@ -2,6 +2,7 @@ package canonicaljson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,6 +42,7 @@ type state struct {
 	frames  []frame
 	members []member
 	scratch []byte
+	order   []sortEntry
 	out     []byte // output buffer for Valid and IsCanonical
 }
 
@@ -61,6 +63,9 @@ func putState(s *state) {
 	}
 	if cap(s.members) > maxPooled/32 {
 		s.members = nil
+	}
+	if cap(s.order) > maxPooled/16 {
+		s.order = nil
 	}
 	s.frames = s.frames[:0]
 	s.members = s.members[:0]
@@ -249,15 +254,16 @@ func (s *state) closeObject(dst []byte, f *frame) ([]byte, error) {
 	if sorted && !dropped {
 		return dst, nil
 	}
+	order := s.order[:0]
 	if !sorted {
-		slices.SortFunc(ms, func(a, b member) int { return compareKeys(dst, &a, &b) })
-		for k := 1; k < len(ms); k++ {
-			if compareKeys(dst, &ms[k-1], &ms[k]) == 0 {
-				later := &ms[k]
-				if ms[k-1].inOff > later.inOff {
-					later = &ms[k-1]
+		order = s.sortMembers(dst, ms)
+		for k := 1; k < len(order); k++ {
+			a, b := &ms[order[k-1].idx], &ms[order[k].idx]
+			if order[k-1].prefix == order[k].prefix && compareKeys(dst, a, b) == 0 {
+				if a.inOff > b.inOff {
+					b = a
 				}
-				return dst, duplicate(dst, later)
+				return dst, duplicate(dst, b)
 			}
 		}
 	}
@@ -267,6 +273,9 @@ func (s *state) closeObject(dst []byte, f *frame) ([]byte, error) {
 	first := true
 	for k := range ms {
 		m := &ms[k]
+		if !sorted {
+			m = &ms[order[k].idx]
+		}
 		if m.drop {
 			continue
 		}
@@ -281,6 +290,56 @@ func (s *state) closeObject(dst []byte, f *frame) ([]byte, error) {
 
 func duplicate(dst []byte, m *member) error {
 	return newError(m.inOff, ErrDuplicateKey, "duplicate object key "+string(dst[m.start:m.keyEnd]))
+}
+
+// sortEntry is one member in the sort: the first eight bytes of its
+// unescaped key, big-endian and zero-padded, decide most comparisons
+// without touching the key bytes.
+type sortEntry struct {
+	prefix uint64
+	idx    uint32
+}
+
+// sortMembers returns the order of ms by key.
+func (s *state) sortMembers(dst []byte, ms []member) []sortEntry {
+	order := s.order[:0]
+	for k := range ms {
+		order = append(order, sortEntry{prefix: keyPrefix(dst, &ms[k]), idx: uint32(k)})
+	}
+	s.order = order
+	slices.SortFunc(order, func(a, b sortEntry) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		return compareKeys(dst, &ms[a.idx], &ms[b.idx])
+	})
+	return order
+}
+
+// keyPrefix returns the first eight bytes of m's unescaped key as a
+// big-endian number, zero-padded.
+func keyPrefix(dst []byte, m *member) uint64 {
+	k := dst[m.start+1 : m.keyEnd-1]
+	var p uint64
+	n := 0
+	if !m.esc {
+		if len(k) >= 8 {
+			return binary.BigEndian.Uint64(k)
+		}
+		for ; n < len(k); n++ {
+			p = p<<8 | uint64(k[n])
+		}
+	} else {
+		for i := 0; i < len(k) && n < 8; n++ {
+			var c byte
+			c, i = unescapeByte(k, i)
+			p = p<<8 | uint64(c)
+		}
+	}
+	return p << (8 * (8 - n))
 }
 
 // compareKeys orders two written keys by the UTF-8 bytes of their
@@ -465,14 +524,14 @@ func unescape(raw []byte, i int) (rune, int, error) {
 		}
 		switch {
 		case r >= 0xDC00 && r <= 0xDFFF:
-			return 0, i, newError(i, ErrSyntax, "lone low surrogate escape \\u"+string(raw[i+2:i+6]))
+			return 0, i, newError(i, ErrInvalidUTF8, "lone low surrogate escape \\u"+string(raw[i+2:i+6]))
 		case r >= 0xD800 && r <= 0xDBFF:
 			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
 				if lo, ok := hex4(raw, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
 					return 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00), i + 12, nil
 				}
 			}
-			return 0, i, newError(i, ErrSyntax, "high surrogate escape \\u"+string(raw[i+2:i+6])+" not followed by a low surrogate escape")
+			return 0, i, newError(i, ErrInvalidUTF8, "high surrogate escape \\u"+string(raw[i+2:i+6])+" not followed by a low surrogate escape")
 		}
 		return r, i + 6, nil
 	}
