@@ -1,0 +1,434 @@
+package eventauth_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// The rule cases live in testdata/cases/*.json. Each file holds a list of
+// cases; each case names the room versions it applies to, the auth events
+// (by fixture name, from testdata/fixtures.json or the file's own
+// "events"), the event to check, and the expected outcome: "allow" or the
+// identifier of the rule that rejects it.
+//
+// Events are written version-neutral and the harness writes them in each
+// version's format: event_id and [id, hashes] pairs for versions 1 and 2,
+// plain ID lists later; room_id "!room:a.test" for versions 1-11 and the
+// create event's ID with the "!" sigil in version 12 (whose create event
+// has no room_id); content.creator on create events where the version
+// needs it. IDs are readable ("$alice-join"), given through ParseWithID.
+// Unless a case lists them, the event's auth_events are the given auth
+// events that the auth events selection asks for.
+
+type eventSpec struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Sender     string          `json:"sender"`
+	StateKey   *string         `json:"state_key"`
+	Content    json.RawMessage `json:"content"`
+	Prev       []string        `json:"prev"`
+	RoomID     *string         `json:"room_id"`
+	NoCreator  bool            `json:"no_creator"`
+	Signatures json.RawMessage `json:"signatures"`
+	Redacts    string          `json:"redacts"`
+}
+
+type caseSpec struct {
+	Name     string          `json:"name"`
+	Versions string          `json:"versions"`
+	Comment  string          `json:"comment"`
+	Auth     []string        `json:"auth"`
+	AuthList []string        `json:"auth_list"`
+	Rejected []string        `json:"rejected"`
+	Event    json.RawMessage `json:"event"`
+	Expect   string          `json:"expect"`
+	// AllowedOnly: the case is about Allowed with the auth events as
+	// state (a rule that the list checks of Check would hide).
+	AllowedOnly bool `json:"allowed_only"`
+}
+
+type caseFile struct {
+	Description string                `json:"description"`
+	Events      map[string]*eventSpec `json:"events"`
+	Cases       []caseSpec            `json:"cases"`
+}
+
+func loadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func parseVersions(t testing.TB, s string) []roomversion.Version {
+	t.Helper()
+	var out []roomversion.Version
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, found := strings.Cut(strings.TrimSpace(part), "-")
+		if !found {
+			hi = lo
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a < 1 || b > 12 || a > b {
+			t.Fatalf("bad versions %q", s)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, roomversion.Known()[i-1])
+		}
+	}
+	return out
+}
+
+// world builds events of one room version from specs.
+type world struct {
+	t       testing.TB
+	v       roomversion.Version
+	specs   map[string]*eventSpec
+	createID string
+}
+
+func (w *world) idOf(name string) string {
+	if strings.HasPrefix(name, "$") {
+		return name
+	}
+	s, ok := w.specs[name]
+	if !ok {
+		w.t.Fatalf("unknown fixture %q", name)
+	}
+	if s.ID != "" {
+		return s.ID
+	}
+	return "$" + name
+}
+
+func (w *world) roomID() string {
+	if w.v.Event.RoomID == roomversion.RoomIDCreateHash {
+		return "!" + w.createID[1:]
+	}
+	return "!room:a.test"
+}
+
+func domain(id string) string {
+	_, d, _ := strings.Cut(id, ":")
+	return d
+}
+
+// raw writes the event of spec s with ID id and the given auth event IDs.
+func (w *world) raw(s *eventSpec, id string, authIDs []string) []byte {
+	m := map[string]any{
+		"type":             s.Type,
+		"sender":           s.Sender,
+		"depth":            5,
+		"origin_server_ts": 1700000000000,
+		"hashes":           map[string]string{"sha256": "aGFzaA"},
+	}
+	content := s.Content
+	if len(content) == 0 {
+		content = json.RawMessage(`{}`)
+	}
+	isCreate := s.Type == "m.room.create"
+	if isCreate && w.v.Auth.CreatorInContent && !s.NoCreator {
+		var c map[string]json.RawMessage
+		if err := json.Unmarshal(content, &c); err != nil {
+			w.t.Fatal(err)
+		}
+		if _, has := c["creator"]; !has {
+			c["creator"], _ = json.Marshal(s.Sender)
+			content, _ = json.Marshal(c)
+		}
+	}
+	m["content"] = content
+	if s.StateKey != nil {
+		m["state_key"] = *s.StateKey
+	}
+	switch {
+	case s.RoomID != nil:
+		m["room_id"] = *s.RoomID
+	case isCreate && w.v.Event.RoomID == roomversion.RoomIDCreateHash:
+	default:
+		m["room_id"] = w.roomID()
+	}
+	if len(s.Signatures) > 0 {
+		m["signatures"] = s.Signatures
+	} else {
+		m["signatures"] = map[string]any{domain(s.Sender): map[string]string{"ed25519:1": "c2ln"}}
+	}
+	if s.Redacts != "" {
+		if w.v.Event.RedactsInContent {
+			w.t.Fatalf("use content.redacts in room version %s", w.v.ID)
+		}
+		m["redacts"] = w.idOf(s.Redacts)
+	}
+	prev := []string{}
+	if s.Prev != nil {
+		for _, p := range s.Prev {
+			prev = append(prev, w.idOf(p))
+		}
+	} else if !isCreate {
+		prev = []string{"$previous"}
+	}
+	list := func(ids []string) any {
+		if ids == nil {
+			ids = []string{}
+		}
+		if w.v.Event.Format == roomversion.EventFormatV1 {
+			out := make([]any, len(ids))
+			for i, x := range ids {
+				out[i] = []any{x, map[string]string{"sha256": "aGFzaA"}}
+			}
+			return out
+		}
+		return ids
+	}
+	m["prev_events"] = list(prev)
+	m["auth_events"] = list(authIDs)
+	if w.v.Event.Format == roomversion.EventFormatV1 {
+		m["event_id"] = id
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
+func (w *world) parse(s *eventSpec, id string, authIDs []string) (*event.Event, error) {
+	return event.ParseWithID(w.v, w.raw(s, id, authIDs), id)
+}
+
+func (w *world) fixture(name string) *event.Event {
+	s, ok := w.specs[name]
+	if !ok {
+		w.t.Fatalf("unknown fixture %q", name)
+	}
+	ev, err := w.parse(s, w.idOf(name), nil)
+	if err != nil {
+		w.t.Fatalf("fixture %s in room version %s: %v", name, w.v.ID, err)
+	}
+	return ev
+}
+
+// expectRule checks err against want ("allow" or a rule identifier).
+func expectRule(t testing.TB, what string, err error, want string) {
+	t.Helper()
+	if want == "allow" {
+		if err != nil {
+			t.Errorf("%s: want allowed, got %v", what, err)
+		}
+		return
+	}
+	var rej *eventauth.Rejection
+	if !errors.As(err, &rej) {
+		t.Errorf("%s: want rejection by %s, got %v", what, want, err)
+		return
+	}
+	if rej.Rule != want {
+		t.Errorf("%s: want rejection by %s, got %v", what, want, err)
+	}
+	if rej.Reason == "" {
+		t.Errorf("%s: rejection without a reason", what)
+	}
+	if !errors.Is(err, &eventauth.Rejection{Rule: want}) {
+		t.Errorf("%s: errors.Is does not match the rule %s", what, want)
+	}
+}
+
+// listRule reports whether a rule is one of the checks on the auth_events
+// list, which Allowed does not apply.
+func listRule(rule string) bool {
+	return strings.HasPrefix(rule, "auth_events.") || strings.HasPrefix(rule, "room_id.")
+}
+
+func loadCases(t testing.TB) map[string]*caseFile {
+	var fixtures map[string]*eventSpec
+	loadJSON(t, filepath.Join("testdata", "fixtures.json"), &fixtures)
+	files, err := filepath.Glob(filepath.Join("testdata", "cases", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no case files: %v", err)
+	}
+	out := map[string]*caseFile{}
+	for _, f := range files {
+		var cf caseFile
+		loadJSON(t, f, &cf)
+		merged := map[string]*eventSpec{}
+		for k, v := range fixtures {
+			merged[k] = v
+		}
+		for k, v := range cf.Events {
+			if _, dup := merged[k]; dup {
+				t.Fatalf("%s: event %q shadows a fixture", f, k)
+			}
+			merged[k] = v
+		}
+		cf.Events = merged
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = &cf
+	}
+	return out
+}
+
+func TestRules(t *testing.T) {
+	files := loadCases(t)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	total := 0
+	for _, fname := range names {
+		cf := files[fname]
+		t.Run(fname, func(t *testing.T) {
+			seen := map[string]bool{}
+			for _, c := range cf.Cases {
+				if seen[c.Name] {
+					t.Fatalf("duplicate case name %q", c.Name)
+				}
+				seen[c.Name] = true
+				if c.Expect == "" {
+					t.Fatalf("case %q has no expect", c.Name)
+				}
+				for _, v := range parseVersions(t, c.Versions) {
+					total++
+					t.Run(c.Name+"/v"+v.ID, func(t *testing.T) { runCase(t, v, cf.Events, c) })
+				}
+			}
+		})
+	}
+	if total < 100 {
+		t.Errorf("only %d case runs", total)
+	}
+}
+
+func runCase(t *testing.T, v roomversion.Version, specs map[string]*eventSpec, c caseSpec) {
+	w := &world{t: t, v: v, specs: specs, createID: "$create"}
+	var auth []*event.Event
+	for _, n := range c.Auth {
+		auth = append(auth, w.fixture(n))
+	}
+	var spec *eventSpec
+	id := "$event"
+	if len(c.Event) > 0 && c.Event[0] == '"' {
+		var name string
+		json.Unmarshal(c.Event, &name)
+		spec = specs[name]
+		if spec == nil {
+			t.Fatalf("unknown event %q", name)
+		}
+		id = w.idOf(name)
+	} else {
+		spec = new(eventSpec)
+		if err := json.Unmarshal(c.Event, spec); err != nil {
+			t.Fatal(err)
+		}
+		if spec.ID != "" {
+			id = spec.ID
+		}
+	}
+	// The auth_events list.
+	var list []string
+	if c.AuthList != nil {
+		for _, n := range c.AuthList {
+			list = append(list, w.idOf(n))
+		}
+	} else {
+		probe, err := w.parse(spec, id, nil)
+		if err != nil {
+			t.Fatalf("event does not parse: %v", err)
+		}
+		need, err := eventauth.Needed(v, probe)
+		if err == nil {
+			for _, a := range auth {
+				sk, _ := a.StateKey()
+				for _, k := range need {
+					if k == (eventauth.StateKey{Type: a.Type(), StateKey: sk}) {
+						list = append(list, a.ID())
+					}
+				}
+			}
+		}
+	}
+	ev, err := w.parse(spec, id, list)
+	if err != nil {
+		t.Fatalf("event does not parse: %v", err)
+	}
+	rejected := map[string]bool{}
+	for _, n := range c.Rejected {
+		rejected[w.idOf(n)] = true
+	}
+	isRejected := func(id string) bool { return rejected[id] }
+
+	if c.AllowedOnly {
+		state := eventauth.StateMap{}
+		for _, a := range auth {
+			sk, _ := a.StateKey()
+			state[eventauth.StateKey{Type: a.Type(), StateKey: sk}] = a
+		}
+		expectRule(t, "Allowed", eventauth.Allowed(v, ev, state), c.Expect)
+		return
+	}
+	err = eventauth.Check(v, ev, auth, isRejected)
+	expectRule(t, "Check", err, c.Expect)
+	if !listRule(c.Expect) && len(c.Rejected) == 0 && c.AuthList == nil {
+		state := eventauth.StateMap{}
+		for _, a := range auth {
+			sk, _ := a.StateKey()
+			state[eventauth.StateKey{Type: a.Type(), StateKey: sk}] = a
+		}
+		expectRule(t, "Allowed", eventauth.Allowed(v, ev, state), c.Expect)
+	}
+	if t.Failed() {
+		t.Logf("event: %s", ev.JSON())
+		if c.Comment != "" {
+			t.Logf("comment: %s", c.Comment)
+		}
+	}
+}
+
+// TestRuleList checks that every rule identifier the cases use is
+// documented, and every documented identifier has a case that expects it.
+func TestRuleList(t *testing.T) {
+	documented := map[string]bool{}
+	for _, r := range eventauth.Rules() {
+		documented[r] = true
+	}
+	used := map[string]bool{}
+	for _, cf := range loadCases(t) {
+		for _, c := range cf.Cases {
+			if c.Expect != "allow" {
+				used[c.Expect] = true
+			}
+		}
+	}
+	for r := range used {
+		if !documented[r] {
+			t.Errorf("rule %s is used by cases but not documented", r)
+		}
+	}
+	var missing []string
+	for r := range documented {
+		if !used[r] {
+			missing = append(missing, r)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("documented rules without a case: %s", fmt.Sprint(missing))
+	}
+}

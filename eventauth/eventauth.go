@@ -1,0 +1,453 @@
+package eventauth
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// StateKey names a piece of room state.
+type StateKey struct{ Type, StateKey string }
+
+// State is the room state the rules read: the event's auth events, the
+// state before it, or the room's current state. StateEvent returns nil
+// when the state has no such event.
+type State interface {
+	StateEvent(typ, stateKey string) *event.Event
+}
+
+// StateMap is a State held in a map.
+type StateMap map[StateKey]*event.Event
+
+// StateEvent implements State.
+func (m StateMap) StateEvent(typ, stateKey string) *event.Event {
+	return m[StateKey{typ, stateKey}]
+}
+
+// Rejection says which rule refused an event. Rule is a stable identifier
+// (the list is in the package documentation); Reason is a sentence for
+// people.
+type Rejection struct {
+	Rule   string
+	Reason string
+}
+
+func (r *Rejection) Error() string { return "eventauth: " + r.Rule + ": " + r.Reason }
+
+// Is lets errors.Is match a Rejection by rule: a target *Rejection with an
+// empty Reason matches any rejection with the same Rule.
+func (r *Rejection) Is(target error) bool {
+	t, ok := target.(*Rejection)
+	return ok && t.Rule == r.Rule && (t.Reason == "" || t.Reason == r.Reason)
+}
+
+func reject(rule, reason string) *Rejection { return &Rejection{Rule: rule, Reason: reason} }
+
+func rejectf(rule, format string, args ...any) *Rejection {
+	return &Rejection{Rule: rule, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Event types the rules name.
+const (
+	typeCreate           = "m.room.create"
+	typeMember           = "m.room.member"
+	typeJoinRules        = "m.room.join_rules"
+	typePowerLevels      = "m.room.power_levels"
+	typeThirdPartyInvite = "m.room.third_party_invite"
+	typeAliases          = "m.room.aliases"
+	typeRedaction        = "m.room.redaction"
+)
+
+// Allowed applies the authorization rules of v to ev against state: the
+// create rules for an m.room.create event, otherwise the rules from
+// "m.federate" on. It does not apply the checks on ev's own auth_events
+// list (CheckAuthEvents does). It returns nil when the event is allowed,
+// otherwise a *Rejection.
+//
+// The same call serves each check of "Checks performed on receipt of a PDU"
+// (content/server-server-api.md): with the event's auth events, the state
+// before it, or the current state (soft failure), and state resolution's
+// iterative auth checks.
+func Allowed(v roomversion.Version, ev *event.Event, state State) error {
+	if rej := allowed(v, ev, state); rej != nil {
+		return rej
+	}
+	return nil
+}
+
+func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
+	typ := ev.Type()
+	if typ == typeCreate {
+		return checkCreate(v, ev)
+	}
+	create := state.StateEvent(typeCreate, "")
+	if create == nil {
+		return reject("create.missing", "the state has no m.room.create event")
+	}
+	if !inRoom(create, ev.RoomID()) {
+		return rejectf("create.wrong_room", "the m.room.create event in the state is for room %s, not %s", create.RoomID(), ev.RoomID())
+	}
+
+	// m.federate: a false value keeps other servers' users out.
+	sender := ev.Sender()
+	if fed, ok := field(create.Content(), "m.federate"); ok && string(fed) == "false" {
+		if domainOf(sender) != domainOf(create.Sender()) {
+			return rejectf("federate", "the room does not federate (m.federate is false) and %s is not on the creator's server %s", sender, domainOf(create.Sender()))
+		}
+	}
+
+	if v.Auth.SpecialCaseAliases && typ == typeAliases {
+		sk, isState := ev.StateKey()
+		if !isState {
+			return reject("aliases.no_state_key", "an m.room.aliases event must have a state_key")
+		}
+		if sk != domainOf(sender) {
+			return rejectf("aliases.state_key", "the state_key %q of an m.room.aliases event must be the sender's server %q", sk, domainOf(sender))
+		}
+		return nil
+	}
+
+	var pl PowerLevels
+	if rej := pl.init(v, state.StateEvent(typePowerLevels, ""), create); rej != nil {
+		return rejectf("power_levels.current_invalid", "the current m.room.power_levels event is not usable: %s", rej.Reason)
+	}
+
+	if typ == typeMember {
+		return checkMember(v, ev, state, create, &pl)
+	}
+
+	if membershipOf(state.StateEvent(typeMember, sender)) != "join" {
+		return rejectf("sender.not_joined", "the sender %s is not joined to the room", sender)
+	}
+	senderLevel := pl.UserLevel(sender)
+
+	if typ == typeThirdPartyInvite {
+		if senderLevel >= pl.Invite() {
+			return nil
+		}
+		return rejectf("third_party_invite.power", "the sender's power level %s is below the invite level %d", levelString(senderLevel), pl.Invite())
+	}
+
+	stateKey, isState := ev.StateKey()
+	if need := pl.EventLevel(typ, isState); need > senderLevel {
+		return rejectf("event.power", "sending %s needs power level %d; the sender has %s", typ, need, levelString(senderLevel))
+	}
+
+	if isState && len(stateKey) > 0 && stateKey[0] == '@' && stateKey != sender {
+		return rejectf("state_key.user_id", "the state_key %q starts with @ and is not the sender %s", stateKey, sender)
+	}
+
+	if typ == typePowerLevels {
+		return checkPowerLevels(v, ev, state, create, &pl, senderLevel)
+	}
+
+	if v.Auth.RedactionAuthRule && typ == typeRedaction {
+		if senderLevel >= pl.Redact() {
+			return nil
+		}
+		if domainOf(ev.ID()) == domainOf(ev.Redacts()) {
+			return nil
+		}
+		return rejectf("redaction.power", "the sender's power level %s is below the redact level %d and the redacted event %s is from another server than the redaction %s", levelString(senderLevel), pl.Redact(), ev.Redacts(), ev.ID())
+	}
+	return nil
+}
+
+func levelString(n int64) string {
+	if n == Infinite {
+		return "infinite (creator)"
+	}
+	return fmt.Sprint(n)
+}
+
+// membershipOf returns content.membership of an m.room.member event, ""
+// for nil. The rules treat a user without a member event as having left.
+func membershipOf(ev *event.Event) string {
+	if ev == nil {
+		return ""
+	}
+	return ev.Membership()
+}
+
+// checkCreate applies the rules for m.room.create events.
+func checkCreate(v roomversion.Version, ev *event.Event) *Rejection {
+	if n := len(ev.PrevEventIDs()); n > 0 {
+		return rejectf("create.prev_events", "an m.room.create event must have no prev_events; it has %d", n)
+	}
+	if v.Event.RoomID == roomversion.RoomIDCreateHash {
+		if _, has := ev.RoomIDField(); has {
+			return reject("create.room_id", "an m.room.create event of this room version must not have a room_id: the room ID is derived from its hash")
+		}
+	}
+	if v.Auth.CreateRoomIDDomain {
+		if domainOf(ev.RoomID()) != domainOf(ev.Sender()) {
+			return rejectf("create.room_id_domain", "the room ID %s is not on the sender's server %s", ev.RoomID(), domainOf(ev.Sender()))
+		}
+	}
+	content := ev.Content()
+	if rv, has := field(content, "room_version"); has {
+		id, ok := stringValue(rv)
+		if !ok {
+			return rejectf("create.room_version", "content.room_version is not a string: %s", clip(rv))
+		}
+		if _, known := roomversion.Lookup(id); !known && id != v.ID {
+			return rejectf("create.room_version", "content.room_version %q is not a recognised room version", id)
+		}
+	}
+	if v.Auth.CreatorInContent {
+		if _, has := field(content, "creator"); !has {
+			return reject("create.no_creator", "content.creator is missing")
+		}
+	}
+	if v.Auth.PrivilegedCreators {
+		if ac, has := field(content, "additional_creators"); has {
+			bad := ""
+			ok := arrayEach(ac, func(e []byte) bool {
+				s, isStr := stringValue(e)
+				if !isStr || !validUserID(s) {
+					bad = clip(e)
+					return false
+				}
+				return true
+			})
+			if !ok {
+				if bad != "" {
+					return rejectf("create.additional_creators", "content.additional_creators holds %s, which is not a valid user ID", bad)
+				}
+				return reject("create.additional_creators", "content.additional_creators is not an array of user IDs")
+			}
+		}
+	}
+	return nil
+}
+
+// joinRuleOf returns content.join_rule of the join rules event. Without
+// one (or without a string join_rule) the room is treated as invite-only,
+// as the reference server does: the rules give no default.
+func joinRuleOf(ev *event.Event) string {
+	if ev == nil {
+		return "invite"
+	}
+	jr, ok := field(ev.Content(), "join_rule")
+	if !ok {
+		return "invite"
+	}
+	s, ok := stringValue(jr)
+	if !ok {
+		return "invite"
+	}
+	return s
+}
+
+// CheckAuthEvents applies the checks on ev's own auth_events list:
+// duplicates, entries the auth events selection does not ask for, rejected
+// entries, entries from another room, and the create event (listed in room
+// versions 1-11; never listed, and named by the room ID instead, in v12).
+// authEvents holds the events the list names (more may be given: v12
+// needs the create event, which is not listed); rejected reports whether
+// an event was itself rejected (nil: none was).
+func CheckAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event.Event, rejected func(eventID string) bool) error {
+	if rej := checkAuthEvents(v, ev, authEvents, rejected); rej != nil {
+		return rej
+	}
+	return nil
+}
+
+func checkAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event.Event, rejected func(eventID string) bool) *Rejection {
+	if ev.Type() == typeCreate {
+		return nil
+	}
+	if rejected == nil {
+		rejected = func(string) bool { return false }
+	}
+	byID := func(id string) *event.Event {
+		for _, a := range authEvents {
+			if a != nil && a.ID() == id {
+				return a
+			}
+		}
+		return nil
+	}
+	if !v.Auth.CreateInAuthEvents {
+		// v12: the room ID names the create event, which must be accepted.
+		var create *event.Event
+		for _, a := range authEvents {
+			if a != nil && a.Type() == typeCreate && inRoom(a, ev.RoomID()) {
+				if sk, _ := a.StateKey(); sk == "" {
+					create = a
+					break
+				}
+			}
+		}
+		if create == nil {
+			return rejectf("room_id.no_create", "the room ID %s does not name a known m.room.create event", ev.RoomID())
+		}
+		if rejected(create.ID()) {
+			return rejectf("room_id.create_rejected", "the room ID %s names an m.room.create event that was rejected", ev.RoomID())
+		}
+	}
+	needed, rej := needed(v, ev)
+	if rej != nil {
+		return rej
+	}
+	ids := ev.AuthEventIDs()
+	seen := make([]StateKey, 0, len(ids))
+	hasCreate := false
+	for _, id := range ids {
+		a := byID(id)
+		if a == nil {
+			return rejectf("auth_events.missing", "the auth event %s is not known", id)
+		}
+		if !inRoom(a, ev.RoomID()) {
+			return rejectf("auth_events.wrong_room", "the auth event %s is in room %s, not %s", id, a.RoomID(), ev.RoomID())
+		}
+		sk, isState := a.StateKey()
+		if !isState {
+			return rejectf("auth_events.unexpected", "the auth event %s is not a state event", id)
+		}
+		k := StateKey{a.Type(), sk}
+		for _, s := range seen {
+			if s == k {
+				return rejectf("auth_events.duplicate", "the auth events list two events for (%s, %q)", k.Type, k.StateKey)
+			}
+		}
+		seen = append(seen, k)
+		if k.Type == typeCreate && k.StateKey == "" {
+			if !v.Auth.CreateInAuthEvents {
+				return rejectf("auth_events.create_listed", "the auth events list the m.room.create event %s, which this room version implies by the room ID instead", id)
+			}
+			hasCreate = true
+		}
+		wanted := false
+		for _, n := range needed {
+			if n == k {
+				wanted = true
+				break
+			}
+		}
+		if !wanted {
+			return rejectf("auth_events.unexpected", "the auth event %s for (%s, %q) is not one the auth events selection asks for", id, k.Type, k.StateKey)
+		}
+		if rejected(id) {
+			return rejectf("auth_events.rejected", "the auth event %s was itself rejected", id)
+		}
+	}
+	if v.Auth.CreateInAuthEvents && !hasCreate {
+		return reject("auth_events.no_create", "the auth events do not include the m.room.create event")
+	}
+	return nil
+}
+
+// Check is the whole authorization of ev against its auth events, as
+// "Checks performed on receipt of a PDU" step 4 asks: CheckAuthEvents,
+// then Allowed with the auth events as the state. In room version 12
+// authEvents must also hold the create event named by the room ID.
+func Check(v roomversion.Version, ev *event.Event, authEvents []*event.Event, rejected func(eventID string) bool) error {
+	if ev.Type() == typeCreate {
+		return Allowed(v, ev, StateMap(nil))
+	}
+	if rej := checkAuthEvents(v, ev, authEvents, rejected); rej != nil {
+		return rej
+	}
+	state := make(StateMap, len(authEvents))
+	for _, a := range authEvents {
+		if a == nil {
+			continue
+		}
+		sk, isState := a.StateKey()
+		if !isState {
+			continue
+		}
+		k := StateKey{a.Type(), sk}
+		if prev, dup := state[k]; dup && prev.ID() != a.ID() {
+			return rejectf("auth_events.duplicate", "two auth events for (%s, %q): %s and %s", k.Type, k.StateKey, prev.ID(), a.ID())
+		}
+		state[k] = a
+	}
+	return Allowed(v, ev, state)
+}
+
+// Needed is the auth events selection of content/server-server-api.md,
+// "Auth events selection": the state that ev's authorization needs,
+// sorted by type then state key. The create event needs nothing. The
+// error (a *Rejection) is for an m.room.member event without a state_key
+// or membership, whose needs cannot be told.
+func Needed(v roomversion.Version, ev *event.Event) ([]StateKey, error) {
+	keys, rej := needed(v, ev)
+	if rej != nil {
+		return nil, rej
+	}
+	return keys, nil
+}
+
+func needed(v roomversion.Version, ev *event.Event) ([]StateKey, *Rejection) {
+	if ev.Type() == typeCreate {
+		return []StateKey{}, nil
+	}
+	keys := make([]StateKey, 0, 6)
+	add := func(k StateKey) {
+		for _, x := range keys {
+			if x == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	if v.Auth.CreateInAuthEvents {
+		add(StateKey{typeCreate, ""})
+	}
+	add(StateKey{typePowerLevels, ""})
+	add(StateKey{typeMember, ev.Sender()})
+	if ev.Type() == typeMember {
+		target, isState := ev.StateKey()
+		if !isState {
+			return nil, reject("member.no_state_key", "an m.room.member event must have a state_key")
+		}
+		content := ev.Content()
+		mv, has := field(content, "membership")
+		if !has {
+			return nil, reject("member.no_membership", "content.membership is missing")
+		}
+		membership, _ := stringValue(mv)
+		add(StateKey{typeMember, target})
+		if membership == "join" || membership == "invite" || membership == "knock" {
+			add(StateKey{typeJoinRules, ""})
+		}
+		if membership == "invite" {
+			if tok, ok := path(content, "third_party_invite", "signed", "token"); ok {
+				if s, ok := stringValue(tok); ok {
+					add(StateKey{typeThirdPartyInvite, s})
+				}
+			}
+		}
+		if membership == "join" && v.Auth.RestrictedJoins {
+			if av, ok := field(content, "join_authorised_via_users_server"); ok {
+				if s, ok := stringValue(av); ok {
+					add(StateKey{typeMember, s})
+				}
+			}
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Type != keys[j].Type {
+			return keys[i].Type < keys[j].Type
+		}
+		return keys[i].StateKey < keys[j].StateKey
+	})
+	return keys, nil
+}
+
+// inRoom reports whether ev belongs to the room roomID. For a create event
+// whose room ID is its hash (v12) the comparison is made without building
+// that ID.
+func inRoom(ev *event.Event, roomID string) bool {
+	if ev.Type() == typeCreate && ev.Version().Event.RoomID == roomversion.RoomIDCreateHash {
+		if sk, _ := ev.StateKey(); sk == "" {
+			id := ev.ID()
+			return len(id) > 0 && len(roomID) > 0 && roomID[0] == '!' && roomID[1:] == id[1:]
+		}
+	}
+	return ev.RoomID() == roomID
+}

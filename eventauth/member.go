@@ -1,0 +1,194 @@
+package eventauth
+
+import (
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// checkMember applies the rules for m.room.member events.
+func checkMember(v roomversion.Version, ev *event.Event, state State, create *event.Event, pl *PowerLevels) *Rejection {
+	target, isState := ev.StateKey()
+	if !isState {
+		return reject("member.no_state_key", "an m.room.member event must have a state_key")
+	}
+	content := ev.Content()
+	mv, has := field(content, "membership")
+	if !has {
+		return reject("member.no_membership", "content.membership is missing")
+	}
+	membership, _ := stringValue(mv)
+	sender := ev.Sender()
+
+	if v.Auth.RestrictedJoins {
+		if av, ok := field(content, "join_authorised_via_users_server"); ok {
+			// The rule asks for a valid signature by the authorising user's
+			// server. Signatures are verified when the event is received
+			// (content/server-server-api.md, "Checks performed on receipt of
+			// a PDU", step 2); the rules here require that server's
+			// signature to be present, as the reference server does.
+			authoriser, _ := stringValue(av)
+			if !signedBy(ev.JSON(), domainOf(authoriser)) {
+				return rejectf("member.authorised_via.unsigned", "content.join_authorised_via_users_server names %s, but the event is not signed by its server", clip(av))
+			}
+		}
+	}
+
+	senderMembership := membershipOf(state.StateEvent(typeMember, sender))
+	targetMembership := senderMembership
+	if target != sender {
+		targetMembership = membershipOf(state.StateEvent(typeMember, target))
+	}
+
+	switch membership {
+	case "join":
+		// The room creator's first join, straight after the create event.
+		if prev := ev.PrevEventIDs(); len(prev) == 1 && prev[0] == create.ID() {
+			if creatorOf(v, create) == target {
+				return nil
+			}
+		}
+		if sender != target {
+			return rejectf("member.join.not_self", "%s cannot join %s to the room: only users join themselves", sender, target)
+		}
+		if senderMembership == "ban" {
+			return rejectf("member.join.banned", "%s is banned from the room", sender)
+		}
+		joinRule := joinRuleOf(state.StateEvent(typeJoinRules, ""))
+		switch {
+		case joinRule == "invite" || (v.Auth.Knocking && joinRule == "knock"):
+			if senderMembership == "invite" || senderMembership == "join" {
+				return nil
+			}
+			return rejectf("member.join.not_invited", "the join rule is %q and %s is not invited", joinRule, sender)
+		case (v.Auth.RestrictedJoins && joinRule == "restricted") || (v.Auth.KnockRestricted && joinRule == "knock_restricted"):
+			if senderMembership == "invite" || senderMembership == "join" {
+				return nil
+			}
+			av, ok := field(content, "join_authorised_via_users_server")
+			if !ok {
+				return rejectf("member.join.no_authoriser", "the join rule is %q and the join has no join_authorised_via_users_server", joinRule)
+			}
+			authoriser, ok := stringValue(av)
+			if !ok {
+				return rejectf("member.join.no_authoriser", "join_authorised_via_users_server is not a user ID: %s", clip(av))
+			}
+			if membershipOf(state.StateEvent(typeMember, authoriser)) != "join" {
+				return rejectf("member.join.authoriser_not_joined", "the authorising user %s is not joined to the room", authoriser)
+			}
+			if lvl := pl.UserLevel(authoriser); lvl < pl.Invite() {
+				return rejectf("member.join.authoriser_power", "the authorising user %s has power level %s, below the invite level %d", authoriser, levelString(lvl), pl.Invite())
+			}
+			return nil
+		case joinRule == "public":
+			return nil
+		}
+		return rejectf("member.join.join_rule", "the join rule %q does not let %s join", joinRule, sender)
+
+	case "invite":
+		if tpi, ok := field(content, "third_party_invite"); ok {
+			return checkThirdPartyInvite(v, ev, state, tpi, target, targetMembership)
+		}
+		if senderMembership != "join" {
+			return rejectf("member.invite.sender_not_joined", "the inviter %s is not joined to the room", sender)
+		}
+		switch targetMembership {
+		case "join":
+			return rejectf("member.invite.target_joined", "%s is already joined", target)
+		case "ban":
+			return rejectf("member.invite.target_banned", "%s is banned", target)
+		}
+		if lvl := pl.UserLevel(sender); lvl < pl.Invite() {
+			return rejectf("member.invite.power", "the inviter's power level %s is below the invite level %d", levelString(lvl), pl.Invite())
+		}
+		return nil
+
+	case "leave":
+		if sender == target {
+			if senderMembership == "invite" || senderMembership == "join" || (v.Auth.Knocking && senderMembership == "knock") {
+				return nil
+			}
+			return rejectf("member.leave.not_member", "%s cannot leave: their membership is %q", sender, displayMembership(senderMembership))
+		}
+		if senderMembership != "join" {
+			return rejectf("member.leave.sender_not_joined", "%s is not joined and cannot kick or unban", sender)
+		}
+		senderLevel := pl.UserLevel(sender)
+		if targetMembership == "ban" && senderLevel < pl.Ban() {
+			return rejectf("member.leave.unban_power", "unbanning needs the ban level %d; the sender has %s", pl.Ban(), levelString(senderLevel))
+		}
+		targetLevel := pl.UserLevel(target)
+		if senderLevel >= pl.Kick() && targetLevel < senderLevel {
+			return nil
+		}
+		return rejectf("member.leave.kick_power", "kicking needs the kick level %d and more power than the target (sender %s, target %s)", pl.Kick(), levelString(senderLevel), levelString(targetLevel))
+
+	case "ban":
+		if senderMembership != "join" {
+			return rejectf("member.ban.sender_not_joined", "%s is not joined and cannot ban", sender)
+		}
+		senderLevel := pl.UserLevel(sender)
+		targetLevel := pl.UserLevel(target)
+		if senderLevel >= pl.Ban() && targetLevel < senderLevel {
+			return nil
+		}
+		return rejectf("member.ban.power", "banning needs the ban level %d and more power than the target (sender %s, target %s)", pl.Ban(), levelString(senderLevel), levelString(targetLevel))
+
+	case "knock":
+		if !v.Auth.Knocking {
+			break
+		}
+		joinRule := joinRuleOf(state.StateEvent(typeJoinRules, ""))
+		if joinRule != "knock" && !(v.Auth.KnockRestricted && joinRule == "knock_restricted") {
+			return rejectf("member.knock.join_rule", "the join rule %q does not allow knocking", joinRule)
+		}
+		if sender != target {
+			return rejectf("member.knock.not_self", "%s cannot knock for %s", sender, target)
+		}
+		switch senderMembership {
+		case "ban", "invite", "join":
+			return rejectf("member.knock.membership", "%s cannot knock: their membership is %q", sender, senderMembership)
+		}
+		return nil
+	}
+	return rejectf("member.membership_unknown", "the membership %s is not one this room version knows", clip(mv))
+}
+
+func displayMembership(m string) string {
+	if m == "" {
+		return "none"
+	}
+	return m
+}
+
+// creatorOf returns the room's creator for the creator-join rule:
+// content.creator (v1-v10) or the create event's sender (v11+).
+func creatorOf(v roomversion.Version, create *event.Event) string {
+	if v.Auth.CreatorInContent {
+		cv, _ := field(create.Content(), "creator")
+		s, _ := stringValue(cv)
+		return s
+	}
+	return create.Sender()
+}
+
+// signedBy reports whether the event's signatures hold a non-empty entry
+// for server.
+func signedBy(raw []byte, server string) bool {
+	if server == "" {
+		return false
+	}
+	sigs, ok := field(raw, "signatures")
+	if !ok {
+		return false
+	}
+	entry, ok := field(sigs, server)
+	if !ok {
+		return false
+	}
+	it, ok := newObjIter(entry)
+	if !ok {
+		return false
+	}
+	_, _, _, has := it.next()
+	return has
+}
