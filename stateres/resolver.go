@@ -1,0 +1,427 @@
+package stateres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// Event types and memberships the algorithms look at.
+const (
+	typeCreate      = "m.room.create"
+	typePowerLevels = "m.room.power_levels"
+	typeJoinRules   = "m.room.join_rules"
+	typeMember      = "m.room.member"
+)
+
+var (
+	keyCreate      = StateKey{Type: typeCreate}
+	keyPowerLevels = StateKey{Type: typePowerLevels}
+)
+
+// none marks the absence of an event index.
+const none int32 = -1
+
+// node is one event of the resolution, addressed by a dense index.
+type node struct {
+	id       string
+	ev       *event.Event // nil until loaded (or when the store lacks it)
+	loaded   bool
+	rejected bool
+	auth     []int32 // distinct auth events, in the order the event lists them
+	key      StateKey
+	state    bool
+
+	// Computed at most once per event.
+	plDone  bool
+	pl      int64 // the sender's power level at the event's auth events
+	mlDone  bool
+	ml      int64 // mainline position (mlInfinite when none)
+
+	neededDone bool
+	needed     []StateKey
+	neededErr  error
+
+	flags uint8 // the sets the event belongs to in the current step
+}
+
+// Node flags.
+const (
+	inD    uint8 = 1 << iota // in the auth closure of the conflicted events
+	inK                      // in the conflicted state set
+	inFCS                    // in the full conflicted set
+	inX                      // among the power events and their auth ancestors
+	inMain                   // on the mainline
+)
+
+// resolver holds one resolution: the events it has touched, by index.
+type resolver struct {
+	ctx   context.Context
+	v     roomversion.Version
+	store Store
+	index AuthChainIndex
+	trace *Trace
+
+	ids   map[string]int32
+	nodes []node
+
+	// The unconflicted state: agreed entries over base ("" = absent).
+	base   StateMap
+	agreed StateMap
+
+	// The create event for room versions whose events do not cite it
+	// (looked up from the room ID), by room ID.
+	creates map[string]int32
+}
+
+func newResolver(ctx context.Context, v roomversion.Version, store Store, tr *Trace) *resolver {
+	r := &resolver{
+		ctx:   ctx,
+		v:     v,
+		store: store,
+		trace: tr,
+		ids:   make(map[string]int32),
+	}
+	if ix, ok := store.(AuthChainIndex); ok {
+		r.index = ix
+	}
+	return r
+}
+
+// intern returns the index of the event ID, adding an unloaded node.
+func (r *resolver) intern(id string) int32 {
+	if i, ok := r.ids[id]; ok {
+		return i
+	}
+	i := int32(len(r.nodes))
+	r.nodes = append(r.nodes, node{id: id})
+	r.ids[id] = i
+	return i
+}
+
+// load fetches the events not loaded yet, in one batch. referrer says,
+// for error messages, which event cited each (none for state set entries).
+func (r *resolver) load(idx []int32, referrer []int32) error {
+	var want []string
+	var wantIdx []int32
+	var wantRef []int32
+	for k, i := range idx {
+		if r.nodes[i].loaded {
+			continue
+		}
+		r.nodes[i].loaded = true // asked once; a duplicate in idx is skipped
+		want = append(want, r.nodes[i].id)
+		wantIdx = append(wantIdx, i)
+		if referrer != nil {
+			wantRef = append(wantRef, referrer[k])
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	got, err := r.store.Events(r.ctx, want)
+	if err != nil {
+		return fmt.Errorf("stateres: loading events: %w", err)
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("stateres: store returned %d events for %d IDs", len(got), len(want))
+	}
+	for k, s := range got {
+		i := wantIdx[k]
+		if s.Event == nil {
+			ref := ""
+			if wantRef != nil && wantRef[k] != none {
+				ref = r.nodes[wantRef[k]].id
+			}
+			return &MissingEventError{ID: want[k], ReferredBy: ref}
+		}
+		r.setEvent(i, s.Event, s.Rejected)
+	}
+	return nil
+}
+
+func (r *resolver) setEvent(i int32, ev *event.Event, rejected bool) {
+	authIDs := ev.AuthEventIDs()
+	auth := make([]int32, 0, len(authIDs))
+	for _, a := range authIDs {
+		j := r.intern(a)
+		if !slices.Contains(auth, j) {
+			auth = append(auth, j)
+		}
+	}
+	n := &r.nodes[i]
+	n.ev = ev
+	n.rejected = rejected
+	n.auth = auth
+	sk, ok := ev.StateKey()
+	n.state = ok
+	n.key = StateKey{Type: ev.Type(), StateKey: sk}
+}
+
+// loadAuth loads the auth events of the given (loaded) events.
+func (r *resolver) loadAuth(idx []int32) error {
+	var want, ref []int32
+	for _, i := range idx {
+		for _, a := range r.nodes[i].auth {
+			if !r.nodes[a].loaded {
+				want = append(want, a)
+				ref = append(ref, i)
+			}
+		}
+	}
+	return r.load(want, ref)
+}
+
+// unconflicted returns the unconflicted state's event ID for k ("" when
+// the unconflicted state has no entry).
+func (r *resolver) unconflicted(k StateKey) string {
+	if id, ok := r.agreed[k]; ok {
+		return id
+	}
+	return r.base[k]
+}
+
+// createFor returns the index of the room's create event for an event in
+// a room version whose events do not list it in auth_events: the room
+// ID is "!" followed by the create event's ID without its "$".
+func (r *resolver) createFor(n *node) (int32, error) {
+	roomID := n.ev.RoomID()
+	if i, ok := r.creates[roomID]; ok {
+		return i, nil
+	}
+	if r.creates == nil {
+		r.creates = make(map[string]int32)
+	}
+	i := none
+	if strings.HasPrefix(roomID, "!") {
+		i = r.intern("$" + roomID[1:])
+		if err := r.load([]int32{i}, []int32{r.ids[n.id]}); err != nil {
+			return none, err
+		}
+		if r.nodes[i].ev == nil || r.nodes[i].key != keyCreate {
+			i = none
+		}
+	}
+	r.creates[roomID] = i
+	return i, nil
+}
+
+// createInAuth reports whether events list the create event in their
+// auth_events (room versions 1-11); otherwise it is implied by the room ID.
+func (r *resolver) createInAuth() bool { return r.v.Auth.CreateInAuthEvents }
+
+// senderPower is the power level of the event's sender measured at the
+// event's own auth events ("when looking at their respective
+// auth_events"), computed once per event. The create event supplies the
+// creators: in room versions 1-11 the one in the auth events; in room
+// version 12 the one the room ID names, whose creators have infinite
+// power. As in the reference implementation, the power levels event is
+// the last one listed, rejected or not.
+func (r *resolver) senderPower(i int32) (int64, error) {
+	n := &r.nodes[i]
+	if n.plDone {
+		return n.pl, nil
+	}
+	var pl, create *event.Event
+	for _, a := range n.auth {
+		an := &r.nodes[a]
+		if an.ev == nil || !an.state {
+			continue
+		}
+		switch an.key {
+		case keyPowerLevels:
+			pl = an.ev
+		case keyCreate:
+			if r.createInAuth() {
+				create = an.ev
+			}
+		}
+	}
+	if !r.createInAuth() && n.key != keyCreate {
+		c, err := r.createFor(n)
+		if err != nil {
+			return 0, err
+		}
+		if c != none {
+			create = r.nodes[c].ev
+		}
+	}
+	n = &r.nodes[i] // createFor may have grown r.nodes
+	levels, err := eventauth.NewPowerLevels(r.v, pl, create)
+	if err != nil {
+		return 0, fmt.Errorf("%w: at event %s: %w", ErrBadPowerLevels, n.id, err)
+	}
+	n.pl = levels.UserLevel(n.ev.Sender())
+	n.plDone = true
+	return n.pl, nil
+}
+
+// isPowerEvent reports a power event: power levels, join rules or (as in
+// the reference implementations) the create event, each with an empty
+// state key; or a leave or ban of someone other than the sender.
+func isPowerEvent(n *node) bool {
+	if !n.state {
+		return false
+	}
+	switch n.key.Type {
+	case typePowerLevels, typeJoinRules, typeCreate:
+		return n.key.StateKey == ""
+	case typeMember:
+		m := n.ev.Membership()
+		return (m == "leave" || m == "ban") && n.ev.Sender() != n.key.StateKey
+	}
+	return false
+}
+
+// authState is the state the authorization rules read for one event
+// during the iterative auth checks: for the keys the event's auth needs,
+// the entry of the state being built (when it is not rejected); for
+// anything else, or when the state has no usable entry, the event's own
+// auth event of that key (when it is not rejected).
+type authState struct {
+	r      *resolver
+	n      *node
+	needed []StateKey
+	lookup func(StateKey) int32
+	create int32 // implied create event (room version 12), or none
+}
+
+func (s *authState) StateEvent(typ, stateKey string) *event.Event {
+	k := StateKey{Type: typ, StateKey: stateKey}
+	if slices.Contains(s.needed, k) {
+		if j := s.lookup(k); j != none {
+			if jn := &s.r.nodes[j]; jn.ev != nil && !jn.rejected {
+				return jn.ev
+			}
+		}
+	}
+	var found *event.Event
+	for _, a := range s.n.auth {
+		an := &s.r.nodes[a]
+		if an.ev != nil && !an.rejected && an.state && an.key == k {
+			found = an.ev // the last one listed wins, as a map would keep it
+		}
+	}
+	if found == nil && k == keyCreate && s.create != none {
+		found = s.r.nodes[s.create].ev
+	}
+	return found
+}
+
+var _ eventauth.State = (*authState)(nil)
+
+// check applies the authorization rules to event i against the state
+// that lookup describes. It returns nil when allowed, or the rejection.
+func (r *resolver) check(i int32, lookup func(StateKey) int32, useOwnAuth bool) error {
+	n := &r.nodes[i]
+	var needed []StateKey
+	if useOwnAuth {
+		var err error
+		needed, err = r.neededFor(i)
+		if err != nil {
+			var rej *eventauth.Rejection
+			if errors.As(err, &rej) {
+				return rej
+			}
+			return &eventauth.Rejection{Rule: "auth_events.selection", Reason: err.Error()}
+		}
+	}
+	create := none
+	if !r.createInAuth() && n.key != keyCreate {
+		c, err := r.createFor(n)
+		if err != nil {
+			return err
+		}
+		create = c
+		n = &r.nodes[i]
+	}
+	var st eventauth.State
+	if useOwnAuth {
+		st = &authState{r: r, n: n, needed: needed, lookup: lookup, create: create}
+	} else {
+		st = plainState{r: r, lookup: lookup, create: create}
+	}
+	return eventauth.Allowed(r.v, n.ev, st)
+}
+
+// plainState is the state R of the original algorithm (room version 1):
+// only the state being built, no auth events.
+type plainState struct {
+	r      *resolver
+	lookup func(StateKey) int32
+	create int32
+}
+
+func (s plainState) StateEvent(typ, stateKey string) *event.Event {
+	k := StateKey{Type: typ, StateKey: stateKey}
+	if j := s.lookup(k); j != none {
+		return s.r.nodes[j].ev
+	}
+	if k == keyCreate && s.create != none {
+		return s.r.nodes[s.create].ev
+	}
+	return nil
+}
+
+// ruleOf returns the rule identifier of a rejection, or the error text.
+func ruleOf(err error) (rule, reason string) {
+	var rej *eventauth.Rejection
+	if errors.As(err, &rej) {
+		return rej.Rule, rej.Reason
+	}
+	return "", err.Error()
+}
+
+// fatal reports errors that end the resolution (store failures, missing
+// events), as opposed to an event being refused by the rules.
+func fatal(err error) bool {
+	var rej *eventauth.Rejection
+	return err != nil && !errors.As(err, &rej)
+}
+
+// sortedKeys returns the keys of m in order (type, then state key).
+func sortedKeys[V any](m map[StateKey]V) []StateKey {
+	keys := make([]StateKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	return keys
+}
+
+func compareKeys(a, b StateKey) int {
+	if c := strings.Compare(a.Type, b.Type); c != 0 {
+		return c
+	}
+	return strings.Compare(a.StateKey, b.StateKey)
+}
+
+// checkEntry verifies that a loaded state set entry names a state event
+// of that key.
+func (r *resolver) checkEntry(k StateKey, i int32) error {
+	n := &r.nodes[i]
+	if !n.state || n.key != k {
+		return fmt.Errorf("%w: (%q, %q) names %s, of type %q and state key %q", ErrBadStateSet, k.Type, k.StateKey, n.id, n.key.Type, n.key.StateKey)
+	}
+	return nil
+}
+
+// neededFor returns the auth events selection of event i (the state keys
+// its authorization reads), computed once per event.
+func (r *resolver) neededFor(i int32) ([]StateKey, error) {
+	n := &r.nodes[i]
+	if !n.neededDone {
+		n.needed, n.neededErr = eventauth.Needed(r.v, n.ev)
+		n.neededDone = true
+	}
+	return n.needed, n.neededErr
+}

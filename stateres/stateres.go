@@ -1,0 +1,153 @@
+package stateres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// StateKey is the key of a room state entry: an event type and a state key.
+type StateKey = eventauth.StateKey
+
+// StateMap maps state keys to event IDs: a room state, or a set of changes
+// to one.
+type StateMap map[StateKey]string
+
+// Stored is one event as the embedder's store has it.
+type Stored struct {
+	// Event is nil when the store does not have the event.
+	Event *event.Event
+	// Rejected reports that the event was rejected when it was received
+	// (it failed the authorization checks against its auth events or the
+	// state before it). Rejected events are never used as auth events
+	// during the iterative auth checks.
+	Rejected bool
+}
+
+// Store loads events for the resolver. It is the one thing an embedder
+// must implement; MemoryStore is an implementation in memory.
+type Store interface {
+	// Events returns the events with the given IDs, in the order of ids.
+	// An event the store does not have has a nil Event. The resolver asks
+	// in batches and never asks twice for the same event in one
+	// resolution.
+	Events(ctx context.Context, ids []string) ([]Stored, error)
+}
+
+// Ref names a state event: its ID, type and state key.
+type Ref struct {
+	ID       string
+	Type     string
+	StateKey string
+}
+
+// AuthChainIndex may be implemented by a Store. It answers the one
+// question the auth difference needs and that cannot be answered by
+// walking auth events downwards without visiting the whole room: which
+// events cite a given event.
+//
+// Without it, Resolve walks the auth chains of every unconflicted state
+// event, which loads the room's whole auth graph. With it, the cost of a
+// resolution follows the conflicted events and their auth chains.
+type AuthChainIndex interface {
+	// ReferencedBy returns, for each of ids in order, the state events
+	// that list it in their auth_events (in any order). Events the index
+	// does not know have no referrers.
+	ReferencedBy(ctx context.Context, ids []string) ([][]Ref, error)
+}
+
+// Options tunes a resolution. The zero value (or nil) is the default.
+type Options struct {
+	// Trace, when not nil, is filled with the steps of the resolution.
+	Trace *Trace
+}
+
+// Errors. Every error returned by Resolve wraps one of these, or comes
+// from the Store or the context.
+var (
+	// ErrMissingEvent: an event that a state set names, or an event in an
+	// auth chain that the algorithm must read, is not in the store.
+	ErrMissingEvent = errors.New("stateres: event not found")
+	// ErrBadStateSet: a state set entry does not match its event (the
+	// event is not a state event, or its type and state key differ from
+	// the entry's key).
+	ErrBadStateSet = errors.New("stateres: state set entry does not match its event")
+	// ErrAuthCycle: the auth events form a cycle, which no valid room
+	// can contain.
+	ErrAuthCycle = errors.New("stateres: auth events form a cycle")
+	// ErrBadPowerLevels: a power levels event the ordering must read
+	// cannot be interpreted.
+	ErrBadPowerLevels = errors.New("stateres: unusable power levels event")
+	// ErrUnknownAlgorithm: the room version names no known algorithm.
+	ErrUnknownAlgorithm = errors.New("stateres: unknown state resolution algorithm")
+)
+
+// MissingEventError says which event was not found, and which event
+// referred to it ("" for an event named by a state set).
+type MissingEventError struct {
+	ID         string
+	ReferredBy string
+}
+
+func (e *MissingEventError) Error() string {
+	if e.ReferredBy == "" {
+		return fmt.Sprintf("stateres: event %s named by a state set not found", e.ID)
+	}
+	return fmt.Sprintf("stateres: event %s (an auth event of %s) not found", e.ID, e.ReferredBy)
+}
+
+// Unwrap makes errors.Is(err, ErrMissingEvent) true.
+func (e *MissingEventError) Unwrap() error { return ErrMissingEvent }
+
+// Resolve resolves the state sets by the state resolution algorithm of
+// room version v (v.StateRes) and returns the resolved state.
+//
+// The order of stateSets and the iteration order of the maps do not
+// change the result. Resolve reads events through store: the conflicted
+// events, their auth chains and the unconflicted events the auth rules
+// need. With fewer than two state sets there is nothing to resolve: the
+// one set (or an empty state) is returned as a copy.
+func Resolve(ctx context.Context, v roomversion.Version, stateSets []StateMap, store Store, opts *Options) (StateMap, error) {
+	changes, err := ResolveChanges(ctx, v, nil, stateSets, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	for k, id := range changes {
+		if id == "" {
+			delete(changes, k)
+		}
+	}
+	return changes, nil
+}
+
+// ResolveChanges is Resolve for state sets given as changes to a shared
+// base state, the way servers usually keep state (a state group and the
+// deltas of each fork since). Set i is base with changes[i] applied; an
+// empty event ID in changes[i] removes the key.
+//
+// It returns the resolved state as changes to base (an empty event ID
+// removes a key). Keys that no set changes are unconflicted and never
+// looked at, so the cost follows the size of the changes and the auth
+// chains of the conflicted events, not the size of base, provided store
+// also implements AuthChainIndex.
+func ResolveChanges(ctx context.Context, v roomversion.Version, base StateMap, changes []StateMap, store Store, opts *Options) (StateMap, error) {
+	var tr *Trace
+	if opts != nil {
+		tr = opts.Trace
+	}
+	if tr != nil {
+		*tr = Trace{Algorithm: v.StateRes}
+	}
+	r := newResolver(ctx, v, store, tr)
+	switch v.StateRes {
+	case roomversion.StateResV1:
+		return r.resolveV1(base, changes)
+	case roomversion.StateResV2, roomversion.StateResV21:
+		return r.resolveV2(base, changes)
+	}
+	return nil, fmt.Errorf("%w: %v (room version %q)", ErrUnknownAlgorithm, v.StateRes, v.ID)
+}

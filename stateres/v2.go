@@ -1,0 +1,836 @@
+package stateres
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// mlInfinite is the mainline position of an event whose power levels
+// ancestry never meets the mainline.
+const mlInfinite = math.MaxInt64
+
+// resolveV2 is state resolution v2 (room versions 2-11) and v2.1 (room
+// version 12), on state sets given as changes to base.
+func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error) {
+	v21 := r.v.StateRes == roomversion.StateResV21
+	nsets := len(changes)
+	words := (nsets + 63) / 64
+	r.base = base
+
+	// Unconflicted state map and conflicted state set. A key no set
+	// changes holds base's entry in every set: unconflicted, never looked
+	// at. A key that some set lacks is conflicted (as in the reference
+	// implementation, which follows the definition: present in every set
+	// with the same event).
+	touched := make(map[StateKey]struct{})
+	for _, c := range changes {
+		for k := range c {
+			touched[k] = struct{}{}
+		}
+	}
+	r.agreed = make(StateMap)
+	conflictedKeys := make([]StateKey, 0)
+	vals := make([]string, nsets)
+	for k := range touched {
+		same := true
+		for i, c := range changes {
+			id, ok := c[k]
+			if !ok {
+				id = base[k]
+			}
+			vals[i] = id
+			if vals[i] != vals[0] {
+				same = false
+			}
+		}
+		if same {
+			r.agreed[k] = vals[0]
+		} else {
+			conflictedKeys = append(conflictedKeys, k)
+		}
+	}
+	if len(conflictedKeys) == 0 {
+		return r.finish(nil)
+	}
+	slices.SortFunc(conflictedKeys, compareKeys)
+
+	// The conflicted events, and for each the sets that hold it.
+	var conflicted []int32
+	var conflictedRef []int32
+	ownSets := make(map[int32][]uint64)
+	for _, k := range conflictedKeys {
+		for s, c := range changes {
+			id, ok := c[k]
+			if !ok {
+				id = base[k]
+			}
+			if id == "" {
+				continue
+			}
+			i := r.intern(id)
+			m, seen := ownSets[i]
+			if !seen {
+				m = make([]uint64, words)
+				ownSets[i] = m
+				conflicted = append(conflicted, i)
+				conflictedRef = append(conflictedRef, none)
+			}
+			m[s/64] |= 1 << (s % 64)
+		}
+	}
+	if err := r.load(conflicted, conflictedRef); err != nil {
+		return nil, err
+	}
+	for _, k := range conflictedKeys {
+		for _, c := range changes {
+			id, ok := c[k]
+			if !ok {
+				id = base[k]
+			}
+			if id != "" {
+				if err := r.checkEntry(k, r.ids[id]); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, i := range conflicted {
+		r.nodes[i].flags |= inK | inD
+	}
+
+	// D: the conflicted events and their auth chains. Every event of an
+	// auth difference or a conflicted state subgraph is in D.
+	d, err := r.closure(conflicted)
+	if err != nil {
+		return nil, err
+	}
+	order, err := r.citersFirst(d)
+	if err != nil {
+		return nil, err
+	}
+
+	// Which state sets' full auth chains reach each event of D. A set's
+	// full auth chain holds its events and their auth chains (as the
+	// reference implementations compute it). Unconflicted events are in
+	// every set, so only the conflicted events can make chains differ.
+	reach := make([]uint64, len(r.nodes)*words)
+	local := make([]int32, len(r.nodes))
+	for li, i := range order {
+		local[i] = int32(li)
+	}
+	for i, m := range ownSets {
+		copy(reach[int(local[i])*words:], m)
+	}
+	for li, i := range order {
+		row := reach[li*words : (li+1)*words]
+		for _, a := range r.nodes[i].auth {
+			arow := reach[int(local[a])*words:]
+			for w := range row {
+				arow[w] |= row[w]
+			}
+		}
+	}
+	full := func(row []uint64) bool {
+		for w := range row {
+			want := ^uint64(0)
+			if w == words-1 && nsets%64 != 0 {
+				want = 1<<(nsets%64) - 1
+			}
+			if row[w] != want {
+				return false
+			}
+		}
+		return true
+	}
+
+	// Auth difference: events of D that some set's chain lacks. An event
+	// reached from every set's conflicted events is in every chain. Any
+	// other event is in every chain exactly when an unconflicted event
+	// has it in its auth chain.
+	// An unconflicted event of D puts its auth chain in every set's chain:
+	// marking those first leaves few events for the search below.
+	inU := make([]bool, len(order))
+	for li, i := range order {
+		n := &r.nodes[i]
+		if !inU[li] && n.state && r.unconflicted(n.key) == n.id {
+			inU[li] = true
+		}
+		if inU[li] {
+			for _, a := range n.auth {
+				inU[local[a]] = true
+			}
+		}
+	}
+	var candidates []int32
+	for li, i := range order {
+		if !inU[li] && !full(reach[li*words:(li+1)*words]) {
+			candidates = append(candidates, i)
+		}
+	}
+	inUChains, err := r.inUnconflictedChains(candidates)
+	if err != nil {
+		return nil, err
+	}
+	var authDiff []int32
+	for k, i := range candidates {
+		if !inUChains[k] {
+			authDiff = append(authDiff, i)
+			r.nodes[i].flags |= inFCS
+		}
+	}
+	for _, i := range conflicted {
+		r.nodes[i].flags |= inFCS
+	}
+
+	// Conflicted state subgraph (v2.1): the events of D on an auth path
+	// from one conflicted event to another, both ends included.
+	var subgraph []int32
+	if v21 {
+		rc := make([]bool, len(order))
+		for li := len(order) - 1; li >= 0; li-- {
+			i := order[li]
+			n := &r.nodes[i]
+			ok := n.flags&inK != 0
+			for _, a := range n.auth {
+				if rc[local[a]] {
+					ok = true
+					break
+				}
+			}
+			rc[li] = ok
+		}
+		for li, i := range order {
+			if rc[li] {
+				subgraph = append(subgraph, i)
+				r.nodes[i].flags |= inFCS
+			}
+		}
+	}
+
+	var fcs []int32
+	for _, i := range order {
+		if r.nodes[i].flags&inFCS != 0 {
+			fcs = append(fcs, i)
+		}
+	}
+	if tr := r.trace; tr != nil {
+		tr.ConflictedKeys = conflictedKeys
+		tr.Conflicted = r.sortedIDs(conflicted)
+		tr.AuthDifference = r.sortedIDs(authDiff)
+		if v21 {
+			tr.Subgraph = r.sortedIDs(subgraph)
+		}
+		tr.FullConflicted = r.sortedIDs(fcs)
+	}
+
+	// Step 1: the power events of the full conflicted set and their auth
+	// ancestors within it, in reverse topological power ordering.
+	var powerStart []int32
+	for _, i := range fcs {
+		if isPowerEvent(&r.nodes[i]) {
+			powerStart = append(powerStart, i)
+		}
+	}
+	power, err := r.reverseTopologicalPowerSort(powerStart)
+	if err != nil {
+		return nil, err
+	}
+	if r.trace != nil {
+		r.trace.PowerEvents = r.idList(power)
+	}
+
+	// Step 2: iterative auth checks from the unconflicted state map (v2)
+	// or from an empty map (v2.1).
+	resolved := make(map[StateKey]int32)
+	startFromU := !v21
+	lookup := func(k StateKey) int32 {
+		if j, ok := resolved[k]; ok {
+			return j
+		}
+		if startFromU {
+			if id := r.unconflicted(k); id != "" {
+				return r.ids[id] // loaded by prefetchUnconflicted
+			}
+		}
+		return none
+	}
+	if startFromU {
+		if err := r.prefetchUnconflicted(power); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.iterate(PhasePower, power, lookup, resolved); err != nil {
+		return nil, err
+	}
+
+	// Step 3: the rest, in mainline order of the resolved power levels.
+	var rest []int32
+	for _, i := range fcs {
+		if r.nodes[i].flags&inX == 0 {
+			rest = append(rest, i)
+		}
+	}
+	if startFromU {
+		if err := r.prefetchUnconflicted(rest); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.mainlineSort(rest, lookup(keyPowerLevels)); err != nil {
+		return nil, err
+	}
+	if r.trace != nil {
+		r.trace.Others = r.idList(rest)
+	}
+
+	// Step 4: iterative auth checks on the partially resolved state.
+	if err := r.iterate(PhaseMainline, rest, lookup, resolved); err != nil {
+		return nil, err
+	}
+
+	// Step 5 (in finish): the unconflicted state map wins.
+	return r.finish(resolved)
+}
+
+// finish applies the unconflicted state over the resolved entries and
+// returns the result as changes to base.
+func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
+	out := make(StateMap, len(r.agreed)+len(resolved))
+	put := func(k StateKey, id string) {
+		if id != r.base[k] {
+			out[k] = id
+		} else {
+			delete(out, k)
+		}
+	}
+	for k, j := range resolved {
+		put(k, r.nodes[j].id)
+	}
+	for k, id := range r.agreed {
+		if id != "" {
+			put(k, id)
+		} else if _, ok := resolved[k]; !ok {
+			put(k, "")
+		}
+	}
+	if r.trace != nil {
+		r.trace.Result = make(StateMap, len(out))
+		for k, id := range out {
+			r.trace.Result[k] = id
+		}
+	}
+	return out, nil
+}
+
+// closure loads the auth chains of the start events (loaded already),
+// breadth first, one batch per level, and returns start and every event
+// found, all marked inD.
+func (r *resolver) closure(start []int32) ([]int32, error) {
+	d := slices.Clone(start)
+	frontier := start
+	for len(frontier) > 0 {
+		var next, ref []int32
+		for _, i := range frontier {
+			for _, a := range r.nodes[i].auth {
+				if r.nodes[a].flags&inD == 0 {
+					r.nodes[a].flags |= inD
+					next = append(next, a)
+					ref = append(ref, i)
+				}
+			}
+		}
+		if err := r.load(next, ref); err != nil {
+			return nil, err
+		}
+		d = append(d, next...)
+		frontier = next
+	}
+	return d, nil
+}
+
+// citersFirst orders d (closed under auth events) so that every event
+// comes before its auth events (Kahn's algorithm).
+func (r *resolver) citersFirst(d []int32) ([]int32, error) {
+	indeg := make(map[int32]int32, len(d))
+	for _, i := range d {
+		for _, a := range r.nodes[i].auth {
+			indeg[a]++
+		}
+	}
+	order := make([]int32, 0, len(d))
+	for _, i := range d {
+		if indeg[i] == 0 {
+			order = append(order, i)
+		}
+	}
+	for h := 0; h < len(order); h++ {
+		for _, a := range r.nodes[order[h]].auth {
+			indeg[a]--
+			if indeg[a] == 0 {
+				order = append(order, a)
+			}
+		}
+	}
+	if len(order) != len(d) {
+		return nil, ErrAuthCycle
+	}
+	return order, nil
+}
+
+// inUnconflictedChains reports, for each candidate of D, whether it is in
+// the auth chain of an unconflicted event (or is one).
+func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
+	out := make([]bool, len(cands))
+	if len(cands) == 0 {
+		return out, nil
+	}
+	isU := func(id string, k StateKey) bool { return r.unconflicted(k) == id }
+	var rest []int32
+	var restAt []int
+	for c, i := range cands {
+		n := &r.nodes[i]
+		if n.state && isU(n.id, n.key) {
+			out[c] = true
+			continue
+		}
+		rest = append(rest, i)
+		restAt = append(restAt, c)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	if r.index == nil {
+		reached, err := r.walkUnconflicted()
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range rest {
+			out[restAt[k]] = reached[i]
+		}
+		return out, nil
+	}
+
+	// Search forwards (from an event to the events citing it) for an
+	// unconflicted event, depth first, remembering every event's answer.
+	const (
+		hit uint8 = iota + 1
+		miss
+		onPath
+	)
+	memo := make(map[string]uint8)
+	refs := make(map[string][]Ref)
+	fetch := func(ids []string) error {
+		got, err := r.index.ReferencedBy(r.ctx, ids)
+		if err != nil {
+			return err
+		}
+		for k, id := range ids {
+			if k < len(got) {
+				refs[id] = got[k]
+			} else {
+				refs[id] = nil
+			}
+		}
+		return nil
+	}
+	first := make([]string, len(rest))
+	for k, i := range rest {
+		first[k] = r.nodes[i].id
+	}
+	if err := fetch(first); err != nil {
+		return nil, err
+	}
+	type frame struct {
+		id      string
+		refs    []Ref
+		next    int
+		scanned bool
+	}
+	var stack []frame
+	for k, i := range rest {
+		start := r.nodes[i].id
+		if st := memo[start]; st == hit || st == miss {
+			out[restAt[k]] = st == hit
+			continue
+		}
+		stack = append(stack[:0], frame{id: start})
+		memo[start] = onPath
+		found := false
+		for len(stack) > 0 && !found {
+			f := &stack[len(stack)-1]
+			if !f.scanned {
+				rs, ok := refs[f.id]
+				if !ok {
+					if err := fetch([]string{f.id}); err != nil {
+						return nil, err
+					}
+					rs = refs[f.id]
+				}
+				f.refs, f.scanned = rs, true
+				for _, ref := range rs {
+					if isU(ref.ID, StateKey{Type: ref.Type, StateKey: ref.StateKey}) || memo[ref.ID] == hit {
+						found = true
+						break
+					}
+				}
+				continue
+			}
+			if f.next == len(f.refs) {
+				memo[f.id] = miss
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			ref := f.refs[f.next]
+			f.next++
+			if memo[ref.ID] == 0 {
+				memo[ref.ID] = onPath
+				stack = append(stack, frame{id: ref.ID})
+			}
+		}
+		if found {
+			for _, f := range stack {
+				memo[f.id] = hit
+			}
+		}
+		out[restAt[k]] = found
+	}
+	return out, nil
+}
+
+// walkUnconflicted marks every event in the auth chain of an unconflicted
+// event, for stores without an AuthChainIndex. It loads the room's whole
+// auth graph.
+func (r *resolver) walkUnconflicted() ([]bool, error) {
+	var start []int32
+	var refs []int32
+	for k, id := range r.base {
+		if _, ok := r.agreed[k]; !ok && id != "" {
+			start = append(start, r.intern(id))
+			refs = append(refs, none)
+		}
+	}
+	for _, id := range r.agreed {
+		if id != "" {
+			start = append(start, r.intern(id))
+			refs = append(refs, none)
+		}
+	}
+	if err := r.load(start, refs); err != nil {
+		return nil, err
+	}
+	seen := make([]bool, len(r.nodes))
+	for _, i := range start {
+		seen[i] = true
+	}
+	frontier := start
+	for len(frontier) > 0 {
+		var next, ref []int32
+		for _, i := range frontier {
+			for _, a := range r.nodes[i].auth {
+				if int(a) >= len(seen) {
+					seen = append(seen, make([]bool, int(a)+1-len(seen))...)
+				}
+				if !seen[a] {
+					seen[a] = true
+					next = append(next, a)
+					ref = append(ref, i)
+				}
+			}
+		}
+		if err := r.load(next, ref); err != nil {
+			return nil, err
+		}
+		frontier = next
+	}
+	if len(seen) < len(r.nodes) {
+		seen = append(seen, make([]bool, len(r.nodes)-len(seen))...)
+	}
+	return seen, nil
+}
+
+// reverseTopologicalPowerSort adds to the power events their auth
+// ancestors in the full conflicted set (following only auth edges between
+// events of that set, as the reference implementation builds its graph)
+// and sorts them by Kahn's algorithm, earliest first, choosing among the
+// ready events the one whose sender has the greatest power level, then
+// the smallest origin_server_ts, then the smallest event ID.
+func (r *resolver) reverseTopologicalPowerSort(start []int32) ([]int32, error) {
+	var x []int32
+	for _, i := range start {
+		if r.nodes[i].flags&inX == 0 {
+			r.nodes[i].flags |= inX
+			x = append(x, i)
+		}
+	}
+	for h := 0; h < len(x); h++ {
+		for _, a := range r.nodes[x[h]].auth {
+			if an := &r.nodes[a]; an.flags&inFCS != 0 && an.flags&inX == 0 {
+				an.flags |= inX
+				x = append(x, a)
+			}
+		}
+	}
+	if len(x) == 0 {
+		return nil, nil
+	}
+	for _, i := range x {
+		if _, err := r.senderPower(i); err != nil {
+			return nil, err
+		}
+	}
+	// Local indices, out-degrees and the citers of each event, as CSR.
+	local := make(map[int32]int32, len(x))
+	for li, i := range x {
+		local[i] = int32(li)
+	}
+	outdeg := make([]int32, len(x))
+	cnt := make([]int32, len(x)+1)
+	for li, i := range x {
+		for _, a := range r.nodes[i].auth {
+			if la, ok := local[a]; ok {
+				outdeg[li]++
+				cnt[la+1]++
+			}
+		}
+	}
+	for k := 1; k < len(cnt); k++ {
+		cnt[k] += cnt[k-1]
+	}
+	citers := make([]int32, cnt[len(x)])
+	fill := slices.Clone(cnt[:len(x)])
+	for li, i := range x {
+		for _, a := range r.nodes[i].auth {
+			if la, ok := local[a]; ok {
+				citers[fill[la]] = int32(li)
+				fill[la]++
+			}
+		}
+	}
+	less := func(a, b int32) bool {
+		na, nb := &r.nodes[x[a]], &r.nodes[x[b]]
+		if na.pl != nb.pl {
+			return na.pl > nb.pl
+		}
+		if ta, tb := na.ev.OriginServerTS(), nb.ev.OriginServerTS(); ta != tb {
+			return ta < tb
+		}
+		return na.id < nb.id
+	}
+	h := heap{less: less}
+	for li := range x {
+		if outdeg[li] == 0 {
+			h.push(int32(li))
+		}
+	}
+	out := make([]int32, 0, len(x))
+	for h.len() > 0 {
+		li := h.pop()
+		out = append(out, x[li])
+		for _, c := range citers[cnt[li]:cnt[li+1]] {
+			outdeg[c]--
+			if outdeg[c] == 0 {
+				h.push(c)
+			}
+		}
+	}
+	if len(out) != len(x) {
+		return nil, ErrAuthCycle
+	}
+	return out, nil
+}
+
+// prefetchUnconflicted loads, in one batch, the unconflicted events that
+// the auth rules of the given events may read.
+func (r *resolver) prefetchUnconflicted(list []int32) error {
+	var want []int32
+	for _, i := range list {
+		needed, err := r.neededFor(i)
+		if err != nil {
+			continue // refused when checked
+		}
+		for _, k := range needed {
+			if id := r.unconflicted(k); id != "" {
+				want = append(want, r.intern(id))
+			}
+		}
+	}
+	return r.load(want, nil)
+}
+
+// iterate runs the iterative auth checks over list, in order, updating
+// resolved. An event the rules refuse is skipped.
+func (r *resolver) iterate(phase Phase, list []int32, lookup func(StateKey) int32, resolved map[StateKey]int32) error {
+	for _, i := range list {
+		var err error
+		if !r.nodes[i].state {
+			err = &eventauth.Rejection{Rule: "stateres.not_state", Reason: "not a state event"}
+		} else {
+			err = r.check(i, lookup, true)
+		}
+		if fatal(err) {
+			return err
+		}
+		n := &r.nodes[i]
+		if err == nil {
+			resolved[n.key] = i
+		}
+		if r.trace != nil {
+			c := Check{Phase: phase, EventID: n.id, Type: n.key.Type, StateKey: n.key.StateKey, Allowed: err == nil}
+			if err != nil {
+				c.Rule, c.Reason = ruleOf(err)
+			}
+			r.trace.Checks = append(r.trace.Checks, c)
+		}
+	}
+	return nil
+}
+
+// mainlineSort sorts events by mainline order based on the power levels
+// event pl: the greater mainline position first, then the smaller
+// origin_server_ts, then the smaller event ID.
+func (r *resolver) mainlineSort(events []int32, pl int32) error {
+	if len(events) == 0 {
+		return nil
+	}
+	// The mainline: pl, then the power levels event in its auth events,
+	// recursively. Position i counts from pl (0).
+	var mainline []int32
+	for p := pl; p != none; {
+		n := &r.nodes[p]
+		if n.flags&inMain != 0 {
+			return ErrAuthCycle
+		}
+		n.flags |= inMain
+		n.ml, n.mlDone = int64(len(mainline)), true
+		mainline = append(mainline, p)
+		if err := r.load([]int32{p}, nil); err != nil {
+			return err
+		}
+		if err := r.loadAuth([]int32{p}); err != nil {
+			return err
+		}
+		p = r.powerLevelsAuth(p)
+	}
+	if r.trace != nil {
+		r.trace.Mainline = r.idList(mainline)
+	}
+	// Each event's position: the first power levels event among its
+	// ancestors (following power levels auth events, the event itself
+	// excluded) that lies on the mainline.
+	var path []int32
+	for _, e := range events {
+		pos := int64(mlInfinite)
+		path = path[:0]
+		p := r.powerLevelsAuth(e)
+		for p != none {
+			n := &r.nodes[p]
+			if n.mlDone {
+				pos = n.ml
+				break
+			}
+			if slices.Contains(path, p) {
+				return ErrAuthCycle
+			}
+			path = append(path, p)
+			if err := r.loadAuth([]int32{p}); err != nil {
+				return err
+			}
+			p = r.powerLevelsAuth(p)
+		}
+		for _, q := range path {
+			r.nodes[q].ml, r.nodes[q].mlDone = pos, true
+		}
+		r.nodes[e].ml = pos // the event's own position (not its value as an ancestor)
+	}
+	slices.SortFunc(events, func(a, b int32) int {
+		na, nb := &r.nodes[a], &r.nodes[b]
+		if na.ml != nb.ml {
+			if na.ml > nb.ml {
+				return -1
+			}
+			return 1
+		}
+		if ta, tb := na.ev.OriginServerTS(), nb.ev.OriginServerTS(); ta != tb {
+			if ta < tb {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(na.id, nb.id)
+	})
+	return nil
+}
+
+// powerLevelsAuth returns the first m.room.power_levels event (state key
+// "") that event i lists in its auth events, or none.
+func (r *resolver) powerLevelsAuth(i int32) int32 {
+	for _, a := range r.nodes[i].auth {
+		if an := &r.nodes[a]; an.ev != nil && an.state && an.key == keyPowerLevels {
+			return a
+		}
+	}
+	return none
+}
+
+func (r *resolver) idList(idx []int32) []string {
+	out := make([]string, len(idx))
+	for k, i := range idx {
+		out[k] = r.nodes[i].id
+	}
+	return out
+}
+
+func (r *resolver) sortedIDs(idx []int32) []string {
+	out := r.idList(idx)
+	slices.Sort(out)
+	return out
+}
+
+// heap is a binary min-heap of local indices under less.
+type heap struct {
+	items []int32
+	less  func(a, b int32) bool
+}
+
+func (h *heap) len() int { return len(h.items) }
+
+func (h *heap) push(x int32) {
+	h.items = append(h.items, x)
+	i := len(h.items) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(h.items[i], h.items[p]) {
+			break
+		}
+		h.items[i], h.items[p] = h.items[p], h.items[i]
+		i = p
+	}
+}
+
+func (h *heap) pop() int32 {
+	top := h.items[0]
+	last := len(h.items) - 1
+	h.items[0] = h.items[last]
+	h.items = h.items[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= last {
+			break
+		}
+		m := l
+		if rr := l + 1; rr < last && h.less(h.items[rr], h.items[l]) {
+			m = rr
+		}
+		if !h.less(h.items[m], h.items[i]) {
+			break
+		}
+		h.items[i], h.items[m] = h.items[m], h.items[i]
+		i = m
+	}
+	return top
+}
+
