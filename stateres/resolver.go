@@ -39,10 +39,10 @@ type node struct {
 	state    bool
 
 	// Computed at most once per event.
-	plDone  bool
-	pl      int64 // the sender's power level at the event's auth events
-	mlDone  bool
-	ml      int64 // mainline position (mlInfinite when none)
+	plDone bool
+	pl     int64 // the sender's power level at the event's auth events
+	mlDone bool
+	ml     int64 // mainline position (mlInfinite when none)
 
 	neededDone bool
 	needed     []StateKey

@@ -833,4 +833,3 @@ func (h *heap) pop() int32 {
 	}
 	return top
 }
-
