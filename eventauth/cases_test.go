@@ -99,9 +99,9 @@ func parseVersions(t testing.TB, s string) []roomversion.Version {
 
 // world builds events of one room version from specs.
 type world struct {
-	t       testing.TB
-	v       roomversion.Version
-	specs   map[string]*eventSpec
+	t        testing.TB
+	v        roomversion.Version
+	specs    map[string]*eventSpec
 	createID string
 }
 
