@@ -1,0 +1,51 @@
+package redact_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/redact"
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// BenchmarkRedactMessage redacts a 1.3 KB m.room.message, whose content is
+// dropped entirely: the work is mostly checking what is dropped.
+func BenchmarkRedactMessage(b *testing.B) { benchRedact(b, "testdata/bench_message.json") }
+
+// BenchmarkRedactPowerLevels redacts an m.room.power_levels event with 50
+// users, nearly all of which is kept.
+func BenchmarkRedactPowerLevels(b *testing.B) { benchRedact(b, "testdata/bench_power_levels.json") }
+
+func benchRedact(b *testing.B, file string) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := roomversion.V11
+	mode := redact.Mode(v)
+	buf := make([]byte, 0, 2*len(raw))
+	run := func(name string, f func() error) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if err := f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	run("Redact", func() error { _, err := redact.Redact(v, raw); return err })
+	run("Append", func() error { _, err := redact.Append(buf[:0], v, raw); return err })
+	run("AppendValidated", func() error { _, err := redact.AppendValidated(buf[:0], v, raw); return err })
+	run("baseline=canonicaljson.Append", func() error { _, err := canonicaljson.Append(buf[:0], raw, mode); return err })
+	run("baseline=canonicaljson.Valid", func() error { return canonicaljson.Valid(raw, mode) })
+	run("baseline=json.Valid", func() error {
+		if !json.Valid(raw) {
+			b.Fatal("invalid")
+		}
+		return nil
+	})
+}
