@@ -59,16 +59,21 @@ type Event struct {
 
 	hashes     span // the hashes object
 	signatures span // the signatures object
-	// strip holds the spans of top-level members that hashing leaves out
-	// in every case (unsigned, signatures, hashes) and, for an event parsed
-	// with a given ID in a hash-ID room version, its event_id.
-	unsigned   span
-	extraID    span
-	canonical  bool // raw is byte-exact canonical JSON (fast hashing path)
-	canonLen   int
-	givenID    bool
+	unsigned   span // the unsigned object, if any
+
+	// The whole members (from the key's opening quote to the end of the
+	// value) that hashing leaves out, for the fast path over canonical
+	// bytes.
+	hashesMember, signaturesMember, unsignedMember span
+	// extraID is the event_id of an event parsed with a given ID in a
+	// room version whose IDs are hashes: hashed without it.
+	extraID   span
+	canonical bool // raw is byte-exact canonical JSON
+	canonLen  int
+	givenID   bool
+
 	id         string
-	idOnce     sync.Once
+	refOnce    sync.Once
 	refHash    [32]byte
 	refHashErr error
 }
@@ -130,7 +135,7 @@ func parse(v roomversion.Version, input []byte, givenID string, withID bool) (*E
 
 	e := &Event{v: v, canonLen: size}
 	e.raw = append(make([]byte, 0, len(input)), input...)
-	e.canonical = !s.inexact && size == len(input) && isSortedTop(&s)
+	e.canonical = !s.inexact && !s.nonCanon
 
 	var got fieldSet
 	for i := range s.fields {
@@ -182,6 +187,9 @@ var fieldNames = [numFields]string{
 
 type fieldSet [numFields]*field
 
+// member is the span of a whole object member: key, colon and value.
+func member(f *field) span { return span{f.key.start - 1, f.val.end} }
+
 // keyName returns a top-level key as a string without allocating when it
 // has no escapes (the map lookup with string(b) does not allocate).
 func (e *Event) keyName(k keySpan) string {
@@ -209,15 +217,6 @@ func (e *Event) stringValue(f *field) string {
 		return string(appendUnescaped(nil, body))
 	}
 	return e.view(body)
-}
-
-func isSortedTop(s *scanner) bool {
-	for i := 1; i < len(s.fields); i++ {
-		if s.compareKeys(s.fields[i-1].key, s.fields[i].key) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func (e *Event) fill(got *fieldSet, givenID string, withID bool) error {
@@ -381,16 +380,16 @@ func (e *Event) fill(got *fieldSet, givenID string, withID bool) error {
 	if f, err = need(fHashes, kindObject); err != nil {
 		return err
 	}
-	e.hashes = f.val
+	e.hashes, e.hashesMember = f.val, member(f)
 	if f, err = need(fSignatures, kindObject); err != nil {
 		return err
 	}
-	e.signatures = f.val
+	e.signatures, e.signaturesMember = f.val, member(f)
 	if f, err = optional(fUnsigned, kindObject); err != nil {
 		return err
 	}
 	if f != nil {
-		e.unsigned = f.val
+		e.unsigned, e.unsignedMember = f.val, member(f)
 	}
 
 	// redacts: top-level up to version 10, in content from 11.

@@ -1,10 +1,13 @@
 package event
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
 
+	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/roomversion"
 )
 
@@ -32,6 +35,19 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		// The single pass agrees with the canonical JSON package.
+		mode := redact.Mode(v)
+		c, err := canonicaljson.Canonicalize(raw, mode)
+		if err != nil {
+			t.Fatalf("Parse accepted what canonicaljson refuses: %v", err)
+		}
+		if e.canonLen != len(c) {
+			t.Fatalf("canonical size %d, canonicaljson gives %d", e.canonLen, len(c))
+		}
+		if e.canonical != bytes.Equal(c, raw) {
+			t.Fatalf("canonical flag %v for %q", e.canonical, raw)
+		}
+		checkHashes(t, e)
 		again, err := Parse(v, e.JSON())
 		if err != nil {
 			t.Fatalf("re-parse of a parsed event failed: %v", err)
@@ -59,4 +75,48 @@ func snapshot(e *Event) snapshotOf {
 		Content: string(e.Content()), JSON: string(e.JSON()), Depth: e.Depth(), TS: e.OriginServerTS(),
 		Prev: e.PrevEventIDs(), Auth: e.AuthEventIDs(),
 	}
+}
+
+// FuzzScan compares the scanner's verdict on any JSON object with the
+// canonical JSON package's, in both modes. The scanner is stricter in
+// one way only: in strict mode it refuses every fraction and exponent.
+func FuzzScan(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"a":1}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":{"x":[1,2,{"y":"\u00e9\ud83d\ude00"}]}}`,
+		`{"a":-0}`, `{"a":1e2}`, `{"a":9007199254740992}`, `{"a":"\u001F\/"}`, ` { "a" : true , "b":null}`,
+		`{"\u0061":1,"a":2}`, `{"a":"\ud800"}`, `{"a":1.5}`, `{"a":[]}`, `{"a":"\x"}`,
+	} {
+		f.Add(true, []byte(seed))
+		f.Add(false, []byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, strict bool, raw []byte) {
+		var s scanner
+		ok := s.scanEvent(raw, strict)
+		mode := canonicaljson.Lenient
+		if strict {
+			mode = canonicaljson.Strict
+		}
+		c, err := canonicaljson.Canonicalize(raw, mode)
+		isObject := err == nil && len(c) > 0 && c[0] == '{'
+		// Inexact numbers (lenient mode) are judged by canonicalizing,
+		// which Parse does next.
+		if ok && err != nil && !s.inexact {
+			t.Fatalf("scanner accepts, canonicaljson refuses: %v", err)
+		}
+		if !ok && isObject {
+			if !(strict && s.err.rule == "json.float") {
+				t.Fatalf("scanner refuses (%s: %s), canonicaljson accepts", s.err.rule, s.err.msg)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		if !s.inexact && s.canonLen != len(c) {
+			t.Fatalf("canonical size %d, want %d", s.canonLen, len(c))
+		}
+		if !s.inexact && !s.nonCanon != bytes.Equal(c, raw) {
+			t.Fatalf("nonCanon %v for %q", s.nonCanon, raw)
+		}
+	})
 }

@@ -89,7 +89,11 @@ type scanner struct {
 	// differ from its text (fraction, exponent, -0): the size is then
 	// measured by canonicalizing.
 	inexact bool
-	err     *scanError
+	// nonCanon is set when the input differs from its canonical encoding
+	// in any way: whitespace, unsorted keys, an escape canonical JSON
+	// writes otherwise, -0.
+	nonCanon bool
+	err      *scanError
 
 	fields    []field
 	fieldsArr [24]field
@@ -114,6 +118,7 @@ func (s *scanner) skipWS() {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
+			s.nonCanon = true
 		default:
 			return
 		}
@@ -262,6 +267,7 @@ func (s *scanner) object(depth int, top bool) bool {
 		return false
 	}
 	if !sorted {
+		s.nonCanon = true
 		if k, dup := s.findDuplicate(s.keys[base:]); dup {
 			s.fail("json.duplicate_key", int(k.start)-1, "duplicate key \"%s\"", s.data[k.start:k.end])
 			return false
@@ -389,6 +395,7 @@ func (s *scanner) str() (escaped bool, ok bool) {
 			case '/':
 				n++
 				s.pos += 2
+				s.nonCanon = true
 			case 'u':
 				r, ok := hex4(d, s.pos+2)
 				if !ok {
@@ -412,6 +419,9 @@ func (s *scanner) str() (escaped bool, ok bool) {
 					return false, false
 				}
 				n += canonRuneLen(r)
+				if !canonicalUEscape(r, d[s.pos+2:s.pos+6]) {
+					s.nonCanon = true
+				}
 				s.pos += adv
 			default:
 				s.fail("json.syntax", s.pos, "invalid escape \\%c", d[s.pos+1])
@@ -431,6 +441,21 @@ func canonRuneLen(r rune) int {
 	default:
 		return utf8.RuneLen(r)
 	}
+}
+
+// canonicalUEscape reports whether canonical JSON writes r as this very
+// \u escape: only control characters without a short escape, in
+// lower-case hex.
+func canonicalUEscape(r rune, hex []byte) bool {
+	if canonRuneLen(r) != 6 {
+		return false
+	}
+	for _, c := range hex {
+		if c >= 'A' && c <= 'F' {
+			return false
+		}
+	}
+	return true
 }
 
 func hex4(d []byte, i int) (rune, bool) {
@@ -519,6 +544,7 @@ func (s *scanner) number() bool {
 		}
 		if neg && zero {
 			s.canonLen++ // -0 is written 0
+			s.nonCanon = true
 		} else {
 			s.canonLen += i - start
 		}

@@ -1,0 +1,340 @@
+package event
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mxkit/mxkit/base64"
+	"github.com/mxkit/mxkit/redact"
+	"github.com/mxkit/mxkit/signing"
+)
+
+// Checking received events: content/server-server-api.md, "Validating
+// hashes and signatures on received events" and "Checks performed on
+// receipt of a PDU" (steps 2 and 3; step 1, the format, is Parse).
+
+// Verdict is the outcome of checking an event's signatures and hash.
+type Verdict uint8
+
+const (
+	// Invalid: a signature that must be there is missing or bad, or no
+	// key could be found to check it with. The event is dropped.
+	Invalid Verdict = iota
+	// Valid: the signatures and the content hash are good.
+	Valid
+	// Redact: the signatures are good but the content hash is not: the
+	// receiver was probably given a redacted copy, and must go on with
+	// the event's redacted form (Result.Redacted) instead of what it got.
+	Redact
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Invalid:
+		return "invalid"
+	case Valid:
+		return "valid"
+	case Redact:
+		return "redact"
+	}
+	return fmt.Sprintf("Verdict(%d)", uint8(v))
+}
+
+// ErrContentHash is the Err of a Result whose verdict is Redact.
+var ErrContentHash = errors.New("event: content hash does not match")
+
+// Result is the outcome of checking one event.
+type Result struct {
+	Verdict Verdict
+	// Err says why the verdict is not Valid: for Invalid a
+	// *signing.SignatureError (errors.Is finds signing.ErrNoSignature,
+	// signing.ErrUnknownKey, signing.ErrBadSignature, …) or the key ring's
+	// error; for Redact, ErrContentHash.
+	Err error
+	// Redacted is the event's redacted form, for the verdict Redact.
+	Redacted *Event
+}
+
+// Verifier checks the signatures and content hashes of received events,
+// with keys from a key ring. The zero value is not usable: set KeyRing.
+// A Verifier is safe for concurrent use.
+type Verifier struct {
+	// KeyRing gives the servers' public keys. It is asked once per call
+	// of Verify or VerifyAll, for all the keys the events need.
+	KeyRing signing.KeyRing
+	// Now is the current time, for the cap of key validity at now + 7
+	// days; nil means time.Now.
+	Now func() time.Time
+	// Workers bounds how many goroutines VerifyAll checks signatures
+	// on; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// RequiredSigners returns the servers whose signatures e must carry
+// (content/server-server-api.md, "Validating hashes and signatures on
+// received events"):
+//
+//   - the sender's server, except for an invite made from a third-party
+//     invite (an m.room.member invite whose content has
+//     third_party_invite), which "the server which actually sends the
+//     event may be a different server" than the sender's: the signature
+//     that vouches for it is the identity server's, checked by the
+//     authorization rules. The reference server skips the sender's
+//     server for such invites in the same way;
+//   - in room versions whose event IDs name a server (1 and 2,
+//     Signing.EventIDServerSigns), the server of the event_id;
+//   - in room versions with restricted joins (8 and later), for a join
+//     whose content has join_authorised_via_users_server, that user's
+//     server (the authorization rules, content/rooms/v8.md, require the
+//     event to be signed by it).
+//
+// The list has no duplicates. An error means a required server cannot be
+// known (join_authorised_via_users_server is not a user ID).
+func (e *Event) RequiredSigners() ([]string, error) {
+	var out []string
+	add := func(s string) {
+		for _, have := range out {
+			if have == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	if !e.isThirdPartyInvite() {
+		add(e.SenderServer())
+	}
+	if e.v.Signing.EventIDServerSigns && e.givenID {
+		if s := serverOf(e.id); s != "" {
+			add(s)
+		}
+	}
+	if e.v.Auth.RestrictedJoins && e.typ == TypeMember && e.membership == "join" {
+		if val, ok := e.ContentField("join_authorised_via_users_server"); ok {
+			user, isString := stringAt(val, span{0, int32(len(val))})
+			s := serverOf(user)
+			if !isString || !strings.HasPrefix(user, "@") || s == "" {
+				return nil, fmt.Errorf("event: content.join_authorised_via_users_server %s is not a user ID", val)
+			}
+			add(s)
+		}
+	}
+	return out, nil
+}
+
+func (e *Event) isThirdPartyInvite() bool {
+	if e.typ != TypeMember || e.membership != "invite" {
+		return false
+	}
+	_, ok := e.ContentField("third_party_invite")
+	return ok
+}
+
+// sigEntry is one ed25519 signature of a required server.
+type sigEntry struct {
+	server string
+	keyID  signing.KeyID
+	sig    string // base64, as written
+}
+
+// plan is what checking one event needs: its signatures by required
+// servers, or the error that already decides it.
+type plan struct {
+	servers []string
+	entries []sigEntry
+	err     error
+}
+
+func (e *Event) plan() plan {
+	servers, err := e.RequiredSigners()
+	if err != nil {
+		return plan{err: err}
+	}
+	p := plan{servers: servers}
+	for _, server := range servers {
+		obj, ok := lookupKey(e.raw, e.signatures, server)
+		if !ok {
+			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrNoSignature}}
+		}
+		if e.raw[obj.start] != '{' {
+			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrMalformed, Detail: "signatures entry is not an object"}}
+		}
+		n := 0
+		var bad error
+		eachMember(e.raw, obj, func(k keySpan, val span) bool {
+			id := string(appendUnescaped(nil, e.raw[k.start:k.end]))
+			if !strings.HasPrefix(id, signing.AlgorithmEd25519+":") {
+				return true // other algorithms are ignored
+			}
+			sig, ok := stringAt(e.raw, val)
+			if !ok {
+				bad = &signing.SignatureError{Entity: server, KeyID: signing.KeyID(id), Err: signing.ErrBadBase64, Detail: "signature is not a string"}
+				return false
+			}
+			p.entries = append(p.entries, sigEntry{server, signing.KeyID(id), sig})
+			n++
+			return true
+		})
+		if bad != nil {
+			return plan{err: bad}
+		}
+		if n == 0 {
+			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrUnsupportedAlgorithm}}
+		}
+	}
+	return p
+}
+
+// Verify checks e's signatures and content hash.
+func (vr *Verifier) Verify(ctx context.Context, e *Event) Result {
+	return vr.VerifyAll(ctx, []*Event{e})[0]
+}
+
+// VerifyAll checks many events, such as the up to 50 PDUs of a
+// transaction: it asks the key ring once for every key they need, then
+// checks the signatures on all cores. Results are in the order of events.
+func (vr *Verifier) VerifyAll(ctx context.Context, events []*Event) []Result {
+	results := make([]Result, len(events))
+	plans := make([]plan, len(events))
+	var reqs []signing.KeyRequest
+	seen := map[signing.ServerKeyID]int{}
+	for i, e := range events {
+		plans[i] = e.plan()
+		for _, en := range plans[i].entries {
+			id := signing.ServerKeyID{ServerName: en.server, KeyID: en.keyID}
+			minTS := int64(0)
+			if e.v.Signing.EnforceKeyValidity {
+				minTS = e.ts
+			}
+			if j, ok := seen[id]; ok {
+				reqs[j].MinimumValidUntilTS = max(reqs[j].MinimumValidUntilTS, minTS)
+				continue
+			}
+			seen[id] = len(reqs)
+			reqs = append(reqs, signing.KeyRequest{ServerName: en.server, KeyID: en.keyID, MinimumValidUntilTS: minTS})
+		}
+	}
+	var keys map[signing.ServerKeyID]signing.PublicKey
+	if len(reqs) > 0 {
+		var err error
+		if vr.KeyRing == nil {
+			err = errors.New("event: Verifier has no KeyRing")
+		} else {
+			keys, err = vr.KeyRing.PublicKeys(ctx, reqs)
+		}
+		if err != nil {
+			for i := range results {
+				results[i] = Result{Verdict: Invalid, Err: fmt.Errorf("event: fetching keys: %w", err)}
+			}
+			return results
+		}
+	}
+	now := time.Now()
+	if vr.Now != nil {
+		now = vr.Now()
+	}
+
+	workers := vr.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(events))
+	if workers <= 1 {
+		for i, e := range events {
+			results[i] = e.check(&plans[i], keys, now)
+		}
+		return results
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(events) {
+					return
+				}
+				results[i] = events[i].check(&plans[i], keys, now)
+			}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// check runs the signature checks of a plan, then the content hash.
+func (e *Event) check(p *plan, keys map[signing.ServerKeyID]signing.PublicKey, now time.Time) Result {
+	if p.err != nil {
+		return Result{Verdict: Invalid, Err: p.err}
+	}
+	b := getBuf()
+	defer putBuf(b)
+	signed, err := e.appendSigned((*b)[:0])
+	*b = signed[:0]
+	if err != nil {
+		return Result{Verdict: Invalid, Err: err}
+	}
+	// The signed bytes are the reference hash's input too.
+	e.refOnce.Do(func() {
+		e.refHash = sha256.Sum256(signed)
+		if !e.givenID {
+			e.id = hashID('$', e.v, e.refHash)
+		}
+	})
+	for _, server := range p.servers {
+		used := 0
+		for _, en := range p.entries {
+			if en.server != server {
+				continue
+			}
+			k, ok := keys[signing.ServerKeyID{ServerName: en.server, KeyID: en.keyID}]
+			if !ok {
+				continue // unknown keys are skipped
+			}
+			if e.v.Signing.EnforceKeyValidity && !signing.ValidAt(k, e.ts, now) {
+				continue // so are keys not valid at the event's time
+			}
+			var sig [ed25519.SignatureSize + 2]byte
+			raw, err := base64.Std.AppendDecode(sig[:0], []byte(en.sig))
+			if err != nil {
+				return Result{Verdict: Invalid, Err: &signing.SignatureError{Entity: server, KeyID: en.keyID, Err: signing.ErrBadBase64, Detail: err.Error()}}
+			}
+			if !signing.Verify(k.Key, signed, raw) {
+				return Result{Verdict: Invalid, Err: &signing.SignatureError{Entity: server, KeyID: en.keyID, Err: signing.ErrBadSignature}}
+			}
+			used++
+		}
+		if used == 0 {
+			return Result{Verdict: Invalid, Err: &signing.SignatureError{Entity: server, Err: signing.ErrUnknownKey, Detail: "no known key valid at the event's origin_server_ts"}}
+		}
+	}
+	if e.ContentHashValid() {
+		return Result{Verdict: Valid}
+	}
+	red, err := e.Redacted()
+	if err != nil {
+		return Result{Verdict: Invalid, Err: err}
+	}
+	return Result{Verdict: Redact, Err: ErrContentHash, Redacted: red}
+}
+
+// Redacted returns the event's redacted form (content/client-server-api/_index.md,
+// "Redactions", by the rules of its room version) as an event with the
+// same ID.
+func (e *Event) Redacted() (*Event, error) {
+	raw, err := redact.AppendValidated(nil, e.v, e.raw)
+	if err != nil {
+		return nil, fmt.Errorf("event: %w", err)
+	}
+	if e.givenID {
+		return ParseWithID(e.v, raw, e.id)
+	}
+	return Parse(e.v, raw)
+}
