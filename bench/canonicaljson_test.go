@@ -46,7 +46,9 @@ func TestCanonicalSameOutput(t *testing.T) {
 	for _, in := range canonicalInputs {
 		inputs[in.name] = readInput(t, in.file)
 	}
-	var spec struct{ Examples []struct{ Input, Canonical string } }
+	var spec struct {
+		Examples []struct{ Input, Canonical string }
+	}
 	if err := json.Unmarshal(readInput(t, "../canonicaljson/testdata/spec_examples.json"), &spec); err != nil {
 		t.Fatal(err)
 	}
