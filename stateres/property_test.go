@@ -1,0 +1,183 @@
+package stateres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/roomversion"
+	"github.com/mxkit/mxkit/stateres"
+	"github.com/mxkit/mxkit/stateres/roomgen"
+)
+
+// noIndex hides the MemoryStore's AuthChainIndex, so that Resolve takes
+// the path for stores without one.
+type noIndex struct{ s *stateres.MemoryStore }
+
+func (n noIndex) Events(ctx context.Context, ids []string) ([]stateres.Stored, error) {
+	return n.s.Events(ctx, ids)
+}
+
+func equal(a, b stateres.StateMap) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func diff(a, b stateres.StateMap) string {
+	s := ""
+	for k, v := range a {
+		if b[k] != v {
+			s += fmt.Sprintf("  %v: %q vs %q\n", k, v, b[k])
+		}
+	}
+	for k, v := range b {
+		if _, ok := a[k]; !ok {
+			s += fmt.Sprintf("  %v: absent vs %q\n", k, v)
+		}
+	}
+	return s
+}
+
+var propertyVersions = []roomversion.Version{roomversion.V1, roomversion.V2, roomversion.V6, roomversion.V10, roomversion.V11, roomversion.V12}
+
+// TestGeneratedRoomProperties resolves generated forks and checks the
+// properties that must hold whatever the room.
+func TestGeneratedRoomProperties(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range propertyVersions {
+		for seed := uint64(1); seed <= 6; seed++ {
+			forks := 2 + int(seed%3)
+			t.Run(fmt.Sprintf("v%s/seed%d", v.ID, seed), func(t *testing.T) {
+				room, err := roomgen.Generate(roomgen.Config{Version: v, Seed: seed, Members: 120, Forks: forks, ForkEvents: 25, ReadableIDs: seed%2 == 0})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sets := room.StateSets()
+				var tr stateres.Trace
+				want, err := stateres.Resolve(ctx, v, sets, room.Store, &stateres.Options{Trace: &tr})
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				// Any order of the state sets gives the same result.
+				rng := rand.New(rand.NewPCG(seed, 7))
+				for range 4 {
+					perm := append([]stateres.StateMap(nil), sets...)
+					rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+					got, err := stateres.Resolve(ctx, v, perm, room.Store, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !equal(got, want) {
+						t.Fatalf("permuted state sets give another result:\n%s", diff(got, want))
+					}
+				}
+
+				// A store that holds the events in another order (so the
+				// index answers in another order) gives the same result.
+				shuffled := stateres.NewMemoryStore()
+				evs := append([]*event.Event(nil), room.Events...)
+				rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+				shuffled.Add(evs...)
+				if got, err := stateres.Resolve(ctx, v, sets, shuffled, nil); err != nil || !equal(got, want) {
+					t.Fatalf("shuffled store: err %v\n%s", err, diff(got, want))
+				}
+
+				// Without the auth chain index: the same result.
+				if got, err := stateres.Resolve(ctx, v, sets, noIndex{room.Store}, nil); err != nil || !equal(got, want) {
+					t.Fatalf("without the index: err %v\n%s", err, diff(got, want))
+				}
+
+				// As changes to the base state: the same result.
+				changes, err := stateres.ResolveChanges(ctx, v, room.Base, room.Changes, room.Store, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				applied := stateres.StateMap{}
+				for k, id := range room.Base {
+					applied[k] = id
+				}
+				for k, id := range changes {
+					if id == "" {
+						delete(applied, k)
+					} else {
+						applied[k] = id
+					}
+				}
+				if !equal(applied, want) {
+					t.Fatalf("ResolveChanges differs from Resolve:\n%s", diff(applied, want))
+				}
+
+				// One state set resolves to itself, and so does a set
+				// with itself.
+				for _, s := range sets {
+					for _, in := range [][]stateres.StateMap{{s}, {s, s}} {
+						got, err := stateres.Resolve(ctx, v, in, room.Store, nil)
+						if err != nil || !equal(got, s) {
+							t.Fatalf("resolving %d copies of a set: err %v\n%s", len(in), err, diff(got, s))
+						}
+					}
+				}
+
+				// Every entry of the result is the unconflicted one, or an
+				// event that passed its check and was the last to pass for
+				// its key (v2); refused events never enter the result.
+				if v.StateRes != roomversion.StateResV1 {
+					lastAllowed := map[stateres.StateKey]string{}
+					refused := map[string]bool{}
+					for _, c := range tr.Checks {
+						k := stateres.StateKey{Type: c.Type, StateKey: c.StateKey}
+						if c.Allowed {
+							lastAllowed[k] = c.EventID
+						} else {
+							refused[c.EventID] = true
+							if c.Rule == "" {
+								t.Errorf("check of %s refused without a rule: %s", c.EventID, c.Reason)
+							}
+						}
+					}
+					conflicted := map[stateres.StateKey]bool{}
+					for _, k := range tr.ConflictedKeys {
+						conflicted[k] = true
+					}
+					for k, id := range want {
+						if !conflicted[k] {
+							continue
+						}
+						if refused[id] && lastAllowed[k] != id {
+							t.Errorf("refused event %s is in the result for %v", id, k)
+						}
+						if lastAllowed[k] != id {
+							t.Errorf("result for %v is %s, but the last event allowed for it is %q", k, id, lastAllowed[k])
+						}
+					}
+					if len(tr.Conflicted) > 0 && len(tr.Checks) == 0 {
+						t.Error("conflicts but no checks in the trace")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestCancelled: a cancelled context ends the resolution with its error.
+func TestCancelled(t *testing.T) {
+	room, err := roomgen.Generate(roomgen.Config{Version: roomversion.V11, Seed: 3, Members: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := stateres.Resolve(ctx, roomversion.V11, room.StateSets(), room.Store, nil); err != context.Canceled {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
