@@ -26,6 +26,14 @@
 // "Signing Details" is not a valid signature (its signature does not
 // verify with the key it lists) and is a negative test.
 //
+// Signatures and keys in other servers' JSON are base64-decoded as the
+// reference server decodes them (unpaddedbase64 on Python's lenient
+// decoder): padded or not, standard or URL-safe alphabet, characters
+// outside both alphabets skipped. Input on which Python versions disagree
+// (alphabet characters after the padding that ends the data) is refused.
+// Anything stricter would reject signatures that the reference server
+// accepts.
+//
 // # Keys
 //
 // A KeyID is "ed25519:" and a version of [a-zA-Z0-9_]. ParseKeyFile and

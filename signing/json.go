@@ -298,7 +298,8 @@ func mergeSignatures(dst, old []byte, entity string, keyID KeyID, sig []byte) ([
 //     ErrUnsupportedAlgorithm;
 //  3. key IDs without a key in keys are skipped; if none is left,
 //     ErrUnknownKey;
-//  4. each remaining signature must be valid base64 (ErrBadBase64) and
+//  4. each remaining signature must be base64 that the reference server
+//     can decode (ErrBadBase64; see the package documentation) and
 //  5. to 7. verify, with Verify, over the canonical JSON in mode of raw
 //     without "signatures" and "unsigned" (ErrBadSignature).
 //
@@ -353,7 +354,7 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 	var (
 		supported, verified int
 		result              error
-		sigBuf              [ed25519.SignatureSize + 3]byte
+		sigBuf              [ed25519.SignatureSize + 2]byte
 	)
 	members(mine, func(m member) bool {
 		id := KeyID(unquote(m.key))
@@ -370,11 +371,8 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 			result = fail(id, ErrBadBase64, "the signature is not a string")
 			return false
 		}
-		if base64.Std.EncodedLen(ed25519.SignatureSize)+3 < len(s) {
-			result = fail(id, ErrBadSignature, fmt.Sprintf("signature of %d base64 characters, want %d", len(s), base64.Std.EncodedLen(ed25519.SignatureSize)))
-			return false
-		}
-		sig, err := base64.Std.AppendDecode(sigBuf[:0], s)
+		// Decoded as the reference server decodes it (see pybase64.go).
+		sig, err := decodePythonBase64(sigBuf[:0], s)
 		if err != nil {
 			result = fail(id, ErrBadBase64, err.Error())
 			return false

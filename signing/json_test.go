@@ -283,7 +283,18 @@ func TestVerifyJSONErrors(t *testing.T) {
 		{"empty entry", doc(`{"e.org":{}}`), ErrUnsupportedAlgorithm},
 		{"only other algorithms", doc(`{"e.org":{"curve25519:a":"` + good + `","ed25519":"x"}}`), ErrUnsupportedAlgorithm},
 		{"no known key", doc(`{"e.org":{"ed25519:b":"` + good + `"}}`), ErrUnknownKey},
-		{"bad base64", doc(`{"e.org":{"ed25519:a":"!!!"}}`), ErrBadBase64},
+		{"bad base64: 4n+1 characters", doc(`{"e.org":{"ed25519:a":"AAAAA"}}`), ErrBadBase64},
+		{"bad base64: non-ASCII", doc(`{"e.org":{"ed25519:a":"` + good[:80] + `é"}}`), ErrBadBase64},
+		{"bad base64: data after the closing padding", doc(`{"e.org":{"ed25519:a":"` + good + `==AA"}}`), ErrBadBase64},
+		// Decoded as the reference server decodes (unpaddedbase64 with
+		// Python's lenient decoder): URL-safe characters, and characters
+		// outside both alphabets skipped.
+		{"URL-safe alphabet accepted", doc(`{"e.org":{"ed25519:a":"` + base64.URL.EncodeToString(sigBytes) + `"}}`), nil},
+		{"line breaks and spaces skipped", doc(`{"e.org":{"ed25519:a":"` + good[:20] + ` \n ` + good[20:] + `"}}`), nil},
+		// Two skipped characters change the padding decode_base64 adds,
+		// and Python then fails on it.
+		{"junk that upsets the padding", doc(`{"e.org":{"ed25519:a":"` + good[:20] + ` \n` + good[20:] + `"}}`), ErrBadBase64},
+		{"junk decoding to nothing", doc(`{"e.org":{"ed25519:a":"!!!"}}`), ErrBadSignature},
 		{"signature not a string", doc(`{"e.org":{"ed25519:a":5}}`), ErrBadBase64},
 		{"short signature", doc(`{"e.org":{"ed25519:a":"` + base64.EncodeToString(sigBytes[:63]) + `"}}`), ErrBadSignature},
 		{"long signature", doc(`{"e.org":{"ed25519:a":"` + base64.EncodeToString(append(sigBytes, 0)) + `"}}`), ErrBadSignature},

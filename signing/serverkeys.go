@@ -237,9 +237,9 @@ func keyField(entry []byte, field string) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, missingOr(v, field+".key", "not a string")
 	}
-	b, err := base64.Std.AppendDecode(nil, s)
+	b, err := decodePythonBase64(nil, s)
 	if err != nil {
-		return nil, &ServerKeysError{Field: field + ".key", Err: err}
+		return nil, &ServerKeysError{Field: field + ".key", Err: fmt.Errorf("%w: %v", ErrBadBase64, err)}
 	}
 	if len(b) != ed25519.PublicKeySize {
 		return nil, &ServerKeysError{Field: field + ".key", Reason: fmt.Sprintf("%d bytes, want %d", len(b), ed25519.PublicKeySize)}
