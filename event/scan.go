@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -134,10 +135,13 @@ func (s *scanner) scanEvent(data []byte, strict bool) bool {
 	s.keys = s.keysArr[:0]
 	s.skipWS()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
-		if s.pos >= len(s.data) {
+		switch {
+		case s.pos >= len(s.data):
 			s.fail("json.syntax", s.pos, "empty input")
-		} else {
+		case strings.IndexByte(`["-0123456789tfn`, s.data[s.pos]) >= 0:
 			s.fail("json.not_object", s.pos, "an event must be a JSON object")
+		default:
+			s.fail("json.syntax", s.pos, "unexpected character %q", s.data[s.pos])
 		}
 		return false
 	}
