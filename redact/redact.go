@@ -469,8 +469,8 @@ func (w *walker) emit(out []byte) ([]byte, error) {
 		first = false
 		out = append(out, topMember[k]...)
 		sp := w.top[k]
-		if out, err = canonicaljson.Append(out, w.raw[sp.s:sp.e], w.mode); err != nil {
-			return out, wrapAt(err, sp.s, topMember[k][1:len(topMember[k])-2])
+		if out, err = w.appendValue(out, sp.s, sp.e, topMember[k][1:len(topMember[k])-2], ""); err != nil {
+			return out, err
 		}
 	}
 	return append(out, '}'), nil
@@ -493,11 +493,7 @@ func (w *walker) content(out []byte) ([]byte, error) {
 	var buf [9]rule
 	keep, all := contentRules(&buf, w.typ, w.rules)
 	if all {
-		out, err := canonicaljson.Append(out, w.raw[sp.s:sp.e], w.mode)
-		if err != nil {
-			return out, wrapAt(err, sp.s, "content")
-		}
-		return out, nil
+		return w.appendValue(out, sp.s, sp.e, "content", "")
 	}
 	if len(keep) == 0 {
 		if w.validate {
@@ -579,8 +575,8 @@ func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, er
 			}
 			continue
 		}
-		if out, err = canonicaljson.Append(out, w.raw[sp.s:sp.e], w.mode); err != nil {
-			return out, wrapAt(err, sp.s, path+"."+r.name)
+		if out, err = w.appendValue(out, sp.s, sp.e, path, r.name); err != nil {
+			return out, err
 		}
 	}
 	return append(out, '}'), nil
