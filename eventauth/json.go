@@ -58,7 +58,9 @@ func valueEnd(b []byte, i int) (int, bool) {
 		end, _, ok := stringEnd(b, i)
 		return end, ok
 	case c == '{' || c == '[':
-		depth := 0
+		// A stack of the open brackets, so that a closer must match.
+		var small [64]byte
+		stack := small[:0]
 		for i < len(b) {
 			switch b[i] {
 			case '"':
@@ -68,11 +70,16 @@ func valueEnd(b []byte, i int) (int, bool) {
 				}
 				i = end
 				continue
-			case '{', '[':
-				depth++
+			case '{':
+				stack = append(stack, '}')
+			case '[':
+				stack = append(stack, ']')
 			case '}', ']':
-				depth--
-				if depth == 0 {
+				if len(stack) == 0 || stack[len(stack)-1] != b[i] {
+					return 0, false
+				}
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
 					return i + 1, true
 				}
 			}
@@ -203,7 +210,7 @@ func path(obj []byte, names ...string) ([]byte, bool) {
 	return v, true
 }
 
-func isString(v []byte) bool { return len(v) >= 2 && v[0] == '"' }
+func isString(v []byte) bool { return len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' }
 func isObject(v []byte) bool { return len(v) >= 2 && v[0] == '{' }
 func isArray(v []byte) bool  { return len(v) >= 2 && v[0] == '[' }
 func isNull(v []byte) bool   { return string(v) == "null" }
