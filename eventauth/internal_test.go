@@ -28,13 +28,13 @@ func TestParseLevel(t *testing.T) {
 		{`null`, v10, 0, false, false},
 		{`true`, v10, 0, false, false},
 		{`{}`, v10, 0, false, false},
-		{`1e2`, v10, 100, false, true},   // what canonical JSON reads 1e2 as
-		{`50.5`, v10, 0, false, false},   // not an integer
-		{`1e300`, v10, 0, false, false},  // beyond 2^53
-		{`01`, v10, 0, false, false},     // not JSON
-		{`0x10`, v10, 0, false, false},   // not JSON
-		{`1_0`, v10, 0, false, false},    // not JSON
-		{`"50"`, v6, 50, false, true},    // v1-stringy-power-levels.md
+		{`1e2`, v10, 100, false, true},  // what canonical JSON reads 1e2 as
+		{`50.5`, v10, 0, false, false},  // not an integer
+		{`1e300`, v10, 0, false, false}, // beyond 2^53
+		{`01`, v10, 0, false, false},    // not JSON
+		{`0x10`, v10, 0, false, false},  // not JSON
+		{`1_0`, v10, 0, false, false},   // not JSON
+		{`"50"`, v6, 50, false, true},   // v1-stringy-power-levels.md
 		{`"000100"`, v6, 100, false, true},
 		{`"+100"`, v6, 100, false, true},
 		{`"-100"`, v6, -100, false, true},
