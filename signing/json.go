@@ -358,7 +358,9 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 	)
 	members(mine, func(m member) bool {
 		id := KeyID(unquote(m.key))
-		if id.Algorithm() != AlgorithmEd25519 || len(id) == len(AlgorithmEd25519) {
+		// The algorithm is what precedes the first colon, as the reference
+		// server splits it: "ed25519" alone counts (and is then unknown).
+		if id.Algorithm() != AlgorithmEd25519 {
 			return true
 		}
 		supported++

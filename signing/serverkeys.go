@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/canonicaljson"
@@ -206,14 +207,12 @@ func eachKey(obj []byte, name string, fn func(id KeyID, field string, entry []by
 	var err error
 	members(obj, func(m member) bool {
 		id := KeyID(unquote(m.key))
-		if id.Algorithm() != AlgorithmEd25519 {
-			return true // an algorithm we do not understand: ignored
+		// The reference server takes the entries whose ID starts with
+		// "ed25519:" (even with an empty version) and ignores the rest.
+		if !strings.HasPrefix(string(id), AlgorithmEd25519+":") {
+			return true
 		}
 		field := name + "[" + strconv.Quote(string(id)) + "]"
-		if id.Version() == "" {
-			err = &ServerKeysError{Field: field, Reason: "empty key version"}
-			return false
-		}
 		if m.value[0] != '{' {
 			err = &ServerKeysError{Field: field, Reason: "not an object"}
 			return false

@@ -112,7 +112,10 @@ func TestParseServerKeysErrors(t *testing.T) {
 		{"no verify_keys", sign(`{"server_name":"e.org","valid_until_ts":1}`), "verify_keys", nil},
 		{"verify_keys not an object", sign(`{` + base + `"verify_keys":[]}`), "verify_keys", nil},
 		{"key entry not an object", sign(`{` + base + `"verify_keys":{"ed25519:a":"x"}}`), `verify_keys["ed25519:a"]`, nil},
-		{"empty key version", sign(`{` + base + `"verify_keys":{"ed25519:":{"key":"` + pub + `"}}}`), `verify_keys["ed25519:"]`, nil},
+		// As the reference server: entries are taken when their ID starts
+		// with "ed25519:", whatever follows; "ed25519" alone is ignored.
+		{"ed25519: with an empty version taken", sign(`{` + base + `"verify_keys":{"ed25519:a":{"key":"` + pub + `"},"ed25519:":{"key":"` + pub + `"}}}`), "", nil},
+		{"ed25519 without colon ignored", sign(`{` + base + `"verify_keys":{"ed25519:a":{"key":"` + pub + `"},"ed25519":{"key":5}}}`), "", nil},
 		{"no key", sign(`{` + base + `"verify_keys":{"ed25519:a":{}}}`), `verify_keys["ed25519:a"].key`, nil},
 		{"key not base64", sign(`{` + base + `"verify_keys":{"ed25519:a":{"key":"A"}}}`), `verify_keys["ed25519:a"].key`, ErrBadBase64},
 		{"short key", sign(`{` + base + `"verify_keys":{"ed25519:a":{"key":"AAAA"}}}`), `verify_keys["ed25519:a"].key`, nil},
