@@ -54,6 +54,9 @@
 //     ([ErrContent]).
 //   - An event without a string type is an error ([ErrType]): the rules
 //     cannot be chosen.
+//   - unsigned is dropped whole, as the specification's lists say. (Synapse
+//     keeps a few unsigned keys of its own in the events it stores; they
+//     never enter hashes or signatures, which leave unsigned out.)
 //
 // # Output and input
 //
@@ -95,7 +98,11 @@ func Redact(v roomversion.Version, raw []byte) ([]byte, error) {
 	if err := w.scan(); err != nil {
 		return nil, err
 	}
-	return w.emit(make([]byte, 0, w.sizeHint()))
+	out, err := w.emit(make([]byte, 0, w.sizeHint()))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Append is Redact appending the redacted event to dst. On error dst is
@@ -114,8 +121,8 @@ func Append(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 }
 
 // AppendValidated is Append for an event that has already passed
-// canonicaljson.Valid in the mode of v, as every event parsed by the event
-// package has. It does not check the values it drops, which is most of the
+// canonicaljson.Valid in the mode of v (as events parsed by the event
+// package have), or that is the output of canonicaljson. It does not check the values it drops, which is most of the
 // work for events whose content is redacted away; what it keeps is still
 // checked as it is encoded, and the event's shape (an object, a string
 // type, an object content) is still checked. Given input that was not

@@ -105,8 +105,8 @@ func TestVectors(t *testing.T) {
 						if !ok {
 							t.Fatalf("unknown error name %q", e.Error)
 						}
-						if !errors.Is(err, want) {
-							t.Errorf("v%s: got (%s, %v), want error %s", id, got, err, e.Error)
+						if got != nil || !errors.Is(err, want) {
+							t.Errorf("v%s: got (%s, %v), want no output and error %s", id, got, err, e.Error)
 						}
 						var re *redact.Error
 						if err != nil && !errors.As(err, &re) {
