@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,7 +144,10 @@ func TestVerifyFailures(t *testing.T) {
 		{"signed by another server only", build(t, v, Builder{}, "b.example", s.b), signing.ErrNoSignature},
 		{"only other algorithms", withSigs(`{"a.example":{"curve25519:x":"AAAA"}}`), signing.ErrUnsupportedAlgorithm},
 		{"unknown key", withSigs(`{"a.example":{"ed25519:zz":"AAAA"}}`), signing.ErrUnknownKey},
-		{"bad base64", withSigs(`{"a.example":{"ed25519:a1":"!!!"}}`), signing.ErrBadBase64},
+		{"bad base64", withSigs(`{"a.example":{"ed25519:a1":"é"}}`), signing.ErrBadBase64},
+		// Junk is skipped as the reference server's decoder does: nothing
+		// is left, which is not a signature.
+		{"only junk", withSigs(`{"a.example":{"ed25519:a1":"!!!"}}`), signing.ErrBadSignature},
 		{"signature not a string", withSigs(`{"a.example":{"ed25519:a1":5}}`), signing.ErrBadBase64},
 		{"entry not an object", withSigs(`{"a.example":"x"}`), signing.ErrMalformed},
 		{"wrong key", forged, signing.ErrBadSignature},
@@ -159,6 +163,27 @@ func TestVerifyFailures(t *testing.T) {
 	changed := reparse(t, good, bytes.Replace(good.raw, []byte(`"type":"m.room.message"`), []byte(`"type":"m.room.messagf"`), 1))
 	if r := vr.Verify(t.Context(), changed); r.Verdict != Invalid || !errors.Is(r.Err, signing.ErrBadSignature) {
 		t.Errorf("changed type: %v %v", r.Verdict, r.Err)
+	}
+}
+
+// Signatures are decoded as the reference server decodes them: padded,
+// in the URL-safe alphabet, with junk in between.
+func TestVerifyLenientBase64(t *testing.T) {
+	s := newTestServers(t)
+	vr := &Verifier{KeyRing: s.ring}
+	good := build(t, roomversion.V10, Builder{}, "a.example", s.a)
+	sig := regexp.MustCompile(`"ed25519:a1":"([^"]*)"`).FindSubmatch(good.raw)[1]
+	for name, f := range map[string]func(string) string{
+		"padded":          func(s string) string { return s + "==" },
+		"URL-safe":        func(s string) string { return strings.NewReplacer("+", "-", "/", "_").Replace(s) },
+		"spaced":          func(s string) string { return s[:10] + " !! " + s[10:] }, // 4 junk bytes: the padding the decoder adds counts them
+		"mixed alphabets": func(s string) string { return strings.NewReplacer("+", "-").Replace(s) },
+	} {
+		alt := f(string(sig))
+		e := reparse(t, good, bytes.Replace(good.raw, sig, []byte(alt), 1))
+		if r := vr.Verify(t.Context(), e); r.Verdict != Valid {
+			t.Errorf("%s (%s): %v %v", name, alt, r.Verdict, r.Err)
+		}
 	}
 }
 
