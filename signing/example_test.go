@@ -1,9 +1,11 @@
 package signing_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/canonicaljson"
@@ -51,4 +53,24 @@ func ExampleParseServerKeys() {
 	}
 	fmt.Println(keys.ServerName, keys.ValidUntilTS, len(keys.VerifyKeys))
 	// Output: example.org 1700000000000 1
+}
+
+// A key ring answers in batches; the caller judges each key's validity
+// for the event with ValidAt (room versions 5 and later).
+func ExampleMemoryKeyRing() {
+	key, _ := signing.GenerateKey("a_1")
+	ring := signing.NewMemoryKeyRing()
+	ring.Add("example.org", key.ID, signing.PublicKey{Key: key.Public(), ValidUntilTS: 1_700_000_000_000})
+
+	found, err := ring.PublicKeys(context.Background(), []signing.KeyRequest{
+		{ServerName: "example.org", KeyID: key.ID, MinimumValidUntilTS: 1_600_000_000_000},
+		{ServerName: "other.example", KeyID: "ed25519:x"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	pk := found[signing.ServerKeyID{ServerName: "example.org", KeyID: key.ID}]
+	now := time.UnixMilli(1_650_000_000_000)
+	fmt.Println(len(found), signing.ValidAt(pk, 1_600_000_000_000, now), signing.ValidAt(pk, 1_800_000_000_000, now))
+	// Output: 1 true false
 }
