@@ -140,7 +140,7 @@ func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
 	}
 
 	if typ == typePowerLevels {
-		return checkPowerLevels(v, ev, state, create, &pl, senderLevel)
+		return checkPowerLevels(v, ev, create, &pl, senderLevel)
 	}
 
 	if v.Auth.RedactionAuthRule && typ == typeRedaction {
@@ -234,10 +234,25 @@ func joinRuleOf(ev *event.Event) string {
 	if !ok {
 		return "invite"
 	}
-	s, ok := stringValue(jr)
-	if !ok {
+	if !isString(jr) {
 		return "invite"
 	}
+	// The join rules the versions know, without allocating.
+	switch string(jr[1 : len(jr)-1]) {
+	case "public":
+		return "public"
+	case "invite":
+		return "invite"
+	case "knock":
+		return "knock"
+	case "restricted":
+		return "restricted"
+	case "knock_restricted":
+		return "knock_restricted"
+	case "private":
+		return "private"
+	}
+	s, _ := stringValue(jr)
 	return s
 }
 

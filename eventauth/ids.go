@@ -20,33 +20,67 @@ func domainOf(id string) string {
 // (specification, content/appendices.md, "User Identifiers" and "Historical
 // User IDs"): "@", a localpart of any code points except ":" and NUL (the
 // historical set, possibly empty), ":", a server name, at most 255 bytes.
-func validUserID(s string) bool {
-	if len(s) < 3 || len(s) > 255 || s[0] != '@' || !utf8.ValidString(s) {
+func validUserID[S ~string | ~[]byte](s S) bool {
+	if len(s) < 3 || len(s) > 255 || s[0] != '@' {
 		return false
 	}
-	i := strings.IndexByte(s, ':')
+	i := -1
+	for j := 1; j < len(s); j++ {
+		c := s[j]
+		if c == ':' {
+			i = j
+			break
+		}
+		if c == 0 {
+			return false
+		}
+	}
 	if i < 0 {
 		return false
 	}
-	if strings.IndexByte(s[1:i], 0) >= 0 {
-		return false
+	// The localpart may hold any code points (historical IDs), but they
+	// must be UTF-8.
+	for j := 1; j < i; j++ {
+		if s[j] >= utf8.RuneSelf {
+			r, size := decodeRune(s[j:i])
+			if r == utf8.RuneError && size <= 1 {
+				return false
+			}
+			j += size - 1
+		}
 	}
 	return validServerName(s[i+1:])
+}
+
+func decodeRune[S ~string | ~[]byte](s S) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	return utf8.RuneError, 0
 }
 
 // validServerName checks the server name grammar of content/appendices.md,
 // "Server Name": hostname [ ":" port ], where hostname is an IPv4 literal,
 // a bracketed IPv6 literal or a DNS name.
-func validServerName(s string) bool {
+func validServerName[S ~string | ~[]byte](s S) bool {
 	host := s
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
+	if len(s) > 0 && s[0] == '[' {
+		end := -1
+		for j := 0; j < len(s); j++ {
+			if s[j] == ']' {
+				end = j
+				break
+			}
+		}
 		if end < 0 {
 			return false
 		}
 		host = s[:end+1]
 		rest := s[end+1:]
-		if rest != "" {
+		if len(rest) > 0 {
 			if rest[0] != ':' || !validPort(rest[1:]) {
 				return false
 			}
@@ -63,13 +97,16 @@ func validServerName(s string) bool {
 		}
 		return true
 	}
-	if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		host = s[:i]
-		if !validPort(s[i+1:]) {
-			return false
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			host = s[:i]
+			if !validPort(s[i+1:]) {
+				return false
+			}
+			break
 		}
 	}
-	if host == "" || len(host) > 255 {
+	if len(host) == 0 || len(host) > 255 {
 		return false
 	}
 	// A dotted-quad IPv4 literal is also a valid dns-name by the grammar,
@@ -83,7 +120,7 @@ func validServerName(s string) bool {
 	return true
 }
 
-func validPort(p string) bool {
+func validPort[S ~string | ~[]byte](p S) bool {
 	if len(p) < 1 || len(p) > 5 {
 		return false
 	}

@@ -16,7 +16,9 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 	if !has {
 		return reject("member.no_membership", "content.membership is missing")
 	}
-	membership, _ := stringValue(mv)
+	// The event package reads content.membership when it parses (""
+	// when it is not a string, which no rule knows).
+	membership := ev.Membership()
 	sender := ev.Sender()
 
 	if v.Auth.RestrictedJoins {

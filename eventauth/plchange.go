@@ -169,8 +169,14 @@ func (p *plChange) removed(sec int) {
 }
 
 // checkPowerLevels applies the rules for m.room.power_levels events.
-func checkPowerLevels(v roomversion.Version, ev *event.Event, state State, create *event.Event, pl *PowerLevels, senderLevel int64) *Rejection {
-	p := &plChange{old: pl.c, sender: ev.Sender(), level: senderLevel}
+func checkPowerLevels(v roomversion.Version, ev *event.Event, create *event.Event, pl *PowerLevels, senderLevel int64) *Rejection {
+	return checkPowerLevelsContent(v, ev.Content(), ev.Sender(), create, pl.c, senderLevel)
+}
+
+// checkPowerLevelsContent is checkPowerLevels on the new content; old is
+// the current content (nil: none).
+func checkPowerLevelsContent(v roomversion.Version, content []byte, sender string, create *event.Event, old *plContent, senderLevel int64) *Rejection {
+	p := &plChange{old: old, sender: sender, level: senderLevel}
 	if v.Auth.PrivilegedCreators {
 		p.creators = creatorSet{on: true, sender: create.Sender()}
 		if ac, ok := field(create.Content(), "additional_creators"); ok {
@@ -183,19 +189,19 @@ func checkPowerLevels(v roomversion.Version, ev *event.Event, state State, creat
 		}
 	}
 	r := rulesFor(v.Event.StrictCanonicalJSON, v.Auth.IntegerPowerLevels)
-	if rej := walkPowerLevels(ev.Content(), r, v.Auth.NotificationsPowerLevels, p); rej != nil {
+	if rej := walkPowerLevels(content, r, v.Auth.NotificationsPowerLevels, p); rej != nil {
 		return rej
 	}
 	if p.creator != nil {
 		return p.creator
 	}
-	if pl.c == nil {
+	if old == nil {
 		// The first power levels event of the room.
 		return nil
 	}
 	for i := range numScalars {
-		oldHas, newHas := pl.c.has[i], p.newHas[i]
-		oldV, newV := pl.c.scalars[i], p.newScalars[i]
+		oldHas, newHas := old.has[i], p.newHas[i]
+		oldV, newV := old.scalars[i], p.newScalars[i]
 		if oldHas == newHas && oldV == newV {
 			continue
 		}

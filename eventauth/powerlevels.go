@@ -121,11 +121,13 @@ func walkPowerLevels(content []byte, r levelRules, notifications bool, vis plVis
 		if !ok {
 			break
 		}
-		name := string(k)
+		var name string
 		if esc {
 			if name, ok = unescape(k); !ok {
 				continue
 			}
+		} else {
+			name = knownKey(k)
 		}
 		switch name {
 		case "users_default", "events_default", "state_default", "ban", "redact", "kick", "invite":
@@ -182,12 +184,20 @@ func walkPowerLevels(content []byte, r levelRules, notifications bool, vis plVis
 				if !ok {
 					break
 				}
-				ks, kok := keyString(ik, iesc)
-				if !kok || !validUserID(ks) {
+				valid := false
+				if iesc {
+					ks, kok := unescape(ik)
+					valid = kok && validUserID(ks)
+				} else {
+					valid = validUserID(ik)
+				}
+				if !valid {
+					ks, _ := keyString(ik, iesc)
 					return reject("power_levels.users", fmt.Sprintf("content.users has a key that is not a valid user ID: %q", ks))
 				}
 				n, null, ok := parseLevel(iv, r)
 				if !ok || null {
+					ks, _ := keyString(ik, iesc)
 					return reject("power_levels.users", fmt.Sprintf("content.users[%q] is not an integer power level: %s", ks, clip(iv)))
 				}
 				vis.entry(secUsers, ik, iesc, n)
@@ -201,6 +211,34 @@ func walkPowerLevels(content []byte, r levelRules, notifications bool, vis plVis
 		return reject("power_levels.not_integer", "the content is not a well-formed JSON object")
 	}
 	return nil
+}
+
+// knownKey returns the name of a power levels key the rules read, without
+// allocating, or "" for any other key.
+func knownKey(k []byte) string {
+	switch string(k) {
+	case "users_default":
+		return "users_default"
+	case "events_default":
+		return "events_default"
+	case "state_default":
+		return "state_default"
+	case "ban":
+		return "ban"
+	case "redact":
+		return "redact"
+	case "kick":
+		return "kick"
+	case "invite":
+		return "invite"
+	case "events":
+		return "events"
+	case "notifications":
+		return "notifications"
+	case "users":
+		return "users"
+	}
+	return ""
 }
 
 func scalarIndex(name string) int {
