@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -341,6 +343,62 @@ func TestAgainstReference(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s %q:\n got %s\nwant %s", mode, in, got, want)
 			}
+		}
+	}
+}
+
+// TestLargeObjects exercises the sort of large objects (radix on key
+// prefixes, then whole keys where prefixes tie) against the reference:
+// keys with long common prefixes, escaped keys, non-ASCII keys, prefixes
+// of other keys, in a random order; and a duplicate hidden among them.
+func TestLargeObjects(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"@user", "@user:", "a", "\u00e9", "\U0001F600", "\uff61", "x\"", "\\", "\n", "0", "server.example.org"}
+	for _, n := range []int{15, 16, 17, 40, 300, 3000} {
+		seen := map[string]bool{}
+		var keys []string
+		for len(keys) < n {
+			var k strings.Builder
+			for range rng.IntN(5) {
+				k.WriteString(parts[rng.IntN(len(parts))])
+			}
+			if !seen[k.String()] {
+				seen[k.String()] = true
+				keys = append(keys, k.String())
+			}
+		}
+		var doc strings.Builder
+		doc.WriteString("{")
+		for i, k := range keys {
+			if i > 0 {
+				doc.WriteString(", ")
+			}
+			enc, _ := json.Marshal(k) // escapes <, >, & and the controls as \u00XX
+			if rng.IntN(2) == 0 {
+				enc = []byte(strings.ReplaceAll(string(enc), "a", `\u0061`))
+			}
+			doc.Write(enc)
+			doc.WriteString(":")
+			doc.WriteString(strconv.Itoa(i))
+		}
+		doc.WriteString("}")
+		in := []byte(doc.String())
+		got, err := canonicaljson.Canonicalize(in, canonicaljson.Strict)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		want, err := reference(in, canonicaljson.Strict)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("n=%d: differs from the reference (%v)\n got %s\nwant %s", n, err, got, want)
+		}
+		// The same document with one key repeated at the end.
+		dup := keys[rng.IntN(len(keys))]
+		enc, _ := json.Marshal(dup)
+		in = append(in[:len(in)-1], []byte(`,`+string(enc)+`:0}`)...)
+		_, err = canonicaljson.Canonicalize(in, canonicaljson.Strict)
+		var e *canonicaljson.Error
+		if !errors.As(err, &e) || !errors.Is(err, canonicaljson.ErrDuplicateKey) || e.Offset != int64(len(in)-len(enc)-3) {
+			t.Fatalf("n=%d: duplicate %q: %v", n, dup, err)
 		}
 	}
 }

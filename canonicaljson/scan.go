@@ -3,6 +3,7 @@ package canonicaljson
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
@@ -43,6 +44,7 @@ type state struct {
 	members []member
 	scratch []byte
 	order   []sortEntry
+	order2  []sortEntry
 	out     []byte // output buffer for Valid and IsCanonical
 }
 
@@ -65,7 +67,7 @@ func putState(s *state) {
 		s.members = nil
 	}
 	if cap(s.order) > maxPooled/16 {
-		s.order = nil
+		s.order, s.order2 = nil, nil
 	}
 	s.frames = s.frames[:0]
 	s.members = s.members[:0]
@@ -301,22 +303,84 @@ type sortEntry struct {
 }
 
 // sortMembers returns the order of ms by key.
+//
+// Small objects (the usual case) are insertion-sorted. Large ones (a
+// power-levels "users" map, a server ACL) are radix-sorted on the key
+// prefixes, which takes a few linear passes whatever the keys; members
+// whose prefixes tie are then ordered by their full keys.
 func (s *state) sortMembers(dst []byte, ms []member) []sortEntry {
 	order := s.order[:0]
 	for k := range ms {
 		order = append(order, sortEntry{prefix: keyPrefix(dst, &ms[k]), idx: uint32(k)})
 	}
 	s.order = order
-	slices.SortFunc(order, func(a, b sortEntry) int {
-		if a.prefix != b.prefix {
-			if a.prefix < b.prefix {
-				return -1
+	if len(order) <= 16 {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && entryLess(dst, ms, order[j], order[j-1]); j-- {
+				order[j], order[j-1] = order[j-1], order[j]
 			}
-			return 1
 		}
-		return compareKeys(dst, &ms[a.idx], &ms[b.idx])
-	})
+		return order
+	}
+	if cap(s.order2) < len(order) {
+		s.order2 = make([]sortEntry, len(order))
+	}
+	order = radixSort(order, s.order2[:len(order)])
+	// Order the runs of equal prefixes by the whole key.
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && order[j].prefix == order[i].prefix {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(order[i:j], func(a, b sortEntry) int {
+				return compareKeys(dst, &ms[a.idx], &ms[b.idx])
+			})
+		}
+		i = j
+	}
 	return order
+}
+
+func entryLess(dst []byte, ms []member, a, b sortEntry) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return compareKeys(dst, &ms[a.idx], &ms[b.idx]) < 0
+}
+
+// radixSort sorts a by prefix, least significant byte first, using tmp
+// (as long as a) as the other buffer, and returns whichever holds the
+// result. Byte positions where all prefixes agree are skipped.
+func radixSort(a, tmp []sortEntry) []sortEntry {
+	var counts [8][256]uint32
+	for _, e := range a {
+		p := e.prefix
+		for b := range 8 {
+			counts[b][byte(p>>(8*b))]++
+		}
+	}
+	src, dst := a, tmp
+	for b := range 8 {
+		c := &counts[b]
+		shift := 8 * uint(b)
+		if int(c[byte(src[0].prefix>>shift)]) == len(src) {
+			continue
+		}
+		var sum uint32
+		for i := range c {
+			n := c[i]
+			c[i] = sum
+			sum += n
+		}
+		for _, e := range src {
+			k := byte(e.prefix >> shift)
+			dst[c[k]] = e
+			c[k]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }
 
 // keyPrefix returns the first eight bytes of m's unescaped key as a
@@ -448,6 +512,21 @@ func appendString(dst, raw []byte, i int) ([]byte, int, bool, error) {
 	j := i + 1
 	start := j
 	for {
+		// Skip eight plain bytes at a time: a word is plain when none of
+		// its bytes is below 0x20, '"', '\\' or non-ASCII. A flagged
+		// byte can make the ones above it look flagged too (borrows), but
+		// never the ones below, so the lowest flag is exact.
+		for j+8 <= len(raw) {
+			x := binary.LittleEndian.Uint64(raw[j:])
+			m := (x - 0x2020202020202020) | (x ^ 0x2222222222222222 - 0x0101010101010101) |
+				(x ^ 0x5c5c5c5c5c5c5c5c - 0x0101010101010101) | x
+			m &= 0x8080808080808080
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
 		for j < len(raw) && strSafe[raw[j]] {
 			j++
 		}
