@@ -32,7 +32,9 @@
 // what their events hold: that is [Lenient]. It writes numbers exactly as
 // the reference server does (Synapse, through Python's json module and the
 // canonicaljson package): an integer literal (no fraction, no exponent) is
-// kept digit for digit whatever its size, with -0 written 0; any other
+// kept digit for digit whatever its size, with -0 written 0 (Python 3.11
+// and later refuse literals of more than 4300 digits; this package does
+// not); any other
 // number is read as an IEEE 754 double and written as Python's repr of
 // that double: the shortest digits that read back to it, in fixed
 // notation with ".0" when integral if its decimal exponent is in [-4, 16)
