@@ -26,7 +26,11 @@
 // judged by its value, as the specification's example ({"a":-0,"b":1e10}
 // gives {"a":0,"b":10000000000}) requires: 1e10, 1.0e1 and 10.0 are the
 // integers 10000000000, 10 and 10, -0 is 0; 1.5, 1e-1 and integers out of
-// the range are errors ([ErrNumber]).
+// the range are errors ([ErrNumber]). The reference server is stricter on
+// input here: Python reads any number with a fraction or exponent as a
+// float, and Synapse refuses floats in these room versions ("Bad JSON
+// value: float"), 1e10 and 1.0 included. The specification's example is
+// followed instead; the output is the same for what both accept.
 //
 // Room versions 1 to 5 do not enforce those rules and servers must accept
 // what their events hold: that is [Lenient]. It writes numbers exactly as
