@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mxkit/mxkit/canonicaljson"
 )
@@ -433,6 +434,21 @@ func TestPythonFloats(t *testing.T) {
 		got, err := canonicaljson.Canonicalize([]byte(c.Input), canonicaljson.Lenient)
 		if err != nil || string(got) != c.Python {
 			t.Errorf("%s: got %s, %v; Python writes %s", c.Input, got, err, c.Python)
+		}
+	}
+}
+
+// TestErrorMessagesClipped: a long key or number is not copied whole into
+// the message.
+func TestErrorMessagesClipped(t *testing.T) {
+	long := strings.Repeat("é", 1000)
+	for _, in := range []string{
+		`{"` + long + `":1,"` + long + `":2}`,
+		`[` + strings.Repeat("9", 5000) + `]`,
+	} {
+		_, err := canonicaljson.Canonicalize([]byte(in), canonicaljson.Strict)
+		if err == nil || len(err.Error()) > 200 || !utf8.ValidString(err.Error()) {
+			t.Errorf("error %q", err)
 		}
 	}
 }

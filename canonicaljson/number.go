@@ -83,7 +83,7 @@ func appendNumber(dst, raw []byte, i int, mode Mode) ([]byte, int, error) {
 			return append(dst, lit...), i, nil
 		}
 		if n := intEnd - intStart; n > 16 || (n == 16 && parseDigits(raw[intStart:intEnd]) > maxSafe) {
-			return dst, i, newError(start, ErrNumber, "integer "+string(lit)+" is outside [-(2^53)+1, 2^53-1]")
+			return dst, i, newError(start, ErrNumber, "integer "+clip(lit)+" is outside [-(2^53)+1, 2^53-1]")
 		}
 		return append(dst, lit...), i, nil
 	}
@@ -92,7 +92,7 @@ func appendNumber(dst, raw []byte, i int, mode Mode) ([]byte, int, error) {
 		// As Python reads a number with a fraction or exponent: a double.
 		f, err := strconv.ParseFloat(unsafe.String(&lit[0], len(lit)), 64)
 		if err != nil && math.IsInf(f, 0) {
-			return dst, i, newError(start, ErrNumber, "number "+string(lit)+" is too large for a double")
+			return dst, i, newError(start, ErrNumber, "number "+clip(lit)+" is too large for a double")
 		}
 		return appendPyFloat(dst, f), i, nil
 	}
@@ -120,10 +120,10 @@ func appendNumber(dst, raw []byte, i int, mode Mode) ([]byte, int, error) {
 	}
 	// Digit k stands for 10^(intLen-1-k+exp).
 	if intLen-1-hi+exp < 0 {
-		return dst, i, newError(start, ErrNumber, "number "+string(lit)+" is not an integer")
+		return dst, i, newError(start, ErrNumber, "number "+clip(lit)+" is not an integer")
 	}
 	if intLen-lo+exp > 16 {
-		return dst, i, newError(start, ErrNumber, "number "+string(lit)+" is outside [-(2^53)+1, 2^53-1]")
+		return dst, i, newError(start, ErrNumber, "number "+clip(lit)+" is outside [-(2^53)+1, 2^53-1]")
 	}
 	var v uint64
 	for k := lo; k <= hi; k++ {
@@ -133,7 +133,7 @@ func appendNumber(dst, raw []byte, i int, mode Mode) ([]byte, int, error) {
 		v *= 10
 	}
 	if v > maxSafe {
-		return dst, i, newError(start, ErrNumber, "number "+string(lit)+" is outside [-(2^53)+1, 2^53-1]")
+		return dst, i, newError(start, ErrNumber, "number "+clip(lit)+" is outside [-(2^53)+1, 2^53-1]")
 	}
 	if neg {
 		dst = append(dst, '-')

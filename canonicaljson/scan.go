@@ -291,7 +291,7 @@ func (s *state) closeObject(dst []byte, f *frame) ([]byte, error) {
 }
 
 func duplicate(dst []byte, m *member) error {
-	return newError(m.inOff, ErrDuplicateKey, "duplicate object key "+string(dst[m.start:m.keyEnd]))
+	return newError(m.inOff, ErrDuplicateKey, "duplicate object key "+clip(dst[m.start:m.keyEnd]))
 }
 
 // sortEntry is one member in the sort: the first eight bytes of its
@@ -670,4 +670,18 @@ func quoteByte(c byte) string {
 		return strconv.QuoteRune(rune(c))
 	}
 	return "0x" + string(hexDigits[c>>4]) + string(hexDigits[c&0xF])
+}
+
+// clip returns b for an error message, cut to a readable length on a
+// character boundary.
+func clip(b []byte) string {
+	const max = 64
+	if len(b) <= max {
+		return string(b)
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
 }
