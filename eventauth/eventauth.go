@@ -357,8 +357,10 @@ func checkAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event
 
 // Check is the whole authorization of ev against its auth events, as
 // "Checks performed on receipt of a PDU" step 4 asks: CheckAuthEvents,
-// then Allowed with the auth events as the state. In room version 12
-// authEvents must also hold the create event named by the room ID.
+// then Allowed with the auth events as the state. authEvents must hold
+// the events ev's auth_events list names; the state is made of those (an
+// event given but not listed is not read), and, in room version 12, of
+// the create event named by the room ID, which must be given too.
 func Check(v roomversion.Version, ev *event.Event, authEvents []*event.Event, rejected func(eventID string) bool) error {
 	if ev.Type() == typeCreate {
 		return Allowed(v, ev, StateMap(nil))
@@ -366,13 +368,27 @@ func Check(v roomversion.Version, ev *event.Event, authEvents []*event.Event, re
 	if rej := checkAuthEvents(v, ev, authEvents, rejected); rej != nil {
 		return rej
 	}
-	state := make(StateMap, len(authEvents))
+	ids := ev.AuthEventIDs()
+	state := make(StateMap, len(ids)+1)
 	for _, a := range authEvents {
 		if a == nil {
 			continue
 		}
 		sk, isState := a.StateKey()
 		if !isState {
+			continue
+		}
+		use := false
+		for _, id := range ids {
+			if a.ID() == id {
+				use = true
+				break
+			}
+		}
+		if !use && !v.Auth.CreateInAuthEvents && a.Type() == typeCreate && sk == "" && inRoom(a, ev.RoomID()) {
+			use = true
+		}
+		if !use {
 			continue
 		}
 		k := StateKey{a.Type(), sk}

@@ -32,7 +32,7 @@ func TestParseLevel(t *testing.T) {
 		{`null`, v10, 0, false, false},
 		{`true`, v10, 0, false, false},
 		{`{}`, v10, 0, false, false},
-		{`1e2`, v10, 100, false, true},  // what canonical JSON reads 1e2 as
+		{`1e2`, v10, 0, false, false},   // strict JSON: integers only
 		{`50.5`, v10, 0, false, false},  // not an integer
 		{`1e300`, v10, 0, false, false}, // beyond 2^53
 		{`01`, v10, 0, false, false},    // not JSON

@@ -26,8 +26,6 @@ func rulesFor(strictJSON, integerOnly bool) levelRules {
 	return levelRules{strings: !integerOnly, floats: !strictJSON}
 }
 
-// maxSafe is the largest integer canonical JSON allows (2^53-1).
-const maxSafe = 1<<53 - 1
 
 // parseLevel reads one power level value. null reports a JSON null that
 // the rules treat as absent; ok is false for a value that is not a power
@@ -118,9 +116,7 @@ func digits[S ~string | ~[]byte](s S, neg bool) (int64, bool) {
 // parseNumberLevel reads a JSON number. Integers are taken as they are
 // (saturating beyond int64, which only room versions without strict JSON
 // can carry). A number with a fraction or exponent is truncated where
-// floats are allowed; under strict canonical JSON it is accepted only when
-// it is an integer within [-(2^53)+1, 2^53-1], the same reading that
-// canonical JSON gives it (1e2 is 100).
+// floats are allowed and refused under strict canonical JSON.
 func parseNumberLevel(v []byte, r levelRules) (int64, bool) {
 	neg := v[0] == '-'
 	d := v
@@ -140,7 +136,9 @@ func parseNumberLevel(v []byte, r levelRules) (int64, bool) {
 		}
 		return digits(d, neg)
 	}
-	if !jsonNumber(v) {
+	// Strict canonical JSON has integers only; the event package refuses
+	// any other number in those room versions, and so do the rules.
+	if !jsonNumber(v) || !r.floats {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
@@ -148,18 +146,12 @@ func parseNumberLevel(v []byte, r levelRules) (int64, bool) {
 		// Out of the binary64 range: the spec rejects the event.
 		return 0, false
 	}
-	if r.floats {
-		f = math.Trunc(f)
-		switch {
-		case f >= math.MaxInt64:
-			return math.MaxInt64, true
-		case f <= math.MinInt64:
-			return math.MinInt64, true
-		}
-		return int64(f), true
-	}
-	if f != math.Trunc(f) || f > maxSafe || f < -maxSafe {
-		return 0, false
+	f = math.Trunc(f)
+	switch {
+	case f >= math.MaxInt64:
+		return math.MaxInt64, true
+	case f <= math.MinInt64:
+		return math.MinInt64, true
 	}
 	return int64(f), true
 }
