@@ -58,6 +58,7 @@ const (
 	inFCS                    // in the full conflicted set
 	inX                      // among the power events and their auth ancestors
 	inMain                   // on the mainline
+	inPath                   // on the walk being made
 )
 
 // resolver holds one resolution: the events it has touched, by index.
@@ -71,7 +72,8 @@ type resolver struct {
 	ids   map[string]int32
 	nodes []node
 
-	// The unconflicted state: agreed entries over base ("" = absent).
+	// The unconflicted state: agreed entries over base. A conflicted key
+	// is in agreed with "" (absent from the unconflicted state map).
 	base   StateMap
 	agreed StateMap
 

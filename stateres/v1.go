@@ -48,6 +48,7 @@ func (r *resolver) resolveV1(base StateMap, changes []StateMap) (StateMap, error
 		case 1:
 			r.agreed[k] = distinct[0]
 		default:
+			r.agreed[k] = "" // conflicting: not in R, whatever base holds
 			for _, id := range distinct {
 				i := r.intern(id)
 				conflicted[k] = append(conflicted[k], i)

@@ -50,6 +50,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 		if same {
 			r.agreed[k] = vals[0]
 		} else {
+			// Not in the unconflicted state map: base's entry must not
+			// show through.
+			r.agreed[k] = ""
 			conflictedKeys = append(conflictedKeys, k)
 		}
 	}
@@ -104,7 +107,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// D: the conflicted events and their auth chains. Every event of an
 	// auth difference or a conflicted state subgraph is in D.
-	d, err := r.closure(conflicted)
+	d, err := r.closure(conflicted, !v21)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +131,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	for li, i := range order {
 		row := reach[li*words : (li+1)*words]
 		for _, a := range r.nodes[i].auth {
+			if r.nodes[a].flags&inD == 0 {
+				continue // below an unconflicted event: not walked
+			}
 			arow := reach[int(local[a])*words:]
 			for w := range row {
 				arow[w] |= row[w]
@@ -161,7 +167,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 		}
 		if inU[li] {
 			for _, a := range n.auth {
-				inU[local[a]] = true
+				if r.nodes[a].flags&inD != 0 {
+					inU[local[a]] = true
+				}
 			}
 		}
 	}
@@ -196,7 +204,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 			n := &r.nodes[i]
 			ok := n.flags&inK != 0
 			for _, a := range n.auth {
-				if rc[local[a]] {
+				if r.nodes[a].flags&inD != 0 && rc[local[a]] {
 					ok = true
 					break
 				}
@@ -328,13 +336,24 @@ func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
 // closure loads the auth chains of the start events (loaded already),
 // breadth first, one batch per level, and returns start and every event
 // found, all marked inD.
-func (r *resolver) closure(start []int32) ([]int32, error) {
+//
+// With stopAtU, the walk does not go below unconflicted events: their
+// auth chains are in every state set's full auth chain, so nothing there
+// is in the auth difference, and in v2 the full conflicted set holds no
+// other events (the conflicted events are walk starts). v2.1 must walk
+// on: the conflicted state subgraph may pass through an unconflicted
+// event to a conflicted one far below.
+func (r *resolver) closure(start []int32, stopAtU bool) ([]int32, error) {
 	d := slices.Clone(start)
 	frontier := start
 	for len(frontier) > 0 {
 		var next, ref []int32
 		for _, i := range frontier {
-			for _, a := range r.nodes[i].auth {
+			n := &r.nodes[i]
+			if stopAtU && n.flags&inK == 0 && n.state && r.unconflicted(n.key) == n.id {
+				continue
+			}
+			for _, a := range n.auth {
 				if r.nodes[a].flags&inD == 0 {
 					r.nodes[a].flags |= inD
 					next = append(next, a)
@@ -351,13 +370,15 @@ func (r *resolver) closure(start []int32) ([]int32, error) {
 	return d, nil
 }
 
-// citersFirst orders d (closed under auth events) so that every event
-// comes before its auth events (Kahn's algorithm).
+// citersFirst orders d so that every event comes before its auth events
+// (Kahn's algorithm, over the edges between events of d).
 func (r *resolver) citersFirst(d []int32) ([]int32, error) {
 	indeg := make(map[int32]int32, len(d))
 	for _, i := range d {
 		for _, a := range r.nodes[i].auth {
-			indeg[a]++
+			if r.nodes[a].flags&inD != 0 {
+				indeg[a]++
+			}
 		}
 	}
 	order := make([]int32, 0, len(d))
@@ -368,6 +389,9 @@ func (r *resolver) citersFirst(d []int32) ([]int32, error) {
 	}
 	for h := 0; h < len(order); h++ {
 		for _, a := range r.nodes[order[h]].auth {
+			if r.nodes[a].flags&inD == 0 {
+				continue
+			}
 			indeg[a]--
 			if indeg[a] == 0 {
 				order = append(order, a)
@@ -691,59 +715,77 @@ func (r *resolver) iterate(phase Phase, list []int32, lookup func(StateKey) int3
 // mainlineSort sorts events by mainline order based on the power levels
 // event pl: the greater mainline position first, then the smaller
 // origin_server_ts, then the smaller event ID.
+//
+// The mainline is pl, then the power levels event in its auth events,
+// and so on; an event's position is the index on the mainline of the
+// first power levels event met by following power levels auth events
+// from the event (the event itself excluded). Both walks follow the same
+// links, so an event's walk and the mainline meet at that event and go on
+// together: walking the two in step finds the meeting point without
+// walking the whole mainline, which in a large room reaches back through
+// every power levels change since the room began.
 func (r *resolver) mainlineSort(events []int32, pl int32) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// The mainline: pl, then the power levels event in its auth events,
-	// recursively. Position i counts from pl (0).
-	var mainline []int32
-	for p := pl; p != none; {
-		n := &r.nodes[p]
-		if n.flags&inMain != 0 {
-			return ErrAuthCycle
-		}
-		n.flags |= inMain
-		n.ml, n.mlDone = int64(len(mainline)), true
-		mainline = append(mainline, p)
-		if err := r.load([]int32{p}, nil); err != nil {
+	ml := &mainlineWalk{r: r, next: pl}
+	if pl != none {
+		if err := r.load([]int32{pl}, nil); err != nil {
 			return err
 		}
-		if err := r.loadAuth([]int32{p}); err != nil {
-			return err
-		}
-		p = r.powerLevelsAuth(p)
 	}
-	if r.trace != nil {
-		r.trace.Mainline = r.idList(mainline)
-	}
-	// Each event's position: the first power levels event among its
-	// ancestors (following power levels auth events, the event itself
-	// excluded) that lies on the mainline.
 	var path []int32
 	for _, e := range events {
 		pos := int64(mlInfinite)
 		path = path[:0]
+		memo := -1 // how many events of path get pos as their value (-1: all)
 		p := r.powerLevelsAuth(e)
-		for p != none {
-			n := &r.nodes[p]
-			if n.mlDone {
-				pos = n.ml
+		for {
+			if p != none {
+				n := &r.nodes[p]
+				if n.flags&inMain != 0 || n.mlDone {
+					pos = n.ml
+					break
+				}
+				if n.flags&inPath != 0 {
+					r.clearPath(path)
+					return ErrAuthCycle
+				}
+				n.flags |= inPath
+				path = append(path, p)
+				if err := r.loadAuth([]int32{p}); err != nil {
+					r.clearPath(path)
+					return err
+				}
+				p = r.powerLevelsAuth(p)
+			}
+			if ml.next != none {
+				x, err := ml.step()
+				if err != nil {
+					r.clearPath(path)
+					return err
+				}
+				if r.nodes[x].flags&inPath != 0 {
+					pos = r.nodes[x].ml
+					// The path from x on lies on the mainline.
+					memo = slices.Index(path, x)
+					break
+				}
+			} else if p == none {
 				break
 			}
-			if slices.Contains(path, p) {
-				return ErrAuthCycle
-			}
-			path = append(path, p)
-			if err := r.loadAuth([]int32{p}); err != nil {
-				return err
-			}
-			p = r.powerLevelsAuth(p)
+		}
+		r.clearPath(path)
+		if memo >= 0 {
+			path = path[:memo]
 		}
 		for _, q := range path {
 			r.nodes[q].ml, r.nodes[q].mlDone = pos, true
 		}
 		r.nodes[e].ml = pos // the event's own position (not its value as an ancestor)
+	}
+	if r.trace != nil {
+		r.trace.Mainline = r.idList(ml.walked)
 	}
 	slices.SortFunc(events, func(a, b int32) int {
 		na, nb := &r.nodes[a], &r.nodes[b]
@@ -762,6 +804,37 @@ func (r *resolver) mainlineSort(events []int32, pl int32) error {
 		return strings.Compare(na.id, nb.id)
 	})
 	return nil
+}
+
+func (r *resolver) clearPath(path []int32) {
+	for _, q := range path {
+		r.nodes[q].flags &^= inPath
+	}
+}
+
+// mainlineWalk walks the mainline one event at a time, on demand.
+type mainlineWalk struct {
+	r      *resolver
+	next   int32 // the next mainline event, none at the end
+	walked []int32
+}
+
+// step puts the next event on the mainline and returns it.
+func (m *mainlineWalk) step() (int32, error) {
+	r := m.r
+	x := m.next
+	n := &r.nodes[x]
+	if n.flags&inMain != 0 {
+		return none, ErrAuthCycle
+	}
+	n.flags |= inMain
+	n.ml = int64(len(m.walked))
+	m.walked = append(m.walked, x)
+	if err := r.loadAuth([]int32{x}); err != nil {
+		return none, err
+	}
+	m.next = r.powerLevelsAuth(x)
+	return x, nil
 }
 
 // powerLevelsAuth returns the first m.room.power_levels event (state key

@@ -60,6 +60,11 @@ type Config struct {
 	// Forks is the number of concurrent branches after the history
 	// (default 2; 1 means no fork: one state set).
 	Forks int
+	// PowerChanges is the number of power level changes (a moderator
+	// promoted or demoted) spread evenly over the history (default 20).
+	// Rooms of different sizes made with the same number have mainlines
+	// of the same length.
+	PowerChanges int
 	// ForkEvents is the number of state events each branch tries to add
 	// (default 10).
 	ForkEvents int
@@ -144,12 +149,14 @@ type branch struct {
 	last    *event.Event
 	depth   int64
 	// joined and other members, in join order, with their index in list.
-	joined []string
-	pos    map[string]int
-	left   []string // users who left or were kicked, who may come back
-	banned []string
-	mods   []string // users at power level 50
-	levels map[string]int64
+	joined    []string
+	pos       map[string]int
+	left      []string // users who left or were kicked, who may come back
+	posLeft   map[string]int
+	banned    []string
+	posBanned map[string]int
+	mods      []string // users at power level 50
+	levels    map[string]int64
 }
 
 // Generate makes a room.
@@ -172,6 +179,9 @@ func Generate(cfg Config) (*Room, error) {
 	if cfg.Forks == 0 {
 		cfg.Forks = 2
 	}
+	if cfg.PowerChanges == 0 {
+		cfg.PowerChanges = 20
+	}
 	if cfg.ForkEvents == 0 {
 		cfg.ForkEvents = 10
 	}
@@ -190,10 +200,12 @@ func Generate(cfg Config) (*Room, error) {
 	}
 	g.room.Events = make([]*event.Event, 0, cfg.Members*2)
 	h := &branch{
-		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x6d786b6974)),
-		state:  make(map[stateres.StateKey]*event.Event, cfg.Members+16),
-		pos:    make(map[string]int, cfg.Members),
-		levels: make(map[string]int64),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x6d786b6974)),
+		state:     make(map[stateres.StateKey]*event.Event, cfg.Members+16),
+		pos:       make(map[string]int, cfg.Members),
+		posLeft:   make(map[string]int),
+		posBanned: make(map[string]int),
+		levels:    make(map[string]int64),
 	}
 	if err := g.history(h); err != nil {
 		return nil, err
@@ -246,6 +258,11 @@ func (g *gen) history(h *branch) error {
 		}
 		if n > 10 && h.rng.Float64() < g.cfg.Churn {
 			if err := g.churn(h, creator, n, false); err != nil {
+				return err
+			}
+		}
+		if every := g.cfg.Members / g.cfg.PowerChanges; every > 0 && n%every == 0 {
+			if err := g.powerChange(h, creator, false); err != nil {
 				return err
 			}
 		}
@@ -405,13 +422,38 @@ func (g *gen) churn(b *branch, creator string, n int, forked bool) error {
 	case x < 93: // name
 		_, err := g.send(b, actor, tName, "", `{"name":"name `+strconv.Itoa(g.seq)+`"}`)
 		return err
-	default: // power levels: promote or demote a moderator
-		if len(b.mods) > 1 && b.rng.IntN(2) == 0 {
-			return g.setLevel(b, creator, pick(b.mods), 0)
+	default: // power levels, only on branches (see PowerChanges)
+		if forked {
+			return g.powerChange(b, creator, forked)
 		}
-		if u := pick(b.joined); u != "" && u != creator {
-			return g.setLevel(b, creator, u, 50)
+		_, err := g.send(b, actor, tTopic, "", `{"topic":"topic `+strconv.Itoa(g.seq)+`"}`)
+		return err
+	}
+	return nil
+}
+
+// powerChange promotes a member to moderator or demotes a moderator.
+func (g *gen) powerChange(b *branch, creator string, forked bool) error {
+	pick := func(list []string) string {
+		var ok []string
+		for _, u := range list {
+			if !forked || g.cfg.ForkSeed == 0 || g.stable(u) {
+				ok = append(ok, u)
+			}
 		}
+		if len(ok) == 0 {
+			return ""
+		}
+		return ok[b.rng.IntN(len(ok))]
+	}
+	if len(b.mods) > 1 && b.rng.IntN(2) == 0 {
+		if u := pick(b.mods); u != "" {
+			return g.setLevel(b, creator, u, 0)
+		}
+		return nil
+	}
+	if u := pick(b.joined[:min(len(b.joined), 1000)]); u != "" && u != creator {
+		return g.setLevel(b, creator, u, 50)
 	}
 	return nil
 }
@@ -450,6 +492,14 @@ func (h *branch) fork(rng *rand.Rand) *branch {
 	}
 	for k, v := range h.pos {
 		b.pos[k] = v
+	}
+	b.posLeft = make(map[string]int, len(h.posLeft))
+	for k, v := range h.posLeft {
+		b.posLeft[k] = v
+	}
+	b.posBanned = make(map[string]int, len(h.posBanned))
+	for k, v := range h.posBanned {
+		b.posBanned[k] = v
 	}
 	for k, v := range h.levels {
 		b.levels[k] = v
@@ -547,33 +597,27 @@ func (g *gen) send(b *branch, sender, typ, stateKey, content string) (*event.Eve
 
 // member updates the branch's lists after a membership change.
 func (b *branch) member(u, m string) {
-	remove := func(list []string) []string {
-		for i, x := range list {
-			if x == u {
-				list[i] = list[len(list)-1]
-				return list[:len(list)-1]
-			}
-		}
-		return list
+	b.joined = b.list(&b.joined, b.pos, u, m == "join")
+	b.left = b.list(&b.left, b.posLeft, u, m == "leave")
+	b.banned = b.list(&b.banned, b.posBanned, u, m == "ban")
+}
+
+// list removes u from *l (swap with the last) and appends it when in is
+// true, keeping pos, the index of each user in the list.
+func (b *branch) list(l *[]string, pos map[string]int, u string, in bool) []string {
+	s := *l
+	if i, ok := pos[u]; ok {
+		last := len(s) - 1
+		s[i] = s[last]
+		pos[s[i]] = i
+		s = s[:last]
+		delete(pos, u)
 	}
-	if i, ok := b.pos[u]; ok {
-		last := len(b.joined) - 1
-		b.joined[i] = b.joined[last]
-		b.pos[b.joined[i]] = i
-		b.joined = b.joined[:last]
-		delete(b.pos, u)
+	if in {
+		pos[u] = len(s)
+		s = append(s, u)
 	}
-	b.left = remove(b.left)
-	b.banned = remove(b.banned)
-	switch m {
-	case "join":
-		b.pos[u] = len(b.joined)
-		b.joined = append(b.joined, u)
-	case "leave":
-		b.left = append(b.left, u)
-	case "ban":
-		b.banned = append(b.banned, u)
-	}
+	return s
 }
 
 func (g *gen) parse(raw []byte) (*event.Event, error) {
