@@ -26,7 +26,6 @@ func rulesFor(strictJSON, integerOnly bool) levelRules {
 	return levelRules{strings: !integerOnly, floats: !strictJSON}
 }
 
-
 // parseLevel reads one power level value. null reports a JSON null that
 // the rules treat as absent; ok is false for a value that is not a power
 // level in these rules.
