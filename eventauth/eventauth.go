@@ -147,7 +147,7 @@ func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
 		if senderLevel >= pl.Redact() {
 			return nil
 		}
-		if domainOf(ev.ID()) == domainOf(ev.Redacts()) {
+		if d := domainOf(ev.Redacts()); d != "" && d == domainOf(ev.ID()) {
 			return nil
 		}
 		return rejectf("redaction.power", "the sender's power level %s is below the redact level %d and the redacted event %s is from another server than the redaction %s", levelString(senderLevel), pl.Redact(), ev.Redacts(), ev.ID())
