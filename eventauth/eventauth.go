@@ -307,31 +307,40 @@ func checkAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event
 	if rej != nil {
 		return rej
 	}
+	// The listed events, then the rules in the specification's order:
+	// duplicates, entries the selection does not ask for, rejected
+	// entries, the create event, other rooms.
 	ids := ev.AuthEventIDs()
-	seen := make([]StateKey, 0, len(ids))
-	hasCreate := false
+	var small [10]*event.Event
+	listed := small[:0]
 	for _, id := range ids {
 		a := byID(id)
 		if a == nil {
 			return rejectf("auth_events.missing", "the auth event %s is not known", id)
 		}
-		if !inRoom(a, ev.RoomID()) {
-			return rejectf("auth_events.wrong_room", "the auth event %s is in room %s, not %s", id, a.RoomID(), ev.RoomID())
-		}
+		listed = append(listed, a)
+	}
+	for i, a := range listed {
 		sk, isState := a.StateKey()
 		if !isState {
-			return rejectf("auth_events.unexpected", "the auth event %s is not a state event", id)
+			continue
 		}
-		k := StateKey{a.Type(), sk}
-		for _, s := range seen {
-			if s == k {
-				return rejectf("auth_events.duplicate", "the auth events list two events for (%s, %q)", k.Type, k.StateKey)
+		for _, b := range listed[:i] {
+			if bk, bs := b.StateKey(); bs && bk == sk && b.Type() == a.Type() {
+				return rejectf("auth_events.duplicate", "the auth events list two events for (%s, %q): %s and %s", a.Type(), sk, b.ID(), a.ID())
 			}
 		}
-		seen = append(seen, k)
+	}
+	hasCreate := false
+	for _, a := range listed {
+		sk, isState := a.StateKey()
+		if !isState {
+			return rejectf("auth_events.unexpected", "the auth event %s is not a state event", a.ID())
+		}
+		k := StateKey{a.Type(), sk}
 		if k.Type == typeCreate && k.StateKey == "" {
 			if !v.Auth.CreateInAuthEvents {
-				return rejectf("auth_events.create_listed", "the auth events list the m.room.create event %s, which this room version implies by the room ID instead", id)
+				return rejectf("auth_events.create_listed", "the auth events list the m.room.create event %s, which this room version implies by the room ID instead", a.ID())
 			}
 			hasCreate = true
 		}
@@ -343,14 +352,21 @@ func checkAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event
 			}
 		}
 		if !wanted {
-			return rejectf("auth_events.unexpected", "the auth event %s for (%s, %q) is not one the auth events selection asks for", id, k.Type, k.StateKey)
+			return rejectf("auth_events.unexpected", "the auth event %s for (%s, %q) is not one the auth events selection asks for", a.ID(), k.Type, k.StateKey)
 		}
-		if rejected(id) {
-			return rejectf("auth_events.rejected", "the auth event %s was itself rejected", id)
+	}
+	for _, a := range listed {
+		if rejected(a.ID()) {
+			return rejectf("auth_events.rejected", "the auth event %s was itself rejected", a.ID())
 		}
 	}
 	if v.Auth.CreateInAuthEvents && !hasCreate {
 		return reject("auth_events.no_create", "the auth events do not include the m.room.create event")
+	}
+	for _, a := range listed {
+		if !inRoom(a, ev.RoomID()) {
+			return rejectf("auth_events.wrong_room", "the auth event %s is in room %s, not %s", a.ID(), a.RoomID(), ev.RoomID())
+		}
 	}
 	return nil
 }
