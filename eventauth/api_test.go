@@ -219,3 +219,61 @@ func ExampleNeeded() {
 	// m.room.member "@bob:example.org"
 	// m.room.power_levels ""
 }
+
+// TestConcurrentUse runs the checks from several goroutines on shared
+// events (the kept power levels parse is shared); run with -race.
+func TestConcurrentUse(t *testing.T) {
+	r := newBenchRoom(t, roomversion.V10, 50)
+	done := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			var err error
+			for j := 0; j < 200 && err == nil; j++ {
+				switch j % 3 {
+				case 0:
+					err = eventauth.Allowed(r.v, r.msg, r.state)
+				case 1:
+					err = eventauth.Allowed(r.v, r.join, r.state)
+				default:
+					err = eventauth.Check(r.v, r.plChange, r.auth, nil)
+				}
+			}
+			done <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ExampleAllowed() {
+	v := roomversion.V10
+	parse := func(id, raw string) *event.Event {
+		ev, err := event.ParseWithID(v, []byte(raw), id)
+		if err != nil {
+			panic(err)
+		}
+		return ev
+	}
+	// The room's current state, as a soft-failure check would read it.
+	state := eventauth.StateMap{}
+	for id, raw := range map[string]string{
+		"$create": `{"type":"m.room.create","state_key":"","sender":"@alice:example.org","room_id":"!room:example.org","content":{"creator":"@alice:example.org"},"depth":1,"origin_server_ts":1,"prev_events":[],"auth_events":[],"hashes":{"sha256":"x"},"signatures":{}}`,
+		"$alice":  `{"type":"m.room.member","state_key":"@alice:example.org","sender":"@alice:example.org","room_id":"!room:example.org","content":{"membership":"join"},"depth":2,"origin_server_ts":2,"prev_events":[],"auth_events":[],"hashes":{"sha256":"x"},"signatures":{}}`,
+		"$pl":     `{"type":"m.room.power_levels","state_key":"","sender":"@alice:example.org","room_id":"!room:example.org","content":{"users":{"@alice:example.org":100},"events":{"m.room.name":100}},"depth":3,"origin_server_ts":3,"prev_events":[],"auth_events":[],"hashes":{"sha256":"x"},"signatures":{}}`,
+	} {
+		ev := parse(id, raw)
+		sk, _ := ev.StateKey()
+		state[eventauth.StateKey{Type: ev.Type(), StateKey: sk}] = ev
+	}
+	name := parse("$name", `{"type":"m.room.name","state_key":"","sender":"@alice:example.org","room_id":"!room:example.org","content":{"name":"Lobby"},"depth":4,"origin_server_ts":4,"prev_events":[],"auth_events":[],"hashes":{"sha256":"x"},"signatures":{}}`)
+	fmt.Println(eventauth.Allowed(v, name, state))
+
+	pl, _ := eventauth.NewPowerLevels(v, state.StateEvent("m.room.power_levels", ""), state.StateEvent("m.room.create", ""))
+	fmt.Println(pl.UserLevel("@alice:example.org"), pl.UserLevel("@bob:example.org"), pl.EventLevel("m.room.name", true))
+	// Output:
+	// <nil>
+	// 100 0 100
+}

@@ -2,7 +2,6 @@ package eventauth
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/roomversion"
@@ -429,6 +428,13 @@ func Needed(v roomversion.Version, ev *event.Event) ([]StateKey, error) {
 	return keys, nil
 }
 
+func keyLess(a, b StateKey) bool {
+	if a.Type != b.Type {
+		return a.Type < b.Type
+	}
+	return a.StateKey < b.StateKey
+}
+
 func needed(v roomversion.Version, ev *event.Event) ([]StateKey, *Rejection) {
 	if ev.Type() == typeCreate {
 		return []StateKey{}, nil
@@ -477,12 +483,12 @@ func needed(v roomversion.Version, ev *event.Event) ([]StateKey, *Rejection) {
 			}
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].Type != keys[j].Type {
-			return keys[i].Type < keys[j].Type
+	// At most six keys: an insertion sort, by type then state key.
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keyLess(keys[j], keys[j-1]); j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
 		}
-		return keys[i].StateKey < keys[j].StateKey
-	})
+	}
 	return keys, nil
 }
 
