@@ -142,6 +142,17 @@
 //   - A third-party invite is decided by the third-party rules alone: the
 //     inviter's membership is not consulted, but the inviter must be the
 //     sender of the m.room.third_party_invite.
+//   - Float power levels (v1-v5) have no field of their own in
+//     roomversion.Version: they go with the absence of strict canonical
+//     JSON (Event.StrictCanonicalJSON), which is what lets floats into
+//     events. Under strict JSON every level is a plain JSON integer.
+//   - Check reads the events the auth_events list names (and, in v12, the
+//     create event the room ID names); other events it is given are not
+//     state for the rules.
+//   - The v1-v2 redaction rule compares the servers of two event IDs; an
+//     ID without a server name never matches.
+//   - No create rule reads the create event's state_key (the reference
+//     server and ruma agree; gomatrixserverlib refuses a non-empty one).
 package eventauth
 
 // Rules returns the identifiers a Rejection's Rule can hold, in the order
