@@ -151,6 +151,11 @@
 //     state for the rules.
 //   - The v1-v2 redaction rule compares the servers of two event IDs; an
 //     ID without a server name never matches.
+//   - "Events must be signed by the server denoted by the sender property"
+//     (and, in v1-v2, by the event ID's server) is the signature check of
+//     the event package's verification, made before these rules; the one
+//     signature these rules look at is the numbered join_authorised_via
+//     rule above, and the third-party invite signature they verify.
 //   - No create rule reads the create event's state_key (the reference
 //     server and ruma agree; gomatrixserverlib refuses a non-empty one).
 package eventauth
