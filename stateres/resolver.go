@@ -48,7 +48,8 @@ type node struct {
 	needed     []StateKey
 	neededErr  error
 
-	flags uint8 // the sets the event belongs to in the current step
+	flags  uint8 // the sets the event belongs to in the current step
+	uState uint8 // 0 not known, 1 in the unconflicted state map, 2 not
 }
 
 // Node flags.
@@ -80,6 +81,9 @@ type resolver struct {
 	// The create event for room versions whose events do not cite it
 	// (looked up from the room ID), by room ID.
 	creates map[string]int32
+
+	as authState
+	ps plainState
 }
 
 func newResolver(ctx context.Context, v roomversion.Version, store Store, tr *Trace) *resolver {
@@ -181,6 +185,27 @@ func (r *resolver) loadAuth(idx []int32) error {
 		}
 	}
 	return r.load(want, ref)
+}
+
+// reserve makes room for n events.
+func (r *resolver) reserve(n int) {
+	r.nodes = slices.Grow(r.nodes, n)
+	if len(r.ids) == 0 {
+		r.ids = make(map[string]int32, n)
+	}
+}
+
+// isU reports whether loaded event i is the unconflicted state's entry
+// for its key, remembering the answer.
+func (r *resolver) isU(i int32) bool {
+	n := &r.nodes[i]
+	if n.uState == 0 {
+		n.uState = 2
+		if n.state && r.unconflicted(n.key) == n.id {
+			n.uState = 1
+		}
+	}
+	return n.uState == 1
 }
 
 // unconflicted returns the unconflicted state's event ID for k ("" when
@@ -346,13 +371,13 @@ func (r *resolver) check(i int32, lookup func(StateKey) int32, useOwnAuth bool) 
 		create = c
 		n = &r.nodes[i]
 	}
-	var st eventauth.State
 	if useOwnAuth {
-		st = &authState{r: r, n: n, needed: needed, lookup: lookup, create: create}
-	} else {
-		st = plainState{r: r, lookup: lookup, create: create}
+		// One authState serves every check: the rules do not keep it.
+		r.as = authState{r: r, n: n, needed: needed, lookup: lookup, create: create}
+		return eventauth.Allowed(r.v, n.ev, &r.as)
 	}
-	return eventauth.Allowed(r.v, n.ev, st)
+	r.ps = plainState{r: r, lookup: lookup, create: create}
+	return eventauth.Allowed(r.v, n.ev, &r.ps)
 }
 
 // plainState is the state R of the original algorithm (room version 1):
@@ -363,7 +388,7 @@ type plainState struct {
 	create int32
 }
 
-func (s plainState) StateEvent(typ, stateKey string) *event.Event {
+func (s *plainState) StateEvent(typ, stateKey string) *event.Event {
 	k := StateKey{Type: typ, StateKey: stateKey}
 	if j := s.lookup(k); j != none {
 		return s.r.nodes[j].ev

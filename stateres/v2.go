@@ -26,13 +26,17 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	// at. A key that some set lacks is conflicted (as in the reference
 	// implementation, which follows the definition: present in every set
 	// with the same event).
-	touched := make(map[StateKey]struct{})
+	size := 0
+	for _, c := range changes {
+		size = max(size, len(c))
+	}
+	touched := make(map[StateKey]struct{}, size)
 	for _, c := range changes {
 		for k := range c {
 			touched[k] = struct{}{}
 		}
 	}
-	r.agreed = make(StateMap)
+	r.agreed = make(StateMap, len(touched))
 	conflictedKeys := make([]StateKey, 0)
 	vals := make([]string, nsets)
 	for k := range touched {
@@ -61,10 +65,12 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	}
 	slices.SortFunc(conflictedKeys, compareKeys)
 
-	// The conflicted events, and for each the sets that hold it.
+	// The conflicted events, and for each the sets that hold it. They are
+	// the first events interned, so their indices are 0, 1, ...
+	r.reserve(2*len(conflictedKeys)*min(nsets, 4) + 64)
 	var conflicted []int32
 	var conflictedRef []int32
-	ownSets := make(map[int32][]uint64)
+	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
 	for _, k := range conflictedKeys {
 		for s, c := range changes {
 			id, ok := c[k]
@@ -75,14 +81,12 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 				continue
 			}
 			i := r.intern(id)
-			m, seen := ownSets[i]
-			if !seen {
-				m = make([]uint64, words)
-				ownSets[i] = m
+			if int(i) == len(conflicted) {
 				conflicted = append(conflicted, i)
 				conflictedRef = append(conflictedRef, none)
+				ownSets = append(ownSets, make([]uint64, words)...)
 			}
-			m[s/64] |= 1 << (s % 64)
+			ownSets[int(i)*words+s/64] |= 1 << (s % 64)
 		}
 	}
 	if err := r.load(conflicted, conflictedRef); err != nil {
@@ -125,8 +129,8 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	for li, i := range order {
 		local[i] = int32(li)
 	}
-	for i, m := range ownSets {
-		copy(reach[int(local[i])*words:], m)
+	for _, i := range conflicted {
+		copy(reach[int(local[i])*words:int(local[i]+1)*words], ownSets[int(i)*words:])
 	}
 	for li, i := range order {
 		row := reach[li*words : (li+1)*words]
@@ -162,7 +166,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	inU := make([]bool, len(order))
 	for li, i := range order {
 		n := &r.nodes[i]
-		if !inU[li] && n.state && r.unconflicted(n.key) == n.id {
+		if !inU[li] && r.isU(i) {
 			inU[li] = true
 		}
 		if inU[li] {
@@ -253,7 +257,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// Step 2: iterative auth checks from the unconflicted state map (v2)
 	// or from an empty map (v2.1).
-	resolved := make(map[StateKey]int32)
+	resolved := make(map[StateKey]int32, len(conflictedKeys)+len(fcs)/2)
 	startFromU := !v21
 	lookup := func(k StateKey) int32 {
 		if j, ok := resolved[k]; ok {
@@ -306,7 +310,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 // finish applies the unconflicted state over the resolved entries and
 // returns the result as changes to base.
 func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
-	out := make(StateMap, len(r.agreed)+len(resolved))
+	out := make(StateMap, max(len(r.agreed), len(resolved)))
 	put := func(k StateKey, id string) {
 		if id != r.base[k] {
 			out[k] = id
@@ -350,7 +354,7 @@ func (r *resolver) closure(start []int32, stopAtU bool) ([]int32, error) {
 		var next, ref []int32
 		for _, i := range frontier {
 			n := &r.nodes[i]
-			if stopAtU && n.flags&inK == 0 && n.state && r.unconflicted(n.key) == n.id {
+			if stopAtU && n.flags&inK == 0 && r.isU(i) {
 				continue
 			}
 			for _, a := range n.auth {
@@ -411,12 +415,10 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 	if len(cands) == 0 {
 		return out, nil
 	}
-	isU := func(id string, k StateKey) bool { return r.unconflicted(k) == id }
 	var rest []int32
 	var restAt []int
 	for c, i := range cands {
-		n := &r.nodes[i]
-		if n.state && isU(n.id, n.key) {
+		if r.isU(i) {
 			out[c] = true
 			continue
 		}
@@ -439,63 +441,83 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 
 	// Search forwards (from an event to the events citing it) for an
 	// unconflicted event, depth first, remembering every event's answer.
+	// Citing events are interned (not loaded): their references carry
+	// their state keys.
 	const (
 		hit uint8 = iota + 1
 		miss
 		onPath
 	)
-	memo := make(map[string]uint8)
-	refs := make(map[string][]Ref)
-	fetch := func(ids []string) error {
+	memo := make([]uint8, len(r.nodes), len(r.nodes)+len(rest))
+	refs := make(map[int32][]Ref, len(rest))
+	fetch := func(idx []int32) error {
+		ids := make([]string, len(idx))
+		for k, i := range idx {
+			ids[k] = r.nodes[i].id
+		}
 		got, err := r.index.ReferencedBy(r.ctx, ids)
 		if err != nil {
 			return err
 		}
-		for k, id := range ids {
+		for k, i := range idx {
 			if k < len(got) {
-				refs[id] = got[k]
+				refs[i] = got[k]
 			} else {
-				refs[id] = nil
+				refs[i] = nil
 			}
 		}
 		return nil
 	}
-	first := make([]string, len(rest))
-	for k, i := range rest {
-		first[k] = r.nodes[i].id
-	}
-	if err := fetch(first); err != nil {
+	if err := fetch(rest); err != nil {
 		return nil, err
 	}
+	isU := func(ref *Ref) bool {
+		return r.unconflicted(StateKey{Type: ref.Type, StateKey: ref.StateKey}) == ref.ID
+	}
+	state := func(i int32) uint8 {
+		if int(i) < len(memo) {
+			return memo[i]
+		}
+		return 0
+	}
+	set := func(i int32, st uint8) {
+		for int(i) >= len(memo) {
+			memo = append(memo, 0)
+		}
+		memo[i] = st
+	}
 	type frame struct {
-		id      string
+		node    int32
 		refs    []Ref
 		next    int
 		scanned bool
 	}
 	var stack []frame
-	for k, i := range rest {
-		start := r.nodes[i].id
-		if st := memo[start]; st == hit || st == miss {
+	for k, start := range rest {
+		if st := state(start); st == hit || st == miss {
 			out[restAt[k]] = st == hit
 			continue
 		}
-		stack = append(stack[:0], frame{id: start})
-		memo[start] = onPath
+		stack = append(stack[:0], frame{node: start})
+		set(start, onPath)
 		found := false
 		for len(stack) > 0 && !found {
 			f := &stack[len(stack)-1]
 			if !f.scanned {
-				rs, ok := refs[f.id]
+				rs, ok := refs[f.node]
 				if !ok {
-					if err := fetch([]string{f.id}); err != nil {
+					if err := fetch([]int32{f.node}); err != nil {
 						return nil, err
 					}
-					rs = refs[f.id]
+					rs = refs[f.node]
 				}
 				f.refs, f.scanned = rs, true
-				for _, ref := range rs {
-					if isU(ref.ID, StateKey{Type: ref.Type, StateKey: ref.StateKey}) || memo[ref.ID] == hit {
+				for j := range rs {
+					if isU(&rs[j]) {
+						found = true
+						break
+					}
+					if id, ok := r.ids[rs[j].ID]; ok && state(id) == hit {
 						found = true
 						break
 					}
@@ -503,20 +525,21 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 				continue
 			}
 			if f.next == len(f.refs) {
-				memo[f.id] = miss
+				set(f.node, miss)
 				stack = stack[:len(stack)-1]
 				continue
 			}
-			ref := f.refs[f.next]
+			ref := &f.refs[f.next]
 			f.next++
-			if memo[ref.ID] == 0 {
-				memo[ref.ID] = onPath
-				stack = append(stack, frame{id: ref.ID})
+			c := r.intern(ref.ID)
+			if state(c) == 0 {
+				set(c, onPath)
+				stack = append(stack, frame{node: c})
 			}
 		}
 		if found {
 			for _, f := range stack {
-				memo[f.id] = hit
+				set(f.node, hit)
 			}
 		}
 		out[restAt[k]] = found
