@@ -138,10 +138,9 @@ func parse(v roomversion.Version, input []byte, givenID string, withID bool) (*E
 	e.canonical = !s.inexact && !s.nonCanon
 
 	var got fieldSet
-	for i := range s.fields {
-		f := &s.fields[i]
-		name := e.keyName(f.key)
-		if id, ok := fieldIDs[name]; ok {
+	for i := range s.nfields {
+		f := s.field(i)
+		if id, ok := lookupField(e.keyName(f.key)); ok {
 			got[id] = f
 		}
 	}
@@ -171,12 +170,40 @@ const (
 	numFields
 )
 
-var fieldIDs = map[string]fieldID{
-	"type": fType, "sender": fSender, "room_id": fRoomID, "state_key": fStateKey,
-	"event_id": fEventID, "content": fContent, "depth": fDepth,
-	"origin_server_ts": fOriginServerTS, "prev_events": fPrevEvents,
-	"auth_events": fAuthEvents, "hashes": fHashes, "signatures": fSignatures,
-	"unsigned": fUnsigned, "redacts": fRedacts,
+// lookupField maps a top-level key to the field it is, if it is one the
+// package reads.
+func lookupField(name string) (fieldID, bool) {
+	switch name {
+	case "type":
+		return fType, true
+	case "sender":
+		return fSender, true
+	case "room_id":
+		return fRoomID, true
+	case "state_key":
+		return fStateKey, true
+	case "event_id":
+		return fEventID, true
+	case "content":
+		return fContent, true
+	case "depth":
+		return fDepth, true
+	case "origin_server_ts":
+		return fOriginServerTS, true
+	case "prev_events":
+		return fPrevEvents, true
+	case "auth_events":
+		return fAuthEvents, true
+	case "hashes":
+		return fHashes, true
+	case "signatures":
+		return fSignatures, true
+	case "unsigned":
+		return fUnsigned, true
+	case "redacts":
+		return fRedacts, true
+	}
+	return 0, false
 }
 
 var fieldNames = [numFields]string{
@@ -413,8 +440,7 @@ func (e *Event) fill(got *fieldSet, givenID string, withID bool) error {
 // room version's event format, into one backing array.
 func (e *Event) references(pf, af *field) error {
 	v1 := e.v.Event.Format == roomversion.EventFormatV1
-	np := countElems(e.raw, pf.val)
-	na := countElems(e.raw, af.val)
+	np, na := pf.count, af.count
 	if np > MaxPrevEvents {
 		return invalid("prev_events", "prev_events.count", "%d events, over the limit of %d", np, MaxPrevEvents)
 	}

@@ -90,8 +90,8 @@ func EventID(v roomversion.Version, raw []byte) (string, error) {
 		if !s.scanEvent(raw, false) {
 			return "", invalid("", s.err.rule, "%s at offset %d", s.err.msg, s.err.offset)
 		}
-		for i := range s.fields {
-			f := &s.fields[i]
+		for i := range s.nfields {
+			f := s.field(i)
 			if string(appendUnescaped(nil, raw[f.key.start:f.key.end])) != "event_id" {
 				continue
 			}
@@ -201,14 +201,14 @@ func (e *Event) ContentHashValid() bool {
 
 func (e *Event) claimedContentHash() ([]byte, bool) {
 	val, ok := lookupKey(e.raw, e.hashes, "sha256")
-	if !ok {
+	if !ok || e.raw[val.start] != '"' {
 		return nil, false
 	}
-	s, ok := stringAt(e.raw, val)
-	if !ok {
-		return nil, false
+	body := e.raw[val.start+1 : val.end-1]
+	if bytes.IndexByte(body, '\\') >= 0 {
+		body = appendUnescaped(nil, body)
 	}
-	h, err := base64.Std.DecodeString(s)
+	h, err := base64.Std.AppendDecode(make([]byte, 0, 33), body)
 	if err != nil || len(h) != sha256.Size {
 		return nil, false
 	}

@@ -2,8 +2,8 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,6 +68,7 @@ type field struct {
 	val     span // the whole value, quotes included for strings
 	kind    kind
 	escaped bool // a string value with escapes
+	count   int  // the length of an array value
 }
 
 // scanError is a JSON-level rejection: the rule and the byte offset.
@@ -96,13 +97,22 @@ type scanner struct {
 	nonCanon bool
 	err      *scanError
 
-	fields    []field
-	fieldsArr [24]field
+	lastEscaped bool
+	lastCount   int
+
+	// The top-level members, in order: the first ones in a fixed array
+	// (the scanner lives on the caller's stack), any beyond in more.
+	// Slices of the scanner's own arrays are never kept in it, which
+	// would make it escape to the heap.
+	fieldsArr  [32]field
+	nfields    int
+	moreFields []field
 
 	// keys is a stack of the keys of the objects being scanned, for the
-	// duplicate check of objects whose keys are not in sorted order.
-	keys    []keySpan
-	keysArr [64]keySpan
+	// check of duplicates, in the same two parts.
+	keysArr  [128]keySpan
+	nkeys    int
+	moreKeys []keySpan
 
 	// scratch buffers for decoding escaped keys.
 	a, b []byte
@@ -127,12 +137,10 @@ func (s *scanner) skipWS() {
 }
 
 // scanEvent scans data, which must be one JSON object, recording its
-// top-level members in s.fields.
+// top-level members (see field).
 func (s *scanner) scanEvent(data []byte, strict bool) bool {
 	s.data = data
 	s.strict = strict
-	s.fields = s.fieldsArr[:0]
-	s.keys = s.keysArr[:0]
 	s.skipWS()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
 		switch {
@@ -156,7 +164,9 @@ func (s *scanner) scanEvent(data []byte, strict bool) bool {
 	return true
 }
 
-// value scans one value and reports its kind.
+// value scans one value and reports its kind. s.lastEscaped and
+// s.lastCount describe the value just scanned when it is a string (it has
+// escapes) or an array (its length).
 func (s *scanner) value(depth int) (kind, bool) {
 	if s.pos >= len(s.data) {
 		s.fail("json.syntax", s.pos, "unexpected end of input")
@@ -166,9 +176,12 @@ func (s *scanner) value(depth int) (kind, bool) {
 	case c == '{':
 		return kindObject, s.object(depth+1, false)
 	case c == '[':
-		return kindArray, s.array(depth + 1)
+		n, ok := s.array(depth + 1)
+		s.lastCount = n
+		return kindArray, ok
 	case c == '"':
-		_, ok := s.str()
+		esc, ok := s.str()
+		s.lastEscaped = esc
 		return kindString, ok
 	case c == '-' || c >= '0' && c <= '9':
 		return kindNumber, s.number()
@@ -201,7 +214,7 @@ func (s *scanner) object(depth int, top bool) bool {
 	}
 	s.pos++ // '{'
 	s.canonLen += 2
-	base := len(s.keys)
+	base := s.nkeys
 	sorted := true
 	n := 0
 	s.skipWS()
@@ -222,7 +235,7 @@ func (s *scanner) object(depth int, top bool) bool {
 		}
 		k := keySpan{span{int32(keyStart + 1), int32(s.pos - 1)}, esc}
 		if n > 0 && sorted {
-			c := s.compareKeys(s.keys[len(s.keys)-1], k)
+			c := s.compareKeys(s.key(s.nkeys-1), k)
 			if c == 0 {
 				s.fail("json.duplicate_key", keyStart, "duplicate key %s", s.data[keyStart:s.pos])
 				return false
@@ -231,7 +244,7 @@ func (s *scanner) object(depth int, top bool) bool {
 				sorted = false
 			}
 		}
-		s.keys = append(s.keys, k)
+		s.pushKey(k)
 		n++
 		s.skipWS()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
@@ -248,10 +261,18 @@ func (s *scanner) object(depth int, top bool) bool {
 		}
 		if top {
 			f := field{key: k, val: span{int32(valStart), int32(s.pos)}, kind: kd}
-			if kd == kindString {
-				f.escaped = bytes.IndexByte(s.data[valStart:s.pos], '\\') >= 0
+			switch kd {
+			case kindString:
+				f.escaped = s.lastEscaped
+			case kindArray:
+				f.count = s.lastCount
 			}
-			s.fields = append(s.fields, f)
+			if s.nfields < len(s.fieldsArr) {
+				s.fieldsArr[s.nfields] = f
+			} else {
+				s.moreFields = append(s.moreFields, f)
+			}
+			s.nfields++
 		}
 		s.skipWS()
 		if s.pos >= len(s.data) {
@@ -272,24 +293,63 @@ func (s *scanner) object(depth int, top bool) bool {
 	}
 	if !sorted {
 		s.nonCanon = true
-		if k, dup := s.findDuplicate(s.keys[base:]); dup {
+		if k, dup := s.findDuplicate(base); dup {
 			s.fail("json.duplicate_key", int(k.start)-1, "duplicate key \"%s\"", s.data[k.start:k.end])
 			return false
 		}
 	}
-	s.keys = s.keys[:base]
+	s.popKeys(base)
 	return true
 }
 
-// findDuplicate checks keys (of one object, not in sorted order) for two
-// that are equal after decoding. It sorts the slice in place, which is
-// fine: the entries are popped after the object.
-func (s *scanner) findDuplicate(keys []keySpan) (keySpan, bool) {
-	slices.SortFunc(keys, s.compareKeys)
-	for i := 1; i < len(keys); i++ {
-		if s.compareKeys(keys[i-1], keys[i]) == 0 {
-			return keys[i], true
+func (s *scanner) key(i int) keySpan {
+	if i < len(s.keysArr) {
+		return s.keysArr[i]
+	}
+	return s.moreKeys[i-len(s.keysArr)]
+}
+
+func (s *scanner) pushKey(k keySpan) {
+	if s.nkeys < len(s.keysArr) {
+		s.keysArr[s.nkeys] = k
+	} else {
+		s.moreKeys = append(s.moreKeys, k)
+	}
+	s.nkeys++
+}
+
+func (s *scanner) popKeys(n int) {
+	s.nkeys = n
+	if n <= len(s.keysArr) {
+		s.moreKeys = s.moreKeys[:0]
+	} else {
+		s.moreKeys = s.moreKeys[:n-len(s.keysArr)]
+	}
+}
+
+// field returns the i-th top-level member.
+func (s *scanner) field(i int) *field {
+	if i < len(s.fieldsArr) {
+		return &s.fieldsArr[i]
+	}
+	return &s.moreFields[i-len(s.fieldsArr)]
+}
+
+// findDuplicate checks the keys of one object from the stack index base
+// on, which are not in sorted order, for two that are equal once decoded.
+// Canonical senders never get here.
+func (s *scanner) findDuplicate(base int) (keySpan, bool) {
+	seen := make(map[string]struct{}, s.nkeys-base)
+	for i := base; i < s.nkeys; i++ {
+		k := s.key(i)
+		name := s.data[k.start:k.end]
+		if k.escaped {
+			name = appendUnescaped(nil, name)
 		}
+		if _, dup := seen[string(name)]; dup {
+			return k, true
+		}
+		seen[string(name)] = struct{}{}
 	}
 	return keySpan{}, false
 }
@@ -310,27 +370,30 @@ func (s *scanner) compareKeys(x, y keySpan) int {
 	return bytes.Compare(xb, yb)
 }
 
-func (s *scanner) array(depth int) bool {
+// array scans an array and returns its length.
+func (s *scanner) array(depth int) (int, bool) {
 	if depth > maxNesting {
 		s.fail("json.depth", s.pos, "nested more than %d levels", maxNesting)
-		return false
+		return 0, false
 	}
 	s.pos++ // '['
 	s.canonLen += 2
 	s.skipWS()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
-		return true
+		return 0, true
 	}
+	n := 0
 	for {
 		s.skipWS()
 		if _, ok := s.value(depth); !ok {
-			return false
+			return 0, false
 		}
+		n++
 		s.skipWS()
 		if s.pos >= len(s.data) {
 			s.fail("json.syntax", s.pos, "unexpected end of input in an array")
-			return false
+			return 0, false
 		}
 		if s.data[s.pos] == ',' {
 			s.pos++
@@ -339,10 +402,10 @@ func (s *scanner) array(depth int) bool {
 		}
 		if s.data[s.pos] == ']' {
 			s.pos++
-			return true
+			return n, true
 		}
 		s.fail("json.syntax", s.pos, "expected ',' or ']' in an array")
-		return false
+		return 0, false
 	}
 }
 
@@ -354,8 +417,19 @@ func (s *scanner) str() (escaped bool, ok bool) {
 	n := 2 // the quotes
 	d := s.data
 	for {
-		// The common case: printable ASCII with nothing to look at.
+		// The common case: printable ASCII with nothing to look at,
+		// eight bytes at a time, then byte by byte up to what needs a look.
 		i := s.pos
+		for i+8 <= len(d) {
+			x := binary.LittleEndian.Uint64(d[i:])
+			q := x ^ 0x2222222222222222 // '"' becomes 0
+			b := x ^ 0x5c5c5c5c5c5c5c5c // '\\' becomes 0
+			m := (x-0x2020202020202020)&^x | (q-0x0101010101010101)&^q | (b-0x0101010101010101)&^b | x
+			if m&0x8080808080808080 != 0 {
+				break
+			}
+			i += 8
+		}
 		for i < len(d) {
 			c := d[i]
 			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {

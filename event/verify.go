@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -99,14 +100,26 @@ type Verifier struct {
 // The list has no duplicates. An error means a required server cannot be
 // known (join_authorised_via_users_server is not a user ID).
 func (e *Event) RequiredSigners() ([]string, error) {
-	var out []string
+	var buf [3]string
+	n, err := e.requiredSigners(&buf)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string(nil), buf[:n]...), nil
+}
+
+// requiredSigners is RequiredSigners into a fixed array: there are at most
+// three.
+func (e *Event) requiredSigners(out *[3]string) (int, error) {
+	n := 0
 	add := func(s string) {
-		for _, have := range out {
+		for _, have := range out[:n] {
 			if have == s {
 				return
 			}
 		}
-		out = append(out, s)
+		out[n] = s
+		n++
 	}
 	if !e.isThirdPartyInvite() {
 		add(e.SenderServer())
@@ -121,12 +134,12 @@ func (e *Event) RequiredSigners() ([]string, error) {
 			user, isString := stringAt(val, span{0, int32(len(val))})
 			s := serverOf(user)
 			if !isString || !strings.HasPrefix(user, "@") || s == "" {
-				return nil, fmt.Errorf("event: content.join_authorised_via_users_server %s is not a user ID", val)
+				return 0, fmt.Errorf("event: content.join_authorised_via_users_server %s is not a user ID", val)
 			}
 			add(s)
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
 func (e *Event) isThirdPartyInvite() bool {
@@ -147,54 +160,129 @@ type sigEntry struct {
 // plan is what checking one event needs: its signatures by required
 // servers, or the error that already decides it.
 type plan struct {
-	servers []string
-	entries []sigEntry
-	err     error
+	servers  [3]string
+	nservers int
+	// The signatures: the first ones in a fixed array, more beyond. The
+	// plan never holds a slice of its own array, so it can stay on the
+	// stack.
+	entArr   [4]sigEntry
+	nent     int
+	more     []sigEntry
+	err      error
 }
 
-func (e *Event) plan() plan {
-	servers, err := e.RequiredSigners()
-	if err != nil {
-		return plan{err: err}
+func (p *plan) add(en sigEntry) {
+	if p.nent < len(p.entArr) {
+		p.entArr[p.nent] = en
+	} else {
+		p.more = append(p.more, en)
 	}
-	p := plan{servers: servers}
-	for _, server := range servers {
+	p.nent++
+}
+
+func (p *plan) entry(i int) *sigEntry {
+	if i < len(p.entArr) {
+		return &p.entArr[i]
+	}
+	return &p.more[i-len(p.entArr)]
+}
+
+// makePlan fills p for e.
+func (e *Event) makePlan(p *plan) {
+	n, err := e.requiredSigners(&p.servers)
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.nservers = n
+	for _, server := range p.servers[:n] {
 		obj, ok := lookupKey(e.raw, e.signatures, server)
 		if !ok {
-			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrNoSignature}}
+			p.err = &signing.SignatureError{Entity: server, Err: signing.ErrNoSignature}
+			return
 		}
 		if e.raw[obj.start] != '{' {
-			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrMalformed, Detail: "signatures entry is not an object"}}
+			p.err = &signing.SignatureError{Entity: server, Err: signing.ErrMalformed, Detail: "signatures entry is not an object"}
+			return
 		}
-		n := 0
-		var bad error
+		found := 0
 		eachMember(e.raw, obj, func(k keySpan, val span) bool {
-			id := string(appendUnescaped(nil, e.raw[k.start:k.end]))
+			id := e.keyName(k)
 			if !strings.HasPrefix(id, signing.AlgorithmEd25519+":") {
 				return true // other algorithms are ignored
 			}
-			sig, ok := stringAt(e.raw, val)
-			if !ok {
-				bad = &signing.SignatureError{Entity: server, KeyID: signing.KeyID(id), Err: signing.ErrBadBase64, Detail: "signature is not a string"}
+			if e.raw[val.start] != '"' {
+				p.err = &signing.SignatureError{Entity: server, KeyID: signing.KeyID(id), Err: signing.ErrBadBase64, Detail: "signature is not a string"}
 				return false
 			}
-			p.entries = append(p.entries, sigEntry{server, signing.KeyID(id), sig})
-			n++
+			p.add(sigEntry{server, signing.KeyID(id), e.stringValue(&field{val: val, escaped: bytes.IndexByte(e.raw[val.start:val.end], '\\') >= 0})})
+			found++
 			return true
 		})
-		if bad != nil {
-			return plan{err: bad}
+		if p.err != nil {
+			return
 		}
-		if n == 0 {
-			return plan{err: &signing.SignatureError{Entity: server, Err: signing.ErrUnsupportedAlgorithm}}
+		if found == 0 {
+			p.err = &signing.SignatureError{Entity: server, Err: signing.ErrUnsupportedAlgorithm}
+			return
 		}
 	}
-	return p
+}
+
+// addRequests adds the keys p needs to reqs, merging duplicates.
+func (e *Event) addRequests(p *plan, reqs []signing.KeyRequest) []signing.KeyRequest {
+	minTS := int64(0)
+	if e.v.Signing.EnforceKeyValidity {
+		minTS = e.ts
+	}
+next:
+	for i := range p.nent {
+		en := p.entry(i)
+		for j := range reqs {
+			if reqs[j].ServerName == en.server && reqs[j].KeyID == en.keyID {
+				reqs[j].MinimumValidUntilTS = max(reqs[j].MinimumValidUntilTS, minTS)
+				continue next
+			}
+		}
+		reqs = append(reqs, signing.KeyRequest{ServerName: en.server, KeyID: en.keyID, MinimumValidUntilTS: minTS})
+	}
+	return reqs
 }
 
 // Verify checks e's signatures and content hash.
 func (vr *Verifier) Verify(ctx context.Context, e *Event) Result {
-	return vr.VerifyAll(ctx, []*Event{e})[0]
+	var p plan
+	e.makePlan(&p)
+	if p.err != nil {
+		return Result{Verdict: Invalid, Err: p.err}
+	}
+	var reqArr [4]signing.KeyRequest
+	keys, err := vr.fetch(ctx, e.addRequests(&p, reqArr[:0]))
+	if err != nil {
+		return Result{Verdict: Invalid, Err: err}
+	}
+	return e.check(&p, keys, vr.now())
+}
+
+func (vr *Verifier) now() time.Time {
+	if vr.Now != nil {
+		return vr.Now()
+	}
+	return time.Now()
+}
+
+func (vr *Verifier) fetch(ctx context.Context, reqs []signing.KeyRequest) (map[signing.ServerKeyID]signing.PublicKey, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	if vr.KeyRing == nil {
+		return nil, errors.New("event: Verifier has no KeyRing")
+	}
+	keys, err := vr.KeyRing.PublicKeys(ctx, reqs)
+	if err != nil {
+		return nil, fmt.Errorf("event: fetching keys: %w", err)
+	}
+	return keys, nil
 }
 
 // VerifyAll checks many events, such as the up to 50 PDUs of a
@@ -204,43 +292,22 @@ func (vr *Verifier) VerifyAll(ctx context.Context, events []*Event) []Result {
 	results := make([]Result, len(events))
 	plans := make([]plan, len(events))
 	var reqs []signing.KeyRequest
-	seen := map[signing.ServerKeyID]int{}
 	for i, e := range events {
-		plans[i] = e.plan()
-		for _, en := range plans[i].entries {
-			id := signing.ServerKeyID{ServerName: en.server, KeyID: en.keyID}
-			minTS := int64(0)
-			if e.v.Signing.EnforceKeyValidity {
-				minTS = e.ts
-			}
-			if j, ok := seen[id]; ok {
-				reqs[j].MinimumValidUntilTS = max(reqs[j].MinimumValidUntilTS, minTS)
-				continue
-			}
-			seen[id] = len(reqs)
-			reqs = append(reqs, signing.KeyRequest{ServerName: en.server, KeyID: en.keyID, MinimumValidUntilTS: minTS})
-		}
+		e.makePlan(&plans[i])
+		reqs = e.addRequests(&plans[i], reqs)
 	}
-	var keys map[signing.ServerKeyID]signing.PublicKey
-	if len(reqs) > 0 {
-		var err error
-		if vr.KeyRing == nil {
-			err = errors.New("event: Verifier has no KeyRing")
-		} else {
-			keys, err = vr.KeyRing.PublicKeys(ctx, reqs)
-		}
-		if err != nil {
-			for i := range results {
-				results[i] = Result{Verdict: Invalid, Err: fmt.Errorf("event: fetching keys: %w", err)}
+	keys, err := vr.fetch(ctx, reqs)
+	if err != nil {
+		for i := range results {
+			if plans[i].err != nil {
+				results[i] = Result{Verdict: Invalid, Err: plans[i].err}
+			} else {
+				results[i] = Result{Verdict: Invalid, Err: err}
 			}
-			return results
 		}
+		return results
 	}
-	now := time.Now()
-	if vr.Now != nil {
-		now = vr.Now()
-	}
-
+	now := vr.now()
 	workers := vr.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -252,6 +319,13 @@ func (vr *Verifier) VerifyAll(ctx context.Context, events []*Event) []Result {
 		}
 		return results
 	}
+	checkParallel(workers, events, plans, results, keys, now)
+	return results
+}
+
+// checkParallel checks the events on workers goroutines, each taking the
+// next unchecked event until none is left.
+func checkParallel(workers int, events []*Event, plans []plan, results []Result, keys map[signing.ServerKeyID]signing.PublicKey, now time.Time) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -266,7 +340,6 @@ func (vr *Verifier) VerifyAll(ctx context.Context, events []*Event) []Result {
 		})
 	}
 	wg.Wait()
-	return results
 }
 
 // check runs the signature checks of a plan, then the content hash.
@@ -288,9 +361,10 @@ func (e *Event) check(p *plan, keys map[signing.ServerKeyID]signing.PublicKey, n
 			e.id = hashID('$', e.v, e.refHash)
 		}
 	})
-	for _, server := range p.servers {
+	for _, server := range p.servers[:p.nservers] {
 		used := 0
-		for _, en := range p.entries {
+		for i := range p.nent {
+			en := p.entry(i)
 			if en.server != server {
 				continue
 			}
@@ -307,7 +381,7 @@ func (e *Event) check(p *plan, keys map[signing.ServerKeyID]signing.PublicKey, n
 				// Not strict unpadded base64. The reference server's
 				// decoder is more lenient (both alphabets, junk skipped);
 				// the signing package decodes as it does, so let it judge.
-				if err := e.verifyLenient(signed, en, k.Key); err != nil {
+				if err := e.verifyLenient(signed, *en, k.Key); err != nil {
 					return Result{Verdict: Invalid, Err: err}
 				}
 			} else if !signing.Verify(k.Key, signed, raw) {

@@ -83,12 +83,6 @@ func eachElem(d []byte, sp span, fn func(span) bool) {
 	}
 }
 
-func countElems(d []byte, sp span) int {
-	n := 0
-	eachElem(d, sp, func(span) bool { n++; return true })
-	return n
-}
-
 // eachMember calls fn with each key (without quotes) and value of the
 // object at sp until fn returns false.
 func eachMember(d []byte, sp span, fn func(key keySpan, val span) bool) {
