@@ -165,10 +165,10 @@ type plan struct {
 	// The signatures: the first ones in a fixed array, more beyond. The
 	// plan never holds a slice of its own array, so it can stay on the
 	// stack.
-	entArr   [4]sigEntry
-	nent     int
-	more     []sigEntry
-	err      error
+	entArr [4]sigEntry
+	nent   int
+	more   []sigEntry
+	err    error
 }
 
 func (p *plan) add(en sigEntry) {
