@@ -20,135 +20,202 @@ import (
 //
 // The value's field name, path.name, is only made for an error.
 func (w *walker) appendValue(out []byte, s, e int, path, name string) ([]byte, error) {
-	v := w.raw[s:e]
-	n := len(out)
-	if o, end, ok := copyCanonical(out, v, 0, 0); ok && end == len(v) {
+	if o, end, ok := copyCanonical(out, w.raw[s:e], 0, 0); ok && end == e-s {
 		return o, nil
 	}
-	o, err := canonicaljson.Append(out[:n], v, w.mode)
+	return w.encode(out, s, e, path, name)
+}
+
+// encode writes raw[s:e] through canonicaljson.
+func (w *walker) encode(out []byte, s, e int, path, name string) ([]byte, error) {
+	n := len(out)
+	o, err := canonicaljson.Append(out[:n], w.raw[s:e], w.mode)
 	if err != nil {
 		field := path
 		if name != "" {
-			field = path + "." + name
+			field = joinPath(path, []byte(name))
 		}
 		return out[:n], wrapAt(err, s, field)
 	}
 	return o, nil
 }
 
-// maxCopyDepth bounds the recursion of copyCanonical; deeper values go to
+// copyValue writes the kept value at raw[s] as canonical JSON and returns
+// the offset after it, like appendValue for a value whose end is not yet
+// known.
+//
+// base is the depth of the object holding the value, when the value's own
+// depth must be checked (0 when the object's depth has been).
+func (w *walker) copyValue(out []byte, s, base int, path, name string) ([]byte, int, error) {
+	n := len(out)
+	if o, end, ok := copyCanonical(out, w.raw, s, 0); ok {
+		return o, end, nil
+	}
+	e, depth, err := skipValue(w.raw, s, path)
+	if err != nil {
+		return out[:n], 0, fieldOf(err, path, []byte(name))
+	}
+	if base > 0 && base+depth > canonicaljson.MaxDepth {
+		return out[:n], 0, tooDeep(s, joinPath(path, []byte(name)))
+	}
+	o, err := w.encode(out[:n], s, e, path, name)
+	return o, e, err
+}
+
+// maxCopyDepth bounds the recursion of plainEnd; deeper values go to
 // canonicaljson, which does not recurse.
 const maxCopyDepth = 16
 
 // copyCanonical appends the value at v[i] to out if it lies in the subset
-// described at appendValue, without whitespace, and returns the offset
-// after it. ok=false means "not in the subset", not "invalid".
+// described at appendValue, and returns the offset after it. ok=false
+// means "not in the subset", not "invalid". The value is checked first
+// and then copied in one piece, or without its whitespace if it has some.
 func copyCanonical(out, v []byte, i, depth int) (_ []byte, end int, ok bool) {
-	if i >= len(v) {
+	end, ws, ok := plainEnd(v, i, depth)
+	if !ok {
 		return out, 0, false
+	}
+	if !ws {
+		return append(out, v[i:end]...), end, true
+	}
+	return appendStripped(out, v[i:end]), end, true
+}
+
+// plainEnd returns the end of the value at v[i] if it is in the subset,
+// and whether it holds whitespace between tokens.
+func plainEnd(v []byte, i, depth int) (end int, ws, ok bool) {
+	if i >= len(v) {
+		return 0, false, false
 	}
 	switch c := v[i]; {
 	case c == '"':
 		end, ok := plainStringEnd(v, i)
-		if !ok {
-			return out, 0, false
-		}
-		return append(out, v[i:end]...), end, true
+		return end, false, ok
 	case c == '{':
 		if depth >= maxCopyDepth {
-			return out, 0, false
+			return 0, false, false
 		}
-		out = append(out, '{')
-		i = skipWS(v, i+1)
-		if i < len(v) && v[i] == '}' {
-			return append(out, '}'), i + 1, true
+		j := skipWS(v, i+1)
+		ws = j != i+1
+		if j < len(v) && v[j] == '}' {
+			return j + 1, ws, true
 		}
 		var prev []byte
 		for first := true; ; first = false {
-			if i >= len(v) || v[i] != '"' {
-				return out, 0, false
+			if j >= len(v) || v[j] != '"' {
+				return 0, false, false
 			}
-			ke, ok := plainStringEnd(v, i)
+			ke, ok := plainStringEnd(v, j)
 			if !ok {
-				return out, 0, false
+				return 0, false, false
 			}
-			key := v[i+1 : ke-1]
+			key := v[j+1 : ke-1]
 			if !first && bytes.Compare(prev, key) >= 0 {
-				return out, 0, false
+				return 0, false, false
 			}
 			prev = key
-			out = append(out, v[i:ke]...)
-			i = skipWS(v, ke)
-			if i >= len(v) || v[i] != ':' {
-				return out, 0, false
+			j = skipWS(v, ke)
+			ws = ws || j != ke
+			if j >= len(v) || v[j] != ':' {
+				return 0, false, false
 			}
-			out = append(out, ':')
-			if out, i, ok = copyCanonical(out, v, skipWS(v, i+1), depth+1); !ok {
-				return out, 0, false
+			vs := skipWS(v, j+1)
+			ws = ws || vs != j+1
+			ve, vws, ok := plainEnd(v, vs, depth+1)
+			if !ok {
+				return 0, false, false
 			}
-			i = skipWS(v, i)
-			if i >= len(v) {
-				return out, 0, false
+			j = skipWS(v, ve)
+			ws = ws || vws || j != ve
+			if j >= len(v) {
+				return 0, false, false
 			}
-			switch v[i] {
+			switch v[j] {
 			case ',':
-				out = append(out, ',')
-				i = skipWS(v, i+1)
+				k := skipWS(v, j+1)
+				ws = ws || k != j+1
+				j = k
 			case '}':
-				return append(out, '}'), i + 1, true
+				return j + 1, ws, true
 			default:
-				return out, 0, false
+				return 0, false, false
 			}
 		}
 	case c == '[':
 		if depth >= maxCopyDepth {
-			return out, 0, false
+			return 0, false, false
 		}
-		out = append(out, '[')
-		i = skipWS(v, i+1)
-		if i < len(v) && v[i] == ']' {
-			return append(out, ']'), i + 1, true
+		j := skipWS(v, i+1)
+		ws = j != i+1
+		if j < len(v) && v[j] == ']' {
+			return j + 1, ws, true
 		}
 		for {
-			if out, i, ok = copyCanonical(out, v, i, depth+1); !ok {
-				return out, 0, false
+			ve, vws, ok := plainEnd(v, j, depth+1)
+			if !ok {
+				return 0, false, false
 			}
-			i = skipWS(v, i)
-			if i >= len(v) {
-				return out, 0, false
+			j = skipWS(v, ve)
+			ws = ws || vws || j != ve
+			if j >= len(v) {
+				return 0, false, false
 			}
-			switch v[i] {
+			switch v[j] {
 			case ',':
-				out = append(out, ',')
-				i = skipWS(v, i+1)
+				k := skipWS(v, j+1)
+				ws = ws || k != j+1
+				j = k
 			case ']':
-				return append(out, ']'), i + 1, true
+				return j + 1, ws, true
 			default:
-				return out, 0, false
+				return 0, false, false
 			}
 		}
 	case c == 't':
-		return literal(out, v, i, "true")
+		return literalEnd(v, i, "true")
 	case c == 'f':
-		return literal(out, v, i, "false")
+		return literalEnd(v, i, "false")
 	case c == 'n':
-		return literal(out, v, i, "null")
+		return literalEnd(v, i, "null")
 	case c == '-' || c >= '0' && c <= '9':
 		end := plainIntEnd(v, i)
-		if end < 0 {
-			return out, 0, false
-		}
-		return append(out, v[i:end]...), end, true
+		return end, false, end >= 0
 	}
-	return out, 0, false
+	return 0, false, false
 }
 
-func literal(out, v []byte, i int, word string) ([]byte, int, bool) {
+// appendStripped appends v, a value in the subset, without the whitespace
+// between its tokens. Its strings hold no escapes, so a string ends at the
+// next quote.
+func appendStripped(out, v []byte) []byte {
+	for i := 0; i < len(v); {
+		j := i
+		for j < len(v) && !stripStop[v[j]] {
+			j++
+		}
+		out = append(out, v[i:j]...)
+		if j == len(v) {
+			break
+		}
+		if v[j] != '"' {
+			i = j + 1
+			continue
+		}
+		n := bytes.IndexByte(v[j+1:], '"') + 2
+		out = append(out, v[j:j+n]...)
+		i = j + n
+	}
+	return out
+}
+
+var stripStop = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '"': true}
+
+func literalEnd(v []byte, i int, word string) (int, bool, bool) {
 	end := i + len(word)
 	if end > len(v) || string(v[i:end]) != word || end < len(v) && !endsScalar[v[end]] {
-		return out, 0, false
+		return 0, false, false
 	}
-	return append(out, word...), end, true
+	return end, false, true
 }
 
 // plainIntEnd returns the end of the integer at v[i] when it is written

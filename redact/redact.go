@@ -79,6 +79,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"sync"
 
 	"github.com/mxkit/mxkit/canonicaljson"
 	"github.com/mxkit/mxkit/roomversion"
@@ -94,26 +95,35 @@ import (
 // *canonicaljson.Error (whose sentinels, such as canonicaljson.ErrSyntax
 // and canonicaljson.ErrDuplicateKey, errors.Is also finds).
 func Redact(v roomversion.Version, raw []byte) ([]byte, error) {
+	bp := bufPool.Get().(*[]byte)
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), validate: true}
-	if err := w.scan(); err != nil {
-		return nil, err
+	out, err := w.run((*bp)[:0])
+	var res []byte
+	if err == nil {
+		res = append(make([]byte, 0, len(out)), out...)
 	}
-	out, err := w.emit(make([]byte, 0, w.sizeHint()))
-	if err != nil {
-		return nil, err
+	if cap(out) <= maxPooled {
+		*bp = out[:0]
+		bufPool.Put(bp)
 	}
-	return out, nil
+	return res, err
 }
+
+// bufPool holds the buffers Redact builds its result in, so that the
+// result can be allocated at its exact size.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooled keeps buffers grown by unusually large events out of the pool.
+const maxPooled = 128 << 10
 
 // Append is Redact appending the redacted event to dst. On error dst is
 // returned unextended (its spare capacity may have been written).
-// Appending into a reused buffer avoids allocating the result.
+// Appending into a reused buffer avoids allocating: the redacted event is
+// built in place, and put in canonical order in the spare capacity after
+// it, so a buffer of twice the event's size never grows.
 func Append(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), validate: true}
-	if err := w.scan(); err != nil {
-		return dst, err
-	}
-	out, err := w.emit(dst)
+	out, err := w.run(dst)
 	if err != nil {
 		return dst, err
 	}
@@ -122,17 +132,15 @@ func Append(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 
 // AppendValidated is Append for an event that has already passed
 // canonicaljson.Valid in the mode of v (as events parsed by the event
-// package have), or that is the output of canonicaljson. It does not check the values it drops, which is most of the
-// work for events whose content is redacted away; what it keeps is still
-// checked as it is encoded, and the event's shape (an object, a string
-// type, an object content) is still checked. Given input that was not
-// validated it never panics, but it may accept what Redact refuses.
+// package have), or that is the output of canonicaljson. It does not check
+// the values it drops, which is most of the work for events whose content
+// is redacted away; what it keeps is still checked as it is encoded, and
+// the event's shape (an object, a string type, an object content) is still
+// checked. Given input that was not validated it never panics, but it may
+// accept what Redact refuses.
 func AppendValidated(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v)}
-	if err := w.scan(); err != nil {
-		return dst, err
-	}
-	out, err := w.emit(dst)
+	out, err := w.run(dst)
 	if err != nil {
 		return dst, err
 	}
@@ -339,60 +347,144 @@ type walker struct {
 	mode     canonicaljson.Mode
 	validate bool
 
-	top     [nTop]span // value spans of the known top-level keys found
-	found   uint32     // bit k set: top-level key k was found
-	typ     []byte     // the type, unescaped as canonical string content
-	scratch []byte     // decoded escaped keys and type
-	others  keySet     // other top-level keys, for duplicate detection
+	content span   // the content's value, if found
+	typ     []byte // the type, unescaped as canonical string content
+	scratch []byte // decoded escaped keys and type
+	others  keySet // top-level keys the algorithm does not know, for duplicates
 }
 
-// scan walks the top level once: it records where the known keys' values
-// are, checks (when validating) the values that will be dropped, and reads
-// the type.
-func (w *walker) scan() error {
+// run walks the event once and appends the redacted event to out.
+//
+// Kept members are copied as they are met, except content, whose rules
+// depend on the type, which may come later: it is written at the end.
+// Then the members are put in canonical order (which the content, at
+// least, breaks).
+func (w *walker) run(out []byte) ([]byte, error) {
 	raw := w.raw
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
-		return w.notObject(i)
+		return out, w.notObject(i)
 	}
+	var segs [nTop]span // where each kept member, "name":value, lies in out
+	var found, written uint32
+	var typ span
+	inOrder := true
+	last := -1
+	open := len(out)
+	out = append(out, '{')
 	i, more, err := w.open(i, "")
 	if err != nil {
-		return err
+		return out, err
 	}
+	var m member
 	for more {
-		var m member
-		m, i, more, err = w.member(i, 1, "")
-		if err != nil {
-			return err
+		if err = w.memberKey(&m, i, ""); err != nil {
+			return out, err
 		}
 		k := topIndex(m.key)
 		if k >= 0 {
-			if w.found&(1<<k) != 0 {
-				return w.duplicate(m, "")
+			if found&(1<<k) != 0 {
+				return out, w.duplicate(&m, "")
 			}
-			w.found |= 1 << k
-			if keptTop(k, w.rules) {
-				w.top[k] = span{m.vs, m.ve}
-				continue
+			found |= 1 << k
+		}
+		switch {
+		case k == kContent:
+			ve, err := w.skip(&m, 1, "")
+			if err != nil {
+				return out, err
 			}
-		} else if w.validate {
-			if err := w.checkKey(m, ""); err != nil {
-				return err
+			m.ve = ve
+			w.content = span{m.vs, ve}
+		case k >= 0 && keptTop(k, w.rules):
+			start := len(out)
+			if start > open+1 {
+				out = append(out, ',')
 			}
-			if !w.others.add(m.key) {
-				return w.duplicate(m, "")
+			out = append(out, topMember[k]...)
+			if out, m.ve, err = w.copyValue(out, m.vs, 1, "", topMember[k][1:len(topMember[k])-2]); err != nil {
+				return out, err
+			}
+			segs[k] = span{start, len(out)}
+			written |= 1 << k
+			if k < last {
+				inOrder = false
+			}
+			last = k
+			if k == kType {
+				typ = span{m.vs, m.ve}
+			}
+		default:
+			if k < 0 && w.validate {
+				if err := w.checkKey(&m, ""); err != nil {
+					return out, err
+				}
+				if !w.others.add(m.key) {
+					return out, w.duplicate(&m, "")
+				}
+			}
+			ve, err := w.skip(&m, 1, "")
+			if err != nil {
+				return out, err
+			}
+			m.ve = ve
+			if w.validate {
+				if err := w.check(m.vs, m.ve, "", m.key); err != nil {
+					return out, err
+				}
 			}
 		}
-		if w.validate {
-			if err := w.check(m.vs, m.ve, "", m.key); err != nil {
-				return err
-			}
+		if i, more, err = w.memberEnd(m.ve, ""); err != nil {
+			return out, err
 		}
 	}
 	if j := skipWS(raw, i); j != len(raw) {
-		return syntaxError(j, "data after the event", "")
+		return out, syntaxError(j, "data after the event", "")
 	}
-	return w.readType()
+	if found&(1<<kType) == 0 {
+		return out, &Error{Field: "type", Offset: 0, Err: ErrType}
+	}
+	if err := w.readType(typ); err != nil {
+		return out, err
+	}
+
+	start := len(out)
+	if start > open+1 {
+		out = append(out, ',')
+	}
+	out = append(out, topMember[kContent]...)
+	if out, err = w.writeContent(out, found&(1<<kContent) != 0); err != nil {
+		return out, err
+	}
+	segs[kContent] = span{start, len(out)}
+	written |= 1 << kContent
+	if kContent < last {
+		inOrder = false
+	}
+	if !inOrder {
+		out = reorder(out, open+1, segs[:], written)
+	}
+	return append(out, '}'), nil
+}
+
+// skip returns the end of the value of m, checking its depth when it is a
+// member of an object at depth base (1 for the event itself).
+func (w *walker) skip(m *member, base int, path string) (int, error) {
+	ve, depth, err := skipValue(w.raw, m.vs, path)
+	if err != nil {
+		return 0, fieldOf(err, path, m.key)
+	}
+	if base > 0 && base+depth > canonicaljson.MaxDepth {
+		return 0, tooDeep(m.vs, joinPath(path, m.key))
+	}
+	return ve, nil
+}
+
+func tooDeep(at int, field string) error {
+	return &Error{Field: field, Offset: int64(at), Err: &canonicaljson.Error{
+		Offset: int64(at), Err: canonicaljson.ErrTooDeep,
+		Msg: "objects and arrays nest deeper than " + strconv.Itoa(canonicaljson.MaxDepth) + " levels",
+	}}
 }
 
 // notObject tells input that is not JSON from JSON that is not an object.
@@ -403,18 +495,11 @@ func (w *walker) notObject(i int) error {
 	return &Error{Offset: int64(i), Err: ErrNotObject}
 }
 
-func (w *walker) readType() error {
-	if w.found&(1<<kType) == 0 {
-		return &Error{Field: "type", Offset: 0, Err: ErrType}
-	}
-	sp := w.top[kType]
+// readType reads the type, whose value (already checked and written) is
+// at sp.
+func (w *walker) readType(sp span) error {
 	v := w.raw[sp.s:sp.e]
 	if v[0] != '"' {
-		if w.validate {
-			if err := w.check(sp.s, sp.e, "type", nil); err != nil {
-				return err
-			}
-		}
 		return &Error{Field: "type", Offset: int64(sp.s), Err: ErrType}
 	}
 	if bytes.IndexByte(v, '\\') < 0 {
@@ -431,64 +516,12 @@ func (w *walker) readType() error {
 	return nil
 }
 
-// sizeHint is a close upper bound of the output's length for most events.
-func (w *walker) sizeHint() int {
-	n := 2
-	for k := 0; k < nTop; k++ {
-		if k == kContent || w.found&(1<<k) == 0 || !keptTop(k, w.rules) {
-			continue
-		}
-		n += len(topMember[k]) + 1 + w.top[k].e - w.top[k].s
-	}
-	n += len(topMember[kContent]) + 1
-	var buf [9]rule
-	if keep, all := contentRules(&buf, w.typ, w.rules); (all || len(keep) > 0) && w.found&(1<<kContent) != 0 {
-		n += w.top[kContent].e - w.top[kContent].s
-	} else {
-		n += 2
-	}
-	return n
-}
-
-// emit writes the redacted event.
-func (w *walker) emit(out []byte) ([]byte, error) {
-	out = append(out, '{')
-	first := true
-	var err error
-	for k := 0; k < nTop; k++ {
-		if k == kContent {
-			if !first {
-				out = append(out, ',')
-			}
-			first = false
-			out = append(out, topMember[k]...)
-			if out, err = w.content(out); err != nil {
-				return out, err
-			}
-			continue
-		}
-		if w.found&(1<<k) == 0 || !keptTop(k, w.rules) {
-			continue
-		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = append(out, topMember[k]...)
-		sp := w.top[k]
-		if out, err = w.appendValue(out, sp.s, sp.e, topMember[k][1:len(topMember[k])-2], ""); err != nil {
-			return out, err
-		}
-	}
-	return append(out, '}'), nil
-}
-
-// content writes the redacted content.
-func (w *walker) content(out []byte) ([]byte, error) {
-	if w.found&(1<<kContent) == 0 {
+// writeContent writes the redacted content.
+func (w *walker) writeContent(out []byte, present bool) ([]byte, error) {
+	if !present {
 		return append(out, "{}"...), nil
 	}
-	sp := w.top[kContent]
+	sp := w.content
 	if w.raw[sp.s] != '{' {
 		if w.validate {
 			if err := w.check(sp.s, sp.e, "content", nil); err != nil {
@@ -510,83 +543,121 @@ func (w *walker) content(out []byte) ([]byte, error) {
 		}
 		return append(out, "{}"...), nil
 	}
-	return w.filter(out, sp.s, keep, "content")
+	out, _, err := w.filter(out, sp.s, keep, "content")
+	return out, err
 }
 
 // filter writes the object starting at raw[s] with only the members named
-// in keep (in canonical order), checking the others when validating.
-func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, error) {
-	var spans [9]span
-	var found uint32
+// in keep, checking the others when validating, and returns the offset
+// just after the object.
+//
+// Kept members are copied as they are met, so each byte is read once; if
+// they were not met in canonical order (the order of keep), the copies are
+// put in order at the end.
+func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, int, error) {
+	var segs [9]span // where each kept member, "name":value, lies in out
+	var found, written uint32
 	var others keySet
+	inOrder := true
+	last := -1
+	open := len(out)
+	out = append(out, '{')
 	i, more, err := w.open(s, path)
 	if err != nil {
-		return out, err
+		return out, 0, err
 	}
+	var m member
 	for more {
-		var m member
-		m, i, more, err = w.member(i, 0, path)
-		if err != nil {
-			return out, err
+		if err = w.memberKey(&m, i, path); err != nil {
+			return out, 0, err
 		}
 		j := 0
 		for j < len(keep) && keep[j].name != string(m.key) {
 			j++
 		}
-		if j < len(keep) {
-			if found&(1<<j) != 0 {
-				return out, w.duplicate(m, path)
-			}
+		switch {
+		case j < len(keep) && found&(1<<j) != 0:
+			return out, 0, w.duplicate(&m, path)
+		case j < len(keep) && (keep[j].sub == nil || w.raw[m.vs] == '{'):
 			found |= 1 << j
-			spans[j] = span{m.vs, m.ve}
-			continue
-		}
-		if w.validate {
-			if err := w.checkKey(m, path); err != nil {
-				return out, err
+			written |= 1 << j
+			r := keep[j]
+			start := len(out)
+			if start > open+1 {
+				out = append(out, ',')
 			}
-			if !others.add(m.key) {
-				return out, w.duplicate(m, path)
+			out = append(out, '"')
+			out = append(out, r.name...)
+			out = append(out, '"', ':')
+			if r.sub != nil {
+				out, m.ve, err = w.filter(out, m.vs, r.sub, r.path)
+			} else {
+				out, m.ve, err = w.copyValue(out, m.vs, 0, path, r.name)
 			}
-			if err := w.check(m.vs, m.ve, path, m.key); err != nil {
-				return out, err
+			if err != nil {
+				return out, 0, err
 			}
-		}
-	}
-	out = append(out, '{')
-	first := true
-	for j, r := range keep {
-		if found&(1<<j) == 0 {
-			continue
-		}
-		sp := spans[j]
-		if r.sub != nil && w.raw[sp.s] != '{' {
-			// Not an object: dropped (see the package documentation).
+			segs[j] = span{start, len(out)}
+			if j < last {
+				inOrder = false
+			}
+			last = j
+		default:
+			// Dropped: a key not kept, or a sub-object rule's value that
+			// is not an object (see the package documentation).
+			if j < len(keep) {
+				found |= 1 << j
+			}
+			ve, err := w.skip(&m, 0, path)
+			if err != nil {
+				return out, 0, err
+			}
+			m.ve = ve
 			if w.validate {
-				if err := w.check(sp.s, sp.e, path, []byte(r.name)); err != nil {
-					return out, err
+				if j == len(keep) {
+					if err := w.checkKey(&m, path); err != nil {
+						return out, 0, err
+					}
+					if !others.add(m.key) {
+						return out, 0, w.duplicate(&m, path)
+					}
+				}
+				if err := w.check(m.vs, m.ve, path, m.key); err != nil {
+					return out, 0, err
 				}
 			}
-			continue
 		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = append(out, '"')
-		out = append(out, r.name...)
-		out = append(out, '"', ':')
-		if r.sub != nil {
-			if out, err = w.filter(out, sp.s, r.sub, r.path); err != nil {
-				return out, err
-			}
-			continue
-		}
-		if out, err = w.appendValue(out, sp.s, sp.e, path, r.name); err != nil {
-			return out, err
+		if i, more, err = w.memberEnd(m.ve, path); err != nil {
+			return out, 0, err
 		}
 	}
-	return append(out, '}'), nil
+	if !inOrder {
+		out = reorder(out, open+1, segs[:len(keep)], written)
+	}
+	return append(out, '}'), i, nil
+}
+
+// reorder puts the members written from out[from:] (each one starting
+// with its comma, except the one written first) in the order of segs. The
+// ordered copy is made after them, in the buffer's spare capacity, and
+// moved down.
+func reorder(out []byte, from int, segs []span, written uint32) []byte {
+	end := len(out)
+	for j, sg := range segs {
+		if written&(1<<j) == 0 {
+			continue
+		}
+		b := out[sg.s:sg.e]
+		if b[0] == ',' {
+			b = b[1:]
+		}
+		if len(out) > end {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	n := copy(out[from:], out[end:])
+	return out[:from+n]
 }
 
 // member is one object member: its key (unescaped, as the content of a
@@ -610,25 +681,25 @@ func (w *walker) open(i int, path string) (int, bool, error) {
 	return j, true, nil
 }
 
-// member reads the member at raw[i] and what follows it. base is the
-// nesting depth of the object (1 for the event itself) when its values'
-// depth must be checked, 0 when the object's own depth has been checked.
-func (w *walker) member(i, base int, path string) (m member, next int, more bool, err error) {
+// memberKey reads the key of the member at raw[i] and the colon after it
+// into m; m.vs is where the value starts. (m is filled in place: returning
+// the struct costs more than reading the key.)
+func (w *walker) memberKey(m *member, i int, path string) error {
 	raw := w.raw
 	if i >= len(raw) || raw[i] != '"' {
-		return m, i, false, syntaxError(i, "expected a string key", path)
+		return syntaxError(i, "expected a string key", path)
 	}
 	m.ks = i
 	ke, esc, err := skipString(raw, i, path)
 	if err != nil {
-		return m, i, false, err
+		return err
 	}
 	m.ke = ke
 	if esc {
 		start := len(w.scratch)
 		out, err := canonicaljson.Append(w.scratch, raw[m.ks:m.ke], w.mode)
 		if err != nil {
-			return m, i, false, wrapAt(err, m.ks, path)
+			return wrapAt(err, m.ks, path)
 		}
 		w.scratch = out
 		m.key = out[start+1 : len(out)-1]
@@ -637,40 +708,41 @@ func (w *walker) member(i, base int, path string) (m member, next int, more bool
 	}
 	i = skipWS(raw, ke)
 	if i >= len(raw) || raw[i] != ':' {
-		return m, i, false, syntaxError(i, "expected ':' after an object key", path)
+		return syntaxError(i, "expected ':' after an object key", path)
 	}
-	i = skipWS(raw, i+1)
-	m.vs = i
-	ve, depth, err := skipValue(raw, i, path)
-	if err != nil {
-		if e, ok := err.(*Error); ok {
-			e.Field = joinPath(path, m.key)
-		}
-		return m, i, false, err
-	}
-	if base > 0 && base+depth > canonicaljson.MaxDepth {
-		return m, i, false, &Error{Field: joinPath(path, m.key), Offset: int64(i), Err: &canonicaljson.Error{
-			Offset: int64(i), Err: canonicaljson.ErrTooDeep,
-			Msg: "objects and arrays nest deeper than " + strconv.Itoa(canonicaljson.MaxDepth) + " levels",
-		}}
-	}
-	m.ve = ve
-	i = skipWS(raw, ve)
+	m.vs = skipWS(raw, i+1)
+	return nil
+}
+
+// memberEnd reads what follows a member's value ending at raw[ve]: a comma
+// (more=true, next is the next key) or the closing brace (next is after
+// it).
+func (w *walker) memberEnd(ve int, path string) (next int, more bool, err error) {
+	raw := w.raw
+	i := skipWS(raw, ve)
 	if i >= len(raw) {
-		return m, i, false, syntaxError(i, "unexpected end of input in an object", path)
+		return i, false, syntaxError(i, "unexpected end of input in an object", path)
 	}
 	switch raw[i] {
 	case ',':
-		return m, skipWS(raw, i+1), true, nil
+		return skipWS(raw, i+1), true, nil
 	case '}':
-		return m, i + 1, false, nil
+		return i + 1, false, nil
 	}
-	return m, i, false, syntaxError(i, "expected ',' or '}' after an object member", path)
+	return i, false, syntaxError(i, "expected ',' or '}' after an object member", path)
+}
+
+// fieldOf names the member in an error of the scanner.
+func fieldOf(err error, path string, key []byte) error {
+	if e, ok := err.(*Error); ok {
+		e.Field = joinPath(path, key)
+	}
+	return err
 }
 
 // checkKey checks a key that is not one the algorithm knows (those are
 // plain ASCII and valid by construction).
-func (w *walker) checkKey(m member, path string) error {
+func (w *walker) checkKey(m *member, path string) error {
 	for _, c := range w.raw[m.ks+1 : m.ke-1] {
 		if c < 0x20 || c >= 0x7f {
 			if err := canonicaljson.Valid(w.raw[m.ks:m.ke], w.mode); err != nil {
@@ -691,7 +763,7 @@ func (w *walker) check(s, e int, path string, key []byte) error {
 	return nil
 }
 
-func (w *walker) duplicate(m member, path string) error {
+func (w *walker) duplicate(m *member, path string) error {
 	return &Error{Field: joinPath(path, m.key), Offset: int64(m.ks), Err: &canonicaljson.Error{
 		Offset: int64(m.ks), Err: canonicaljson.ErrDuplicateKey,
 		Msg: "duplicate key " + strconv.Quote(string(m.key)),
