@@ -10,12 +10,13 @@ import (
 	"github.com/mxkit/mxkit/roomversion"
 )
 
-// BenchmarkRedactMessage redacts a 1.3 KB m.room.message, whose content is
-// dropped entirely: the work is mostly checking what is dropped.
+// BenchmarkRedactMessage redacts a 1.2 KB m.room.message (compact JSON, as
+// servers send it), whose content is dropped entirely: Redact and Append
+// check what they drop, AppendValidated only skips it.
 func BenchmarkRedactMessage(b *testing.B) { benchRedact(b, "testdata/bench_message.json") }
 
-// BenchmarkRedactPowerLevels redacts an m.room.power_levels event with 50
-// users, nearly all of which is kept.
+// BenchmarkRedactPowerLevels redacts a 2.7 KB m.room.power_levels event
+// with 50 users, nearly all of which is kept.
 func BenchmarkRedactPowerLevels(b *testing.B) { benchRedact(b, "testdata/bench_power_levels.json") }
 
 func benchRedact(b *testing.B, file string) {

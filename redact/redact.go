@@ -69,10 +69,21 @@
 // the rules of [canonicaljson.Valid] in that mode (syntax, UTF-8,
 // duplicate keys at every level, numbers, nesting), so that an event that
 // is not acceptable in the room version is refused even when the bad part
-// would have been redacted away. They walk the event once: values that are
-// dropped are checked without being re-encoded, and only what is kept is
-// written out. [AppendValidated] skips the checks of dropped values for
-// input that has been validated already.
+// would have been redacted away.
+//
+// # Cost
+//
+// The event is read once, in order. A kept member is copied to the output
+// as it is met: a value already in canonical form (ASCII strings without
+// escapes, integers of up to 15 digits, objects with their keys in order,
+// which is most of what events keep) is checked and copied whole, anything
+// else is re-encoded by canonicaljson. A dropped member is skipped and,
+// by Redact and Append, given to canonicaljson.Valid; it is never
+// re-encoded. The content, whose rules depend on the type that may come
+// after it, is written last, and the members are then put in canonical
+// order with one copy. [AppendValidated] does not check what it drops, for
+// input validated already (events parsed by the event package): its work
+// is a scan of what is dropped and a copy of what is kept.
 package redact
 
 import (
