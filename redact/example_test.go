@@ -3,6 +3,7 @@ package redact_test
 import (
 	"fmt"
 
+	"github.com/mxkit/mxkit/canonicaljson"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/roomversion"
 )
@@ -55,4 +56,24 @@ func ExampleError() {
 	fmt.Println(err)
 	// Output:
 	// redact: "content": the event's content is not a JSON object at offset 35
+}
+
+func ExampleAppendValidated() {
+	// Input that canonicaljson has accepted (here its own output, as when
+	// computing a reference hash) need not be checked again: only what is
+	// kept is looked at closely.
+	event := []byte(`{"content":{"body":"hi","msgtype":"m.text"},"depth":7,"origin_server_ts":1,"room_id":"!r:example.org","sender":"@a:example.org","type":"m.room.message"}`)
+	v := roomversion.V11
+	if err := canonicaljson.Valid(event, redact.Mode(v)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	redacted, err := redact.AppendValidated(nil, v, event)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s\n", redacted)
+	// Output:
+	// {"content":{},"depth":7,"origin_server_ts":1,"room_id":"!r:example.org","sender":"@a:example.org","type":"m.room.message"}
 }

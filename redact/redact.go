@@ -130,8 +130,9 @@ const maxPooled = 128 << 10
 // Append is Redact appending the redacted event to dst. On error dst is
 // returned unextended (its spare capacity may have been written).
 // Appending into a reused buffer avoids allocating: the redacted event is
-// built in place, and put in canonical order in the spare capacity after
-// it, so a buffer of twice the event's size never grows.
+// built in place and put in canonical order through the spare capacity
+// after it, so a buffer with room for twice the redacted event does not
+// grow.
 func Append(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), validate: true}
 	out, err := w.run(dst)
