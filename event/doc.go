@@ -30,4 +30,54 @@
 // A rejection is a *ValidationError naming the field and a stable rule
 // identifier. The resulting *Event is immutable; it keeps the bytes it was
 // parsed from and exposes the fields through accessors.
+//
+// In room versions 6 and later any number with a fraction or an exponent
+// is refused, even an integral one such as 1e3 or 10.0 that canonical
+// JSON could write as an integer: the reference server (Synapse) parses
+// such numbers as floats and refuses the event, and two servers must
+// agree on which events exist. -0 is accepted there, as an integer.
+//
+// Duplicate keys are refused in every room version, also in versions 1 to
+// 5 where canonical JSON is not enforced: an event with two values for one
+// key has no single meaning to hash or sign.
+//
+// # Hashes and IDs
+//
+// ContentHash and ReferenceHash compute the hashes of "Calculating the
+// content hash for an event" and "Calculating the reference hash for an
+// event" (content/server-server-api.md); they work on any JSON object, as
+// a server's own hashing does, and an *Event has the same as methods. The
+// event ID (content/rooms/fragments/v1-event-ids.md, v4-event-ids.md and
+// content/rooms/v3.md) is the event's own event_id in room versions 1 and
+// 2, and "$" and the reference hash in unpadded base64 from version 3:
+// the standard alphabet in version 3, the URL-safe one from 4. An Event
+// computes its ID on first use. The room ID of a room version 12 create
+// event is "!" and its reference hash (content/rooms/v12.md).
+//
+// # Building and signing
+//
+// A Builder makes a new event: it fills the depth (one more than the
+// deepest previous event, held at the version's limit), the references,
+// in versions 1 and 2 the event_id, the content hash and the signature of
+// the redacted event, as "Adding hashes and signatures to outgoing
+// events" describes, and returns the parsed Event. Sign does the same
+// hashing and signing on an event given as JSON.
+//
+// # Checking received events
+//
+// A Verifier checks what "Validating hashes and signatures on received
+// events" and steps 2 and 3 of "Checks performed on receipt of a PDU"
+// (content/server-server-api.md) ask. It finds the servers that must have
+// signed the event (Event.RequiredSigners: the sender's server, except for
+// an invite made from a third-party invite; the event_id's server in
+// versions 1 and 2; the authorising server of a restricted join from
+// version 8), checks each of their signatures over the redacted event with
+// keys from a signing.KeyRing (skipping unknown keys and, from version 5,
+// keys not valid at the event's origin_server_ts; at least one valid
+// signature per server is required, and every one checked must verify),
+// then the content hash. The result is Valid, Redact (the signatures are
+// good but the content hash is not: carry on with the redacted event the
+// result holds) or Invalid with the reason. VerifyAll does the same for a
+// batch, such as the 50 PDUs of a transaction, with one key ring call for
+// all of them and the signature checks spread over GOMAXPROCS goroutines.
 package event
