@@ -46,7 +46,9 @@ type node struct {
 
 	neededDone bool
 	needed     []StateKey
+	slots      []int32 // the key slot of each needed key
 	neededErr  error
+	ownSlot    int32 // the key slot of the event's own key, plus one (0: not yet)
 
 	flags  uint8 // the sets the event belongs to in the current step
 	uState uint8 // 0 not known, 1 in the unconflicted state map, 2 not
@@ -84,6 +86,14 @@ type resolver struct {
 
 	as authState
 	ps plainState
+
+	// Key slots: each state key the checks touch gets a dense number, so
+	// that the state built by the iterative auth checks is a slice.
+	keyIDs     map[StateKey]int32
+	keys       []StateKey
+	keyU       []int32 // the unconflicted event of each key (interned), or none
+	keyRes     []int32 // the event the checks have put at each key, or none
+	startFromU bool    // the checks start from the unconflicted state map (v2)
 }
 
 func newResolver(ctx context.Context, v roomversion.Version, store Store, tr *Trace) *resolver {
@@ -185,6 +195,50 @@ func (r *resolver) loadAuth(idx []int32) error {
 		}
 	}
 	return r.load(want, ref)
+}
+
+// slot returns the key slot of k, adding it.
+func (r *resolver) slot(k StateKey) int32 {
+	if s, ok := r.keyIDs[k]; ok {
+		return s
+	}
+	if r.keyIDs == nil {
+		r.keyIDs = make(map[StateKey]int32)
+	}
+	s := int32(len(r.keys))
+	r.keyIDs[k] = s
+	r.keys = append(r.keys, k)
+	u := none
+	if id := r.unconflicted(k); id != "" {
+		u = r.intern(id)
+	}
+	r.keyU = append(r.keyU, u)
+	r.keyRes = append(r.keyRes, none)
+	return s
+}
+
+// slotLookup is the state the v2 iterative auth checks build: the
+// events put by the checks over, in v2, the unconflicted state map.
+func (r *resolver) slotLookup(s int32) int32 {
+	if j := r.keyRes[s]; j != none {
+		return j
+	}
+	if r.startFromU {
+		return r.keyU[s]
+	}
+	return none
+}
+
+// ownSlot returns the key slot of event i's own key.
+func (r *resolver) ownSlot(i int32) int32 {
+	n := &r.nodes[i]
+	if n.ownSlot == 0 {
+		k := n.key
+		s := r.slot(k)
+		r.nodes[i].ownSlot = s + 1
+		return s
+	}
+	return n.ownSlot - 1
 }
 
 // reserve makes room for n events.
@@ -317,28 +371,28 @@ func isPowerEvent(n *node) bool {
 type authState struct {
 	r      *resolver
 	n      *node
-	needed []StateKey
-	lookup func(StateKey) int32
 	create int32 // implied create event (room version 12), or none
 }
 
 func (s *authState) StateEvent(typ, stateKey string) *event.Event {
-	k := StateKey{Type: typ, StateKey: stateKey}
-	if slices.Contains(s.needed, k) {
-		if j := s.lookup(k); j != none {
-			if jn := &s.r.nodes[j]; jn.ev != nil && !jn.rejected {
-				return jn.ev
+	for j := range s.n.needed {
+		if k := &s.n.needed[j]; k.Type == typ && k.StateKey == stateKey {
+			if e := s.r.slotLookup(s.n.slots[j]); e != none {
+				if en := &s.r.nodes[e]; en.ev != nil && !en.rejected {
+					return en.ev
+				}
 			}
+			break
 		}
 	}
 	var found *event.Event
 	for _, a := range s.n.auth {
 		an := &s.r.nodes[a]
-		if an.ev != nil && !an.rejected && an.state && an.key == k {
+		if an.ev != nil && !an.rejected && an.state && an.key.Type == typ && an.key.StateKey == stateKey {
 			found = an.ev // the last one listed wins, as a map would keep it
 		}
 	}
-	if found == nil && k == keyCreate && s.create != none {
+	if found == nil && typ == typeCreate && stateKey == "" && s.create != none {
 		found = s.r.nodes[s.create].ev
 	}
 	return found
@@ -346,15 +400,15 @@ func (s *authState) StateEvent(typ, stateKey string) *event.Event {
 
 var _ eventauth.State = (*authState)(nil)
 
-// check applies the authorization rules to event i against the state
-// that lookup describes. It returns nil when allowed, or the rejection.
-func (r *resolver) check(i int32, lookup func(StateKey) int32, useOwnAuth bool) error {
+// check applies the authorization rules to event i. With lookup nil it
+// is a check of the v2 iterative auth checks, against the state they
+// build (slotLookup) and the event's own auth events; otherwise against
+// lookup's state only (room version 1). It returns nil when allowed, or
+// the rejection.
+func (r *resolver) check(i int32, lookup func(StateKey) int32) error {
 	n := &r.nodes[i]
-	var needed []StateKey
-	if useOwnAuth {
-		var err error
-		needed, err = r.neededFor(i)
-		if err != nil {
+	if lookup == nil {
+		if _, err := r.neededFor(i); err != nil {
 			var rej *eventauth.Rejection
 			if errors.As(err, &rej) {
 				return rej
@@ -369,11 +423,11 @@ func (r *resolver) check(i int32, lookup func(StateKey) int32, useOwnAuth bool) 
 			return err
 		}
 		create = c
-		n = &r.nodes[i]
 	}
-	if useOwnAuth {
+	n = &r.nodes[i]
+	if lookup == nil {
 		// One authState serves every check: the rules do not keep it.
-		r.as = authState{r: r, n: n, needed: needed, lookup: lookup, create: create}
+		r.as = authState{r: r, n: n, create: create}
 		return eventauth.Allowed(r.v, n.ev, &r.as)
 	}
 	r.ps = plainState{r: r, lookup: lookup, create: create}
@@ -443,12 +497,17 @@ func (r *resolver) checkEntry(k StateKey, i int32) error {
 }
 
 // neededFor returns the auth events selection of event i (the state keys
-// its authorization reads), computed once per event.
+// its authorization reads), computed once per event, with their slots.
 func (r *resolver) neededFor(i int32) ([]StateKey, error) {
 	n := &r.nodes[i]
 	if !n.neededDone {
-		n.needed, n.neededErr = eventauth.Needed(r.v, n.ev)
-		n.neededDone = true
+		needed, err := eventauth.Needed(r.v, n.ev)
+		slots := make([]int32, len(needed))
+		for j, k := range needed {
+			slots[j] = r.slot(k)
+		}
+		n = &r.nodes[i] // slot may intern events
+		n.needed, n.slots, n.neededErr, n.neededDone = needed, slots, err, true
 	}
 	return n.needed, n.neededErr
 }

@@ -143,7 +143,7 @@ func (r *resolver) resolveV1(base StateMap, changes []StateMap) (StateMap, error
 		}()
 		for _, i := range evs[1:] {
 			view[k] = prev
-			err := r.check(i, lookup, false)
+			err := r.check(i, lookup)
 			if fatal(err) {
 				return err
 			}
@@ -187,7 +187,7 @@ func (r *resolver) resolveV1(base StateMap, changes []StateMap) (StateMap, error
 		slices.SortFunc(evs, func(a, b int32) int { return -byDepth(a, b) })
 		pick := evs[len(evs)-1]
 		for _, i := range evs {
-			err := r.check(i, lookup, false)
+			err := r.check(i, lookup)
 			if fatal(err) {
 				return nil, err
 			}

@@ -30,40 +30,53 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	for _, c := range changes {
 		size = max(size, len(c))
 	}
-	touched := make(map[StateKey]struct{}, size)
+	r.agreed = make(StateMap, size)
+	type conflict struct {
+		key  StateKey
+		vals []string // each set's event for the key ("" = none)
+	}
+	var conflicts []conflict
+	var flat []string
 	for _, c := range changes {
 		for k := range c {
-			touched[k] = struct{}{}
-		}
-	}
-	r.agreed = make(StateMap, len(touched))
-	conflictedKeys := make([]StateKey, 0)
-	vals := make([]string, nsets)
-	for k := range touched {
-		same := true
-		for i, c := range changes {
-			id, ok := c[k]
-			if !ok {
-				id = base[k]
+			if _, done := r.agreed[k]; done {
+				continue
 			}
-			vals[i] = id
-			if vals[i] != vals[0] {
-				same = false
+			at := len(flat)
+			same := true
+			baseLooked, baseID := false, ""
+			for _, ci := range changes {
+				id, ok := ci[k]
+				if !ok {
+					if !baseLooked {
+						baseID, baseLooked = base[k], true
+					}
+					id = baseID
+				}
+				flat = append(flat, id)
+				if id != flat[at] {
+					same = false
+				}
 			}
-		}
-		if same {
-			r.agreed[k] = vals[0]
-		} else {
+			if same {
+				r.agreed[k] = flat[at]
+				flat = flat[:at]
+				continue
+			}
 			// Not in the unconflicted state map: base's entry must not
 			// show through.
 			r.agreed[k] = ""
-			conflictedKeys = append(conflictedKeys, k)
+			conflicts = append(conflicts, conflict{key: k, vals: flat[at : at+nsets : at+nsets]})
 		}
 	}
-	if len(conflictedKeys) == 0 {
+	if len(conflicts) == 0 {
 		return r.finish(nil)
 	}
-	slices.SortFunc(conflictedKeys, compareKeys)
+	slices.SortFunc(conflicts, func(a, b conflict) int { return compareKeys(a.key, b.key) })
+	conflictedKeys := make([]StateKey, len(conflicts))
+	for j := range conflicts {
+		conflictedKeys[j] = conflicts[j].key
+	}
 
 	// The conflicted events, and for each the sets that hold it. They are
 	// the first events interned, so their indices are 0, 1, ...
@@ -71,12 +84,8 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	var conflicted []int32
 	var conflictedRef []int32
 	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
-	for _, k := range conflictedKeys {
-		for s, c := range changes {
-			id, ok := c[k]
-			if !ok {
-				id = base[k]
-			}
+	for _, c := range conflicts {
+		for s, id := range c.vals {
 			if id == "" {
 				continue
 			}
@@ -92,14 +101,10 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	if err := r.load(conflicted, conflictedRef); err != nil {
 		return nil, err
 	}
-	for _, k := range conflictedKeys {
-		for _, c := range changes {
-			id, ok := c[k]
-			if !ok {
-				id = base[k]
-			}
+	for _, c := range conflicts {
+		for _, id := range c.vals {
 			if id != "" {
-				if err := r.checkEntry(k, r.ids[id]); err != nil {
+				if err := r.checkEntry(c.key, r.ids[id]); err != nil {
 					return nil, err
 				}
 			}
@@ -257,25 +262,13 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// Step 2: iterative auth checks from the unconflicted state map (v2)
 	// or from an empty map (v2.1).
-	resolved := make(map[StateKey]int32, len(conflictedKeys)+len(fcs)/2)
-	startFromU := !v21
-	lookup := func(k StateKey) int32 {
-		if j, ok := resolved[k]; ok {
-			return j
-		}
-		if startFromU {
-			if id := r.unconflicted(k); id != "" {
-				return r.ids[id] // loaded by prefetchUnconflicted
-			}
-		}
-		return none
-	}
-	if startFromU {
+	r.startFromU = !v21
+	if r.startFromU {
 		if err := r.prefetchUnconflicted(power); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.iterate(PhasePower, power, lookup, resolved); err != nil {
+	if err := r.iterate(PhasePower, power); err != nil {
 		return nil, err
 	}
 
@@ -286,12 +279,13 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 			rest = append(rest, i)
 		}
 	}
-	if startFromU {
+	if r.startFromU {
 		if err := r.prefetchUnconflicted(rest); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.mainlineSort(rest, lookup(keyPowerLevels)); err != nil {
+	pl := r.slotLookup(r.slot(keyPowerLevels))
+	if err := r.mainlineSort(rest, pl); err != nil {
 		return nil, err
 	}
 	if r.trace != nil {
@@ -299,10 +293,16 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	}
 
 	// Step 4: iterative auth checks on the partially resolved state.
-	if err := r.iterate(PhaseMainline, rest, lookup, resolved); err != nil {
+	if err := r.iterate(PhaseMainline, rest); err != nil {
 		return nil, err
 	}
 
+	resolved := make(map[StateKey]int32, len(conflictedKeys))
+	for s, j := range r.keyRes {
+		if j != none {
+			resolved[r.keys[s]] = j
+		}
+	}
 	// Step 5 (in finish): the unconflicted state map wins.
 	return r.finish(resolved)
 }
@@ -694,35 +694,36 @@ func (r *resolver) reverseTopologicalPowerSort(start []int32) ([]int32, error) {
 func (r *resolver) prefetchUnconflicted(list []int32) error {
 	var want []int32
 	for _, i := range list {
-		needed, err := r.neededFor(i)
-		if err != nil {
+		if _, err := r.neededFor(i); err != nil {
 			continue // refused when checked
 		}
-		for _, k := range needed {
-			if id := r.unconflicted(k); id != "" {
-				want = append(want, r.intern(id))
+		for _, s := range r.nodes[i].slots {
+			if u := r.keyU[s]; u != none && !r.nodes[u].loaded {
+				want = append(want, u)
 			}
 		}
 	}
 	return r.load(want, nil)
 }
 
-// iterate runs the iterative auth checks over list, in order, updating
-// resolved. An event the rules refuse is skipped.
-func (r *resolver) iterate(phase Phase, list []int32, lookup func(StateKey) int32, resolved map[StateKey]int32) error {
+// iterate runs the iterative auth checks over list, in order, putting
+// each event the rules allow into the state (r.keyRes). An event the
+// rules refuse is skipped.
+func (r *resolver) iterate(phase Phase, list []int32) error {
 	for _, i := range list {
 		var err error
 		if !r.nodes[i].state {
 			err = &eventauth.Rejection{Rule: "stateres.not_state", Reason: "not a state event"}
 		} else {
-			err = r.check(i, lookup, true)
+			err = r.check(i, nil)
 		}
 		if fatal(err) {
 			return err
 		}
 		n := &r.nodes[i]
 		if err == nil {
-			resolved[n.key] = i
+			r.keyRes[r.ownSlot(i)] = i
+			n = &r.nodes[i]
 		}
 		if r.trace != nil {
 			c := Check{Phase: phase, EventID: n.id, Type: n.key.Type, StateKey: n.key.StateKey, Allowed: err == nil}
