@@ -421,7 +421,13 @@ func TestPythonDocuments(t *testing.T) {
 // TestPythonFloats: in Lenient mode a number with a fraction or exponent
 // is written as Python's repr of the double it reads as (fixed notation
 // for decimal exponents in [-4, 16), scientific otherwise, shortest
-// round-trip digits, ties as CPython breaks them).
+// round-trip digits, ties as CPython breaks them). These are the rules of
+// CPython's float_repr_style "short" (Python/pystrtod.c, mode 'r': an
+// exponent when the decimal point position is <= -4 or > 16, ".0" added to
+// integral values, exponent signed and at least two digits; its own format
+// test cases include 1e15 -> 1000000000000000.0, 1e16 -> 1e+16 and 1e-5
+// -> 1e-05). The vectors were produced by CPython 3.11; json.dumps writes
+// floats with float.__repr__.
 func TestPythonFloats(t *testing.T) {
 	var file struct {
 		Cases []struct{ Input, Python string }
