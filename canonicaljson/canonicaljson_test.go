@@ -425,9 +425,9 @@ func TestPythonDocuments(t *testing.T) {
 // CPython's float_repr_style "short" (Python/pystrtod.c, mode 'r': an
 // exponent when the decimal point position is <= -4 or > 16, ".0" added to
 // integral values, exponent signed and at least two digits; its own format
-// test cases include 1e15 -> 1000000000000000.0, 1e16 -> 1e+16 and 1e-5
-// -> 1e-05). The vectors were produced by CPython 3.11; json.dumps writes
-// floats with float.__repr__.
+// test cases include 1e15 -> 1000000000000000.0 and 1e16 -> 1e+16, and
+// give values below 1e-4 an exponent). The vectors were produced by
+// CPython 3.11; json.dumps writes floats with float.__repr__.
 func TestPythonFloats(t *testing.T) {
 	var file struct {
 		Cases []struct{ Input, Python string }
