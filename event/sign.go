@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mxkit/mxkit/base64"
@@ -63,6 +64,9 @@ func Sign(v roomversion.Version, raw []byte, server string, key *signing.Signing
 
 // appendHashes appends {"sha256":"<unpadded base64>"}.
 func appendHashes(dst []byte, h [32]byte) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, len(`{"sha256":""}`)+43)
+	}
 	dst = append(dst, `{"sha256":"`...)
 	dst = base64.Std.AppendEncode(dst, h[:])
 	return append(dst, `"}`...)
@@ -117,6 +121,9 @@ func setMember(dst, obj []byte, key string, val []byte) []byte {
 	}
 	return append(dst, '}')
 }
+
+// quote returns s as a canonical JSON string.
+func quote(s string) []byte { return appendString(make([]byte, 0, len(s)+8), s) }
 
 // appendString appends s as a canonical JSON string. Bytes that are not
 // UTF-8 are written as they are, and the event that holds them is then
@@ -211,7 +218,7 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 		content = c
 	}
 	if b.Redacts != "" && v.Event.RedactsInContent {
-		content = setMember(nil, content, "redacts", appendString(nil, b.Redacts))
+		content = setMember(nil, content, "redacts", quote(b.Redacts))
 	}
 
 	depth := int64(0)
@@ -231,7 +238,8 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 	}
 
 	refs := func(events []*Event, more []Reference) ([]byte, error) {
-		out := []byte{'['}
+		out := make([]byte, 0, 2+(len(events)+len(more))*(len(`["",{"sha256":""}],`)+44+43))
+		out = append(out, '[')
 		n := 0
 		add := func(id string, hashes []byte) error {
 			if n > 0 {
@@ -285,90 +293,110 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 		return nil, err
 	}
 
-	// The event without hashes, signatures and unsigned, written in key
-	// order: canonical JSON, and exactly what the content hash covers.
-	var w objectWriter
-	w.member("auth_events", auth)
-	w.member("content", content)
-	w.member("depth", fmt.Appendf(nil, "%d", depth))
+	// The members in key order; hashes, signatures and unsigned are
+	// added as they become known. Without them the object is exactly what
+	// the content hash covers.
+	var eventID, redactsTop, roomID, stateKey []byte
 	if v1 {
 		id, err := newEventID(server)
 		if err != nil {
 			return nil, err
 		}
-		w.member("event_id", appendString(nil, id))
+		eventID = quote(id)
 	}
-	w.member("origin_server_ts", fmt.Appendf(nil, "%d", ts))
-	w.member("prev_events", prev)
 	if b.Redacts != "" && !v.Event.RedactsInContent {
-		w.member("redacts", appendString(nil, b.Redacts))
+		redactsTop = quote(b.Redacts)
 	}
 	if b.RoomID != "" {
-		w.member("room_id", appendString(nil, b.RoomID))
+		roomID = quote(b.RoomID)
 	}
-	w.member("sender", appendString(nil, b.Sender))
 	if b.StateKey != nil {
-		w.member("state_key", appendString(nil, *b.StateKey))
+		stateKey = quote(*b.StateKey)
 	}
-	w.member("type", appendString(nil, b.Type))
-	body := w.close()
+	var unsigned []byte
+	if b.Unsigned != nil {
+		if unsigned, err = canonicaljson.Canonicalize(b.Unsigned, mode); err != nil {
+			return nil, fmt.Errorf("event: unsigned: %w", err)
+		}
+	}
+	members := [...]struct {
+		key string
+		val []byte
+	}{
+		{"auth_events", auth},
+		{"content", content},
+		{"depth", strconv.AppendInt(nil, depth, 10)},
+		{"event_id", eventID},
+		{"hashes", nil},
+		{"origin_server_ts", strconv.AppendInt(nil, ts, 10)},
+		{"prev_events", prev},
+		{"redacts", redactsTop},
+		{"room_id", roomID},
+		{"sender", quote(b.Sender)},
+		{"signatures", nil},
+		{"state_key", stateKey},
+		{"type", quote(b.Type)},
+		{"unsigned", nil},
+	}
+	const hashesAt, signaturesAt, unsignedAt = 4, 10, 13
+	size := 64
+	for _, m := range members {
+		size += len(m.key) + len(m.val) + 4
+	}
+	write := func(dst []byte) []byte {
+		dst = append(dst, '{')
+		first := true
+		for _, m := range members {
+			if m.val == nil {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, '"')
+			dst = append(dst, m.key...)
+			dst = append(dst, '"', ':')
+			dst = append(dst, m.val...)
+		}
+		return append(dst, '}')
+	}
 
-	withHash := setMember(nil, body, "hashes", appendHashes(nil, sha256.Sum256(body)))
-	signed, err := redact.AppendValidated(nil, v, withHash)
+	buf := getBuf()
+	defer putBuf(buf)
+	body := write((*buf)[:0])
+	members[hashesAt].val = appendHashes(nil, sha256.Sum256(body))
+	withHash := write(body[len(body):])
+	signed, err := redact.AppendValidated(withHash[len(withHash):], v, withHash)
+	*buf = signed[:0]
 	if err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
 	sig := ed25519.Sign(key.Private, signed)
-	sigs := []byte{'{'}
+	sigs := make([]byte, 0, 128+len(server)+len(key.ID))
+	sigs = append(sigs, '{')
 	sigs = appendString(sigs, server)
 	sigs = append(sigs, ':', '{')
 	sigs = appendString(sigs, string(key.ID))
 	sigs = append(sigs, ':', '"')
 	sigs = base64.Std.AppendEncode(sigs, sig)
 	sigs = append(sigs, '"', '}', '}')
-	out := setMember(nil, withHash, "signatures", sigs)
-	if b.Unsigned != nil {
-		u, err := canonicaljson.Canonicalize(b.Unsigned, mode)
-		if err != nil {
-			return nil, fmt.Errorf("event: unsigned: %w", err)
-		}
-		out = setMember(nil, out, "unsigned", u)
-	}
+	members[signaturesAt].val = sigs
+	members[unsignedAt].val = unsigned
+	out := write(make([]byte, 0, size+len(sigs)+len(unsigned)+64))
+	refHash := sha256.Sum256(signed)
 	e, err := Parse(v, out)
 	if err != nil {
 		return nil, err
 	}
 	// The signed bytes are the reference hash's input: the ID comes free.
 	e.refOnce.Do(func() {
-		e.refHash = sha256.Sum256(signed)
+		e.refHash = refHash
 		if !e.givenID {
 			e.id = hashID('$', v, e.refHash)
 		}
 	})
 	return e, nil
-}
-
-// objectWriter writes a JSON object whose members are given in key order.
-type objectWriter struct {
-	buf []byte
-}
-
-func (w *objectWriter) member(key string, val []byte) {
-	if len(w.buf) == 0 {
-		w.buf = append(w.buf, '{')
-	} else {
-		w.buf = append(w.buf, ',')
-	}
-	w.buf = appendString(w.buf, key)
-	w.buf = append(w.buf, ':')
-	w.buf = append(w.buf, val...)
-}
-
-func (w *objectWriter) close() []byte {
-	if len(w.buf) == 0 {
-		return []byte("{}")
-	}
-	return append(w.buf, '}')
 }
 
 // newEventID makes an event ID of room versions 1 and 2: "$", a random
