@@ -106,12 +106,14 @@ import (
 // *canonicaljson.Error (whose sentinels, such as canonicaljson.ErrSyntax
 // and canonicaljson.ErrDuplicateKey, errors.Is also finds).
 func Redact(v roomversion.Version, raw []byte) ([]byte, error) {
+	// Build in a pooled buffer, then allocate the result at its exact
+	// size: one allocation, and nothing held that the caller does not see.
 	bp := bufPool.Get().(*[]byte)
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), validate: true}
 	out, err := w.run((*bp)[:0])
 	var res []byte
 	if err == nil {
-		res = append(make([]byte, 0, len(out)), out...)
+		res = append([]byte(nil), out...)
 	}
 	if cap(out) <= maxPooled {
 		*bp = out[:0]
@@ -120,12 +122,11 @@ func Redact(v roomversion.Version, raw []byte) ([]byte, error) {
 	return res, err
 }
 
-// bufPool holds the buffers Redact builds its result in, so that the
-// result can be allocated at its exact size.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// bufPool holds the buffers Redact builds its result in.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // maxPooled keeps buffers grown by unusually large events out of the pool.
-const maxPooled = 128 << 10
+const maxPooled = 256 << 10
 
 // Append is Redact appending the redacted event to dst. On error dst is
 // returned unextended (its spare capacity may have been written).
