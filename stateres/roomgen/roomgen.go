@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/mxkit/mxkit/event"
@@ -368,24 +369,7 @@ func (g *gen) setLevel(b *branch, admin, user string, level int64) error {
 // churn does one random action other than a new join. limit restricts
 // the users acted on to the first 50 members (and the branch's own).
 func (g *gen) churn(b *branch, creator string, n int, forked bool) error {
-	pick := func(list []string) string {
-		if len(list) == 0 {
-			return ""
-		}
-		if forked && g.cfg.ForkSeed != 0 {
-			var ok []string
-			for _, u := range list {
-				if g.stable(u) {
-					ok = append(ok, u)
-				}
-			}
-			list = ok
-			if len(list) == 0 {
-				return ""
-			}
-		}
-		return list[b.rng.IntN(len(list))]
-	}
+	pick := func(list []string) string { return g.pick(b, list, forked) }
 	actor := creator
 	if len(b.mods) > 0 && b.rng.IntN(2) == 0 {
 		actor = b.mods[b.rng.IntN(len(b.mods))]
@@ -434,18 +418,7 @@ func (g *gen) churn(b *branch, creator string, n int, forked bool) error {
 
 // powerChange promotes a member to moderator or demotes a moderator.
 func (g *gen) powerChange(b *branch, creator string, forked bool) error {
-	pick := func(list []string) string {
-		var ok []string
-		for _, u := range list {
-			if !forked || g.cfg.ForkSeed == 0 || g.stable(u) {
-				ok = append(ok, u)
-			}
-		}
-		if len(ok) == 0 {
-			return ""
-		}
-		return ok[b.rng.IntN(len(ok))]
-	}
+	pick := func(list []string) string { return g.pick(b, list, forked) }
 	if len(b.mods) > 1 && b.rng.IntN(2) == 0 {
 		if u := pick(b.mods); u != "" {
 			return g.setLevel(b, creator, u, 0)
@@ -456,6 +429,37 @@ func (g *gen) powerChange(b *branch, creator string, forked bool) error {
 		return g.setLevel(b, creator, u, 50)
 	}
 	return nil
+}
+
+// pick chooses a user from list. With ForkSeed, the history leaves the
+// first 50 members alone, and the branches act only on them (and on users
+// of their own), choosing from the sorted list so that rooms of any size
+// make the same choices.
+func (g *gen) pick(b *branch, list []string, forked bool) string {
+	if len(list) == 0 {
+		return ""
+	}
+	if g.cfg.ForkSeed == 0 {
+		return list[b.rng.IntN(len(list))]
+	}
+	if !forked {
+		u := list[b.rng.IntN(len(list))]
+		if g.stable(u) {
+			return ""
+		}
+		return u
+	}
+	var ok []string
+	for _, u := range list {
+		if g.stable(u) {
+			ok = append(ok, u)
+		}
+	}
+	if len(ok) == 0 {
+		return ""
+	}
+	slices.Sort(ok)
+	return ok[b.rng.IntN(len(ok))]
 }
 
 // stable reports a user every room made with the same ForkSeed has: the
