@@ -112,11 +112,6 @@ func ParseWithID(v roomversion.Version, raw []byte, eventID string) (*Event, err
 }
 
 func parse(v roomversion.Version, input []byte, givenID string, withID bool) (*Event, error) {
-	if len(input) > 4*MaxEventSize {
-		// No whitespace or escaping makes a valid event this much larger
-		// than its canonical form; refuse before scanning.
-		return nil, invalid("", "size.event", "%d bytes, over the limit of %d", len(input), MaxEventSize)
-	}
 	var s scanner
 	if !s.scanEvent(input, v.Event.StrictCanonicalJSON) {
 		return nil, invalid("", s.err.rule, "%s at offset %d", s.err.msg, s.err.offset)
@@ -403,20 +398,31 @@ func (e *Event) fill(got *fieldSet, givenID string, withID bool) error {
 		return err
 	}
 
-	// hashes, signatures, unsigned
-	if f, err = need(fHashes, kindObject); err != nil {
-		return err
+	// hashes: the schemas require it, but an event without a usable one
+	// is not dropped; it fails the content hash check and is then used in
+	// its redacted form ("Checks performed on receipt of a PDU", step 3).
+	// The reference server treats a missing or malformed hashes exactly
+	// so, and a dropped state event would split the room's state from
+	// theirs.
+	if f = got[fHashes]; f != nil {
+		e.hashesMember = member(f)
+		if f.kind == kindObject {
+			e.hashes = f.val
+		}
 	}
-	e.hashes, e.hashesMember = f.val, member(f)
 	if f, err = need(fSignatures, kindObject); err != nil {
 		return err
 	}
 	e.signatures, e.signaturesMember = f.val, member(f)
-	if f, err = optional(fUnsigned, kindObject); err != nil {
-		return err
-	}
-	if f != nil {
-		e.unsigned, e.unsignedMember = f.val, member(f)
+	// unsigned is covered by neither hashes nor signatures and any server
+	// on the way may change it; one that is not an object is ignored, as
+	// the reference server replaces it, rather than a reason to drop the
+	// event.
+	if f = got[fUnsigned]; f != nil {
+		e.unsignedMember = member(f)
+		if f.kind == kindObject {
+			e.unsigned = f.val
+		}
 	}
 
 	// redacts: top-level up to version 10, in content from 11.
@@ -624,15 +630,22 @@ func (e *Event) Membership() string { return e.membership }
 // JSON returns the bytes the event was parsed from.
 func (e *Event) JSON() []byte { return e.raw[:len(e.raw):len(e.raw)] }
 
-// Hashes returns the hashes object as raw JSON.
-func (e *Event) Hashes() []byte { return e.raw[e.hashes.start:e.hashes.end:e.hashes.end] }
+// Hashes returns the hashes object as raw JSON, or nil when the event has
+// none (or one that is not an object).
+func (e *Event) Hashes() []byte {
+	if e.hashes.end == 0 {
+		return nil
+	}
+	return e.raw[e.hashes.start:e.hashes.end:e.hashes.end]
+}
 
 // Signatures returns the signatures object as raw JSON.
 func (e *Event) Signatures() []byte {
 	return e.raw[e.signatures.start:e.signatures.end:e.signatures.end]
 }
 
-// Unsigned returns the unsigned object as raw JSON, or nil when absent.
+// Unsigned returns the unsigned object as raw JSON, or nil when absent or
+// not an object.
 func (e *Event) Unsigned() []byte {
 	if e.unsigned.end == 0 {
 		return nil

@@ -42,6 +42,31 @@ func ContentHash(v roomversion.Version, raw []byte) ([32]byte, error) {
 	return sha256.Sum256(out), nil
 }
 
+// ContentHashValid reports whether the hashes.sha256 of the event raw (a
+// JSON object) is its content hash, decoded as the reference server
+// decodes it; false when it is absent or not a string. The error is
+// ContentHash's.
+func ContentHashValid(v roomversion.Version, raw []byte) (bool, error) {
+	h, err := ContentHash(v, raw)
+	if err != nil {
+		return false, err
+	}
+	var s scanner
+	if !s.scanEvent(raw, false) {
+		return false, nil
+	}
+	for i := range s.nfields {
+		f := s.field(i)
+		if f.kind != kindObject || string(appendUnescaped(nil, raw[f.key.start:f.key.end])) != "hashes" {
+			continue
+		}
+		e := Event{raw: raw, hashes: f.val}
+		claimed, ok := e.claimedContentHash()
+		return ok && bytes.Equal(claimed, h[:]), nil
+	}
+	return false, nil
+}
+
 // ReferenceHash returns the reference hash of the event raw in room
 // version v: the SHA-256 of the canonical JSON of the event redacted by
 // v's rules, without its signatures and unsigned keys. It is the basis of
@@ -200,6 +225,9 @@ func (e *Event) ContentHashValid() bool {
 }
 
 func (e *Event) claimedContentHash() ([]byte, bool) {
+	if e.hashes.end == 0 {
+		return nil, false
+	}
 	val, ok := lookupKey(e.raw, e.hashes, "sha256")
 	if !ok || e.raw[val.start] != '"' {
 		return nil, false
@@ -209,6 +237,9 @@ func (e *Event) claimedContentHash() ([]byte, bool) {
 		body = appendUnescaped(nil, body)
 	}
 	h, err := base64.Std.AppendDecode(make([]byte, 0, 33), body)
+	if err != nil {
+		h, err = decodeLenientBase64(make([]byte, 0, 33), body)
+	}
 	if err != nil || len(h) != sha256.Size {
 		return nil, false
 	}

@@ -90,6 +90,16 @@ func TestSpecEventSigningVectors(t *testing.T) {
 			if base64.EncodeToString(h[:]) != wantHash.Hashes.SHA256 {
 				t.Errorf("%s v%s: content hash %s", vec.Name, v.ID, base64.EncodeToString(h[:]))
 			}
+			if ok, err := ContentHashValid(v, vec.Output); !ok || err != nil {
+				t.Errorf("%s v%s: ContentHashValid(output) = %v %v", vec.Name, v.ID, ok, err)
+			}
+			if ok, err := ContentHashValid(v, vec.Input); ok || err != nil {
+				t.Errorf("%s v%s: ContentHashValid(input) = %v %v", vec.Name, v.ID, ok, err)
+			}
+			urlSafe := bytes.Replace(vec.Output, []byte(wantHash.Hashes.SHA256), []byte(strings.NewReplacer("+", "-", "/", "_").Replace(wantHash.Hashes.SHA256)), 1)
+			if ok, err := ContentHashValid(v, urlSafe); !ok || err != nil {
+				t.Errorf("%s v%s: URL-safe claimed hash: %v %v", vec.Name, v.ID, ok, err)
+			}
 			// Signing a signed event again gives it back.
 			again, err := Sign(v, got, "domain", key)
 			if err != nil || !bytes.Equal(again, want) {
@@ -338,6 +348,9 @@ func TestContentHashValid(t *testing.T) {
 		"hash not base64": func(r []byte) []byte {
 			return regexp.MustCompile(`"hashes":\{[^}]*\}`).ReplaceAll(r, []byte(`"hashes":{"sha256":"!!"}`))
 		},
+		"hashes not an object": func(r []byte) []byte {
+			return regexp.MustCompile(`"hashes":\{[^}]*\}`).ReplaceAll(r, []byte(`"hashes":"x"`))
+		},
 	} {
 		e2, err := Parse(roomversion.V10, mutate(e.JSON()))
 		if err != nil {
@@ -347,6 +360,23 @@ func TestContentHashValid(t *testing.T) {
 			t.Errorf("%s: content hash valid", name)
 		}
 	}
+	// The claimed hash is decoded as the reference server decodes it:
+	// padded, URL-safe or with junk, it is still the hash.
+	claimed := regexp.MustCompile(`"sha256":"([^"]*)"`).FindSubmatch(e.JSON())[1]
+	for _, alt := range []string{
+		string(claimed) + "=",
+		strings.NewReplacer("+", "-", "/", "_").Replace(string(claimed)),
+		string(claimed[:8]) + "\\n" + string(claimed[8:]) + "   ", // an escaped newline and spaces: 4 skipped bytes
+	} {
+		e2, err := Parse(roomversion.V10, bytes.Replace(e.JSON(), claimed, []byte(alt), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e2.ContentHashValid() {
+			t.Errorf("claimed hash %q not accepted", alt)
+		}
+	}
+
 	// unsigned is not covered.
 	withUnsigned := append(bytes.TrimSuffix(e.JSON(), []byte("}")), `,"unsigned":{"age":5}}`...)
 	e3, err := Parse(roomversion.V10, withUnsigned)

@@ -20,15 +20,16 @@ const (
 
 // tableCase is one entry of testdata/valid.json or testdata/invalid.json.
 type tableCase struct {
-	Name     string         `json:"name"`
-	Versions []string       `json:"versions"`
-	Set      map[string]any `json:"set"`
-	Delete   []string       `json:"delete"`
-	Raw      *string        `json:"raw"`         // the whole input, instead of a base event
-	Replace  []*string      `json:"raw_replace"` // [old, new] on the encoded event; old null: append new
-	PadTo    int            `json:"pad_to"`      // pad content.body so the event is this many bytes
-	Field    string         `json:"field"`
-	Rule     string         `json:"rule"`
+	Name      string         `json:"name"`
+	Versions  []string       `json:"versions"`
+	Set       map[string]any `json:"set"`
+	Delete    []string       `json:"delete"`
+	Raw       *string        `json:"raw"`         // the whole input, instead of a base event
+	Replace   []*string      `json:"raw_replace"` // [old, new] on the encoded event; old null: append new
+	PadTo     int            `json:"pad_to"`      // pad content.body so the event is this many bytes
+	HashValid *bool          `json:"hash_valid"`  // the expected ContentHashValid, when given
+	Field     string         `json:"field"`
+	Rule      string         `json:"rule"`
 }
 
 func loadTable(t *testing.T, name string) []tableCase {
@@ -135,6 +136,9 @@ func TestParseValidTable(t *testing.T) {
 				}
 				if !bytes.Equal(e.JSON(), raw) {
 					t.Error("JSON() differs from the input")
+				}
+				if c.HashValid != nil && e.ContentHashValid() != *c.HashValid {
+					t.Errorf("ContentHashValid = %v", !*c.HashValid)
 				}
 			})
 		}

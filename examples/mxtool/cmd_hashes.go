@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/event"
 )
@@ -19,7 +16,8 @@ func init() {
 // runHashes is "hashes --room-version V": {"content_hash": ...,
 // "reference_hash": ..., "content_hash_valid": bool}, the hashes in
 // unpadded standard base64, and whether the event's own hashes.sha256 is
-// its content hash (false when it is absent or not a string).
+// its content hash (false when it is absent or not a string), decoded as
+// the reference server decodes it.
 //
 // Like event-id it hashes any JSON object the algorithms accept; input
 // they refuse is unusable (status 2).
@@ -41,6 +39,10 @@ func runHashes(e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	valid, err := event.ContentHashValid(v, raw)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	reference, err := event.ReferenceHash(v, raw)
 	if err != nil {
 		return usagef("%v", err)
@@ -52,26 +54,6 @@ func runHashes(e *env, args []string) error {
 	}{
 		ContentHash:      base64.EncodeToString(content[:]),
 		ReferenceHash:    base64.EncodeToString(reference[:]),
-		ContentHashValid: claimsContentHash(raw, content),
+		ContentHashValid: valid,
 	})
-}
-
-// claimsContentHash reports whether the event's hashes.sha256 decodes to
-// h. The input has been checked (no duplicate keys) by the hashing; keys
-// are matched exactly, not by encoding/json's case-folding rules.
-func claimsContentHash(raw []byte, h [32]byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(raw, &top) != nil {
-		return false
-	}
-	var hashes map[string]json.RawMessage
-	if json.Unmarshal(top["hashes"], &hashes) != nil {
-		return false
-	}
-	var claimed string
-	if json.Unmarshal(hashes["sha256"], &claimed) != nil {
-		return false
-	}
-	got, err := base64.DecodeString(claimed)
-	return err == nil && bytes.Equal(got, h[:])
 }
