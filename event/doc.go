@@ -37,6 +37,12 @@
 // such numbers as floats and refuses the event, and two servers must
 // agree on which events exist. -0 is accepted there, as an integer.
 //
+// A missing or malformed hashes object is not a format error: such an
+// event fails the content hash check and is used in its redacted form, as
+// the reference server treats it (refusing it outright would drop state
+// events that other servers keep). Likewise an unsigned that is not an
+// object is ignored: no signature or hash covers it.
+//
 // Duplicate keys are refused in every room version, also in versions 1 to
 // 5 where canonical JSON is not enforced: an event with two values for one
 // key has no single meaning to hash or sign.
