@@ -9,6 +9,7 @@ import (
 	"github.com/mxkit/mxkit/canonicaljson"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/roomversion"
+	"github.com/mxkit/mxkit/signing"
 )
 
 // FuzzParse checks that Parse never panics, that every rejection is a
@@ -48,6 +49,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical flag %v for %q", e.canonical, raw)
 		}
 		checkHashes(t, e)
+		// Redacting a valid event gives a valid event with the same ID.
+		red, err := e.Redacted()
+		if err != nil {
+			t.Fatalf("Redacted: %v", err)
+		}
+		if red.ID() != e.ID() {
+			t.Fatalf("redacted ID %s, want %s", red.ID(), e.ID())
+		}
+		// Checking it never panics; with no keys it is never valid unless
+		// no server needs to sign it.
+		r := (&Verifier{KeyRing: signing.NewMemoryKeyRing()}).Verify(t.Context(), e)
+		if r.Verdict != Invalid {
+			if n, _ := e.RequiredSigners(); len(n) != 0 {
+				t.Fatalf("verdict %v with no keys", r.Verdict)
+			}
+		}
 		again, err := Parse(v, e.JSON())
 		if err != nil {
 			t.Fatalf("re-parse of a parsed event failed: %v", err)
