@@ -94,6 +94,10 @@ type resolver struct {
 	keyU       []int32 // the unconflicted event of each key (interned), or none
 	keyRes     []int32 // the event the checks have put at each key, or none
 	startFromU bool    // the checks start from the unconflicted state map (v2)
+
+	slotPL, slotCreate, slotJoinRules int32 // their slots, plus one (0: not yet)
+
+	arena []int32
 }
 
 func newResolver(ctx context.Context, v roomversion.Version, store Store, tr *Trace) *resolver {
@@ -167,7 +171,7 @@ func (r *resolver) load(idx []int32, referrer []int32) error {
 
 func (r *resolver) setEvent(i int32, ev *event.Event, rejected bool) {
 	authIDs := ev.AuthEventIDs()
-	auth := make([]int32, 0, len(authIDs))
+	auth := r.alloc(len(authIDs))[:0]
 	for _, a := range authIDs {
 		j := r.intern(a)
 		if !slices.Contains(auth, j) {
@@ -217,6 +221,14 @@ func (r *resolver) slot(k StateKey) int32 {
 	return s
 }
 
+// fixedSlot returns the slot of k, remembered in *cache (plus one).
+func (r *resolver) fixedSlot(cache *int32, k StateKey) int32 {
+	if *cache == 0 {
+		*cache = r.slot(k) + 1
+	}
+	return *cache - 1
+}
+
 // slotLookup is the state the v2 iterative auth checks build: the
 // events put by the checks over, in v2, the unconflicted state map.
 func (r *resolver) slotLookup(s int32) int32 {
@@ -239,6 +251,17 @@ func (r *resolver) ownSlot(i int32) int32 {
 		return s
 	}
 	return n.ownSlot - 1
+}
+
+// alloc returns n int32s from a shared block, saving an allocation per
+// event for auth event and slot lists.
+func (r *resolver) alloc(n int) []int32 {
+	if n > len(r.arena) {
+		r.arena = make([]int32, max(4096, n))
+	}
+	out := r.arena[:n:n]
+	r.arena = r.arena[n:]
+	return out
 }
 
 // reserve makes room for n events.
@@ -502,9 +525,21 @@ func (r *resolver) neededFor(i int32) ([]StateKey, error) {
 	n := &r.nodes[i]
 	if !n.neededDone {
 		needed, err := eventauth.Needed(r.v, n.ev)
-		slots := make([]int32, len(needed))
+		slots := r.alloc(len(needed))
 		for j, k := range needed {
-			slots[j] = r.slot(k)
+			switch {
+			case k.StateKey == "" && k.Type == typePowerLevels:
+				slots[j] = r.fixedSlot(&r.slotPL, k)
+			case k.StateKey == "" && k.Type == typeCreate:
+				slots[j] = r.fixedSlot(&r.slotCreate, k)
+			case k.StateKey == "" && k.Type == typeJoinRules:
+				slots[j] = r.fixedSlot(&r.slotJoinRules, k)
+			case n.ownSlot != 0 && k.StateKey == n.key.StateKey && k.Type == n.key.Type:
+				slots[j] = n.ownSlot - 1
+			default:
+				slots[j] = r.slot(k)
+			}
+			n = &r.nodes[i] // slot may intern events
 		}
 		n = &r.nodes[i] // slot may intern events
 		n.needed, n.slots, n.neededErr, n.neededDone = needed, slots, err, true

@@ -28,9 +28,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	// with the same event).
 	size := 0
 	for _, c := range changes {
-		size = max(size, len(c))
+		size += len(c)
 	}
-	r.agreed = make(StateMap, size)
+	r.agreed = make(StateMap, min(size, 1<<20))
 	type conflict struct {
 		key  StateKey
 		vals []string // each set's event for the key ("" = none)
@@ -72,24 +72,38 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	if len(conflicts) == 0 {
 		return r.finish(nil)
 	}
-	slices.SortFunc(conflicts, func(a, b conflict) int { return compareKeys(a.key, b.key) })
+	if r.trace != nil {
+		// Only the trace shows this order; the result never depends on it.
+		slices.SortFunc(conflicts, func(a, b conflict) int { return compareKeys(a.key, b.key) })
+	}
 	conflictedKeys := make([]StateKey, len(conflicts))
 	for j := range conflicts {
 		conflictedKeys[j] = conflicts[j].key
 	}
+	// Conflicted keys take the first key slots, in this order; they are
+	// not in the unconflicted state map.
+	r.keyIDs = make(map[StateKey]int32, len(conflictedKeys)+64)
+	r.keys = slices.Grow(r.keys, len(conflictedKeys)+64)
+	for _, k := range conflictedKeys {
+		r.keyIDs[k] = int32(len(r.keys))
+		r.keys = append(r.keys, k)
+		r.keyU = append(r.keyU, none)
+		r.keyRes = append(r.keyRes, none)
+	}
 
 	// The conflicted events, and for each the sets that hold it. They are
 	// the first events interned, so their indices are 0, 1, ...
-	r.reserve(2*len(conflictedKeys)*min(nsets, 4) + 64)
+	r.reserve(2*len(conflictedKeys) + 64)
 	var conflicted []int32
 	var conflictedRef []int32
 	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
-	for _, c := range conflicts {
+	for slot, c := range conflicts {
 		for s, id := range c.vals {
 			if id == "" {
 				continue
 			}
 			i := r.intern(id)
+			r.nodes[i].ownSlot = int32(slot) + 1
 			if int(i) == len(conflicted) {
 				conflicted = append(conflicted, i)
 				conflictedRef = append(conflictedRef, none)
@@ -297,20 +311,19 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 		return nil, err
 	}
 
-	resolved := make(map[StateKey]int32, len(conflictedKeys))
-	for s, j := range r.keyRes {
-		if j != none {
-			resolved[r.keys[s]] = j
-		}
-	}
 	// Step 5 (in finish): the unconflicted state map wins.
-	return r.finish(resolved)
+	return r.finish(nil)
 }
 
-// finish applies the unconflicted state over the resolved entries and
-// returns the result as changes to base.
+// finish applies the unconflicted state over the resolved entries (the
+// map resolved, or, when it is nil, the key slots the v2 checks filled)
+// and returns the result as changes to base.
 func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
-	out := make(StateMap, max(len(r.agreed), len(resolved)))
+	n := len(resolved)
+	if resolved == nil {
+		n = len(r.keys)
+	}
+	out := make(StateMap, max(len(r.agreed), n))
 	put := func(k StateKey, id string) {
 		if id != r.base[k] {
 			out[k] = id
@@ -318,13 +331,29 @@ func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
 			delete(out, k)
 		}
 	}
-	for k, j := range resolved {
-		put(k, r.nodes[j].id)
+	isResolved := func(k StateKey) bool {
+		if resolved != nil {
+			_, ok := resolved[k]
+			return ok
+		}
+		s, ok := r.keyIDs[k]
+		return ok && r.keyRes[s] != none
+	}
+	if resolved != nil {
+		for k, j := range resolved {
+			put(k, r.nodes[j].id)
+		}
+	} else {
+		for s, j := range r.keyRes {
+			if j != none {
+				put(r.keys[s], r.nodes[j].id)
+			}
+		}
 	}
 	for k, id := range r.agreed {
 		if id != "" {
 			put(k, id)
-		} else if _, ok := resolved[k]; !ok {
+		} else if !isResolved(k) {
 			put(k, "")
 		}
 	}
@@ -377,7 +406,7 @@ func (r *resolver) closure(start []int32, stopAtU bool) ([]int32, error) {
 // citersFirst orders d so that every event comes before its auth events
 // (Kahn's algorithm, over the edges between events of d).
 func (r *resolver) citersFirst(d []int32) ([]int32, error) {
-	indeg := make(map[int32]int32, len(d))
+	indeg := make([]int32, len(r.nodes))
 	for _, i := range d {
 		for _, a := range r.nodes[i].auth {
 			if r.nodes[a].flags&inD != 0 {
