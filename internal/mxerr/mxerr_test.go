@@ -1,0 +1,79 @@
+package mxerr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestWriteMatrixError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Write(rec, fmt.Errorf("wrapped: %w", New(http.StatusForbidden, Forbidden, "no")))
+	if rec.Code != 403 || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body["errcode"] != "M_FORBIDDEN" || body["error"] != "no" || len(body) != 2 {
+		t.Fatalf("body %v", body)
+	}
+}
+
+func TestWriteHidesInternalErrors(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Write(rec, errors.New("database password is hunter2"))
+	if rec.Code != 500 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var body map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &body)
+	if body["errcode"] != "M_UNKNOWN" || body["error"] != "internal server error" {
+		t.Fatalf("body %v", body)
+	}
+}
+
+func TestLimitExceeded(t *testing.T) {
+	rec := httptest.NewRecorder()
+	e := &Error{Status: 429, Code: LimitExceeded, Message: "slow down", RetryAfter: 1500 * time.Millisecond}
+	Write(rec, e)
+	if got := rec.Header().Get("Retry-After"); got != "2" {
+		t.Fatalf("Retry-After %q, want 2 (rounded up)", got)
+	}
+	var body map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &body)
+	if body["retry_after_ms"] != float64(1500) {
+		t.Fatalf("body %v", body)
+	}
+	back := FromResponse(rec.Code, rec.Body.Bytes(), rec.Header())
+	if back.Code != LimitExceeded || back.RetryAfter != 2*time.Second || back.Message != "slow down" {
+		t.Fatalf("FromResponse = %+v", back)
+	}
+}
+
+func TestExtraFieldsNeverOverride(t *testing.T) {
+	e := New(400, IncompatibleRoomVersion, "no").With("room_version", "12").With("errcode", "M_EVIL")
+	var body map[string]any
+	json.Unmarshal(e.Body(), &body)
+	if body["errcode"] != IncompatibleRoomVersion || body["room_version"] != "12" {
+		t.Fatalf("body %v", body)
+	}
+	if e2 := New(401, UnknownToken, "x"); e2.Fields != nil {
+		t.Fatal("New set fields")
+	}
+}
+
+func TestFromResponseNotMatrix(t *testing.T) {
+	e := FromResponse(502, []byte("<html>bad gateway</html>"), http.Header{})
+	if e.Code != Unknown || e.Status != 502 || e.Message != "Bad Gateway" {
+		t.Fatalf("%+v", e)
+	}
+	if e.Error() != "M_UNKNOWN: Bad Gateway" {
+		t.Fatalf("Error() = %q", e.Error())
+	}
+}
