@@ -169,7 +169,7 @@ func BenchmarkResolveFork(b *testing.B) {
 func BenchmarkResolveRoomSize(b *testing.B) {
 	for _, members := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
-			r := room(b, roomgen.Config{Version: roomversion.V11, Seed: 7, Members: members, ForkSeed: 99, ForkEvents: 12, ForkJoins: 0.5})
+			r := room(b, roomgen.Config{Version: roomversion.V11, Seed: 7, Members: members, ForkSeed: 99, ForkEvents: 14, ForkJoins: 0.5})
 			benchResolve(b, r, false)
 		})
 	}

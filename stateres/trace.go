@@ -58,7 +58,9 @@ type Trace struct {
 	// full conflicted set, in reverse topological power order (v2, v2.1).
 	PowerEvents []string `json:"power_events,omitempty"`
 	// Mainline is the mainline of the resolved power levels, newest first
-	// (v2, v2.1).
+	// (v2, v2.1), as far as the mainline ordering had to walk it to place
+	// the other events: a long power levels history is not walked to its
+	// start when no event needs it.
 	Mainline []string `json:"mainline,omitempty"`
 	// Others are the remaining events of the full conflicted set, in
 	// mainline order (v2, v2.1).
