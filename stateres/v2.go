@@ -695,27 +695,40 @@ func (r *resolver) reverseTopologicalPowerSort(start []int32) ([]int32, error) {
 		}
 		return na.id < nb.id
 	}
+	order := kahn(outdeg, cnt, citers, less)
+	if len(order) != len(x) {
+		return nil, ErrAuthCycle
+	}
+	for k, li := range order {
+		order[k] = x[li]
+	}
+	return order, nil
+}
+
+// kahn is the lexicographically smallest topological sort, earliest
+// first: Kahn's algorithm taking, among the events whose auth events are
+// all placed, the least under less, from a heap. outdeg[i] counts event
+// i's auth events; citers[cnt[i]:cnt[i+1]] are the events citing i. It
+// consumes outdeg. Events on a cycle are left out.
+func kahn(outdeg, cnt, citers []int32, less func(a, b int32) bool) []int32 {
 	h := heap{less: less}
-	for li := range x {
-		if outdeg[li] == 0 {
-			h.push(int32(li))
+	for i, d := range outdeg {
+		if d == 0 {
+			h.push(int32(i))
 		}
 	}
-	out := make([]int32, 0, len(x))
+	out := make([]int32, 0, len(outdeg))
 	for h.len() > 0 {
-		li := h.pop()
-		out = append(out, x[li])
-		for _, c := range citers[cnt[li]:cnt[li+1]] {
+		i := h.pop()
+		out = append(out, i)
+		for _, c := range citers[cnt[i]:cnt[i+1]] {
 			outdeg[c]--
 			if outdeg[c] == 0 {
 				h.push(c)
 			}
 		}
 	}
-	if len(out) != len(x) {
-		return nil, ErrAuthCycle
-	}
-	return out, nil
+	return out
 }
 
 // prefetchUnconflicted loads, in one batch, the unconflicted events that
