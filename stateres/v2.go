@@ -752,7 +752,12 @@ func (r *resolver) prefetchUnconflicted(list []int32) error {
 // each event the rules allow into the state (r.keyRes). An event the
 // rules refuse is skipped.
 func (r *resolver) iterate(phase Phase, list []int32) error {
-	for _, i := range list {
+	for k, i := range list {
+		if k%1024 == 1023 {
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		var err error
 		if !r.nodes[i].state {
 			err = &eventauth.Rejection{Rule: "stateres.not_state", Reason: "not a state event"}
