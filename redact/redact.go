@@ -380,7 +380,6 @@ func (w *walker) run(out []byte) ([]byte, error) {
 	}
 	var segs [nTop]span // where each kept member, "name":value, lies in out
 	var found, written uint32
-	var typ span
 	inOrder := true
 	last := -1
 	open := len(out)
@@ -402,6 +401,23 @@ func (w *walker) run(out []byte) ([]byte, error) {
 			found |= 1 << k
 		}
 		switch {
+		case k == kContent && w.typ != nil:
+			// The type came first (as in events Synapse builds): the
+			// content is redacted as it is read.
+			start := len(out)
+			if start > open+1 {
+				out = append(out, ',')
+			}
+			out = append(out, topMember[kContent]...)
+			if out, m.ve, err = w.writeContent(out, m.vs, -1); err != nil {
+				return out, err
+			}
+			segs[kContent] = span{start, len(out)}
+			written |= 1 << kContent
+			if kContent < last {
+				inOrder = false
+			}
+			last = kContent
 		case k == kContent:
 			ve, err := w.skip(&m, 1, "")
 			if err != nil {
@@ -425,7 +441,9 @@ func (w *walker) run(out []byte) ([]byte, error) {
 			}
 			last = k
 			if k == kType {
-				typ = span{m.vs, m.ve}
+				if err := w.readType(span{m.vs, m.ve}); err != nil {
+					return out, err
+				}
 			}
 		default:
 			if k < 0 && w.validate {
@@ -457,22 +475,22 @@ func (w *walker) run(out []byte) ([]byte, error) {
 	if found&(1<<kType) == 0 {
 		return out, &Error{Field: "type", Offset: 0, Err: ErrType}
 	}
-	if err := w.readType(typ); err != nil {
-		return out, err
-	}
-
-	start := len(out)
-	if start > open+1 {
-		out = append(out, ',')
-	}
-	out = append(out, topMember[kContent]...)
-	if out, err = w.writeContent(out, found&(1<<kContent) != 0); err != nil {
-		return out, err
-	}
-	segs[kContent] = span{start, len(out)}
-	written |= 1 << kContent
-	if kContent < last {
-		inOrder = false
+	if written&(1<<kContent) == 0 {
+		start := len(out)
+		if start > open+1 {
+			out = append(out, ',')
+		}
+		out = append(out, topMember[kContent]...)
+		if found&(1<<kContent) == 0 {
+			out = append(out, "{}"...)
+		} else if out, _, err = w.writeContent(out, w.content.s, w.content.e); err != nil {
+			return out, err
+		}
+		segs[kContent] = span{start, len(out)}
+		written |= 1 << kContent
+		if kContent < last {
+			inOrder = false
+		}
 	}
 	if !inOrder {
 		out = reorder(out, open+1, segs[:], written)
@@ -529,36 +547,52 @@ func (w *walker) readType(sp span) error {
 	return nil
 }
 
-// writeContent writes the redacted content.
-func (w *walker) writeContent(out []byte, present bool) ([]byte, error) {
-	if !present {
-		return append(out, "{}"...), nil
-	}
-	sp := w.content
-	if w.raw[sp.s] != '{' {
-		if w.validate {
-			if err := w.check(sp.s, sp.e, "content", nil); err != nil {
-				return out, err
+// writeContent writes the redacted content, whose value starts at raw[vs],
+// and returns the offset after it. ve is that offset when it is known
+// already (the value has been skipped), -1 when not; then the content's
+// depth is checked here.
+func (w *walker) writeContent(out []byte, vs, ve int) ([]byte, int, error) {
+	if w.raw[vs] != '{' {
+		if ve < 0 {
+			var err error
+			if ve, _, err = skipValue(w.raw, vs, "content"); err != nil {
+				return out, 0, err
 			}
 		}
-		return out, &Error{Field: "content", Offset: int64(sp.s), Err: ErrContent}
+		if w.validate {
+			if err := w.check(vs, ve, "content", nil); err != nil {
+				return out, 0, err
+			}
+		}
+		return out, 0, &Error{Field: "content", Offset: int64(vs), Err: ErrContent}
 	}
 	var buf [9]rule
 	keep, all := contentRules(&buf, w.typ, w.rules)
-	if all {
-		return w.appendValue(out, sp.s, sp.e, "content", "")
-	}
-	if len(keep) == 0 {
-		if w.validate {
-			if err := w.check(sp.s, sp.e, "content", nil); err != nil {
-				return out, err
+	switch {
+	case all && ve >= 0:
+		out, err := w.appendValue(out, vs, ve, "content", "")
+		return out, ve, err
+	case all:
+		return w.copyValue(out, vs, 1, "content", "")
+	case len(keep) == 0:
+		if ve < 0 {
+			m := member{key: contentKey, vs: vs}
+			var err error
+			if ve, err = w.skip(&m, 1, ""); err != nil {
+				return out, 0, err
 			}
 		}
-		return append(out, "{}"...), nil
+		if w.validate {
+			if err := w.check(vs, ve, "content", nil); err != nil {
+				return out, 0, err
+			}
+		}
+		return append(out, "{}"...), ve, nil
 	}
-	out, _, err := w.filter(out, sp.s, keep, "content")
-	return out, err
+	return w.filter(out, vs, keep, 2, "content")
 }
+
+var contentKey = []byte("content")
 
 // filter writes the object starting at raw[s] with only the members named
 // in keep, checking the others when validating, and returns the offset
@@ -567,7 +601,10 @@ func (w *walker) writeContent(out []byte, present bool) ([]byte, error) {
 // Kept members are copied as they are met, so each byte is read once; if
 // they were not met in canonical order (the order of keep), the copies are
 // put in order at the end.
-func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, int, error) {
+//
+// base is the depth of the object's members (2 for the content's), for the
+// checks of nesting.
+func (w *walker) filter(out []byte, s int, keep []rule, base int, path string) ([]byte, int, error) {
 	var segs [9]span // where each kept member, "name":value, lies in out
 	var found, written uint32
 	var others keySet
@@ -603,9 +640,9 @@ func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, in
 			out = append(out, r.name...)
 			out = append(out, '"', ':')
 			if r.sub != nil {
-				out, m.ve, err = w.filter(out, m.vs, r.sub, r.path)
+				out, m.ve, err = w.filter(out, m.vs, r.sub, base+1, r.path)
 			} else {
-				out, m.ve, err = w.copyValue(out, m.vs, 0, path, r.name)
+				out, m.ve, err = w.copyValue(out, m.vs, base, path, r.name)
 			}
 			if err != nil {
 				return out, 0, err
@@ -621,7 +658,7 @@ func (w *walker) filter(out []byte, s int, keep []rule, path string) ([]byte, in
 			if j < len(keep) {
 				found |= 1 << j
 			}
-			ve, err := w.skip(&m, 0, path)
+			ve, err := w.skip(&m, base, path)
 			if err != nil {
 				return out, 0, err
 			}
@@ -724,6 +761,9 @@ func (w *walker) memberKey(m *member, i int, path string) error {
 		return syntaxError(i, "expected ':' after an object key", path)
 	}
 	m.vs = skipWS(raw, i+1)
+	if m.vs >= len(raw) {
+		return syntaxError(m.vs, "unexpected end of input, expected a value", joinPath(path, m.key))
+	}
 	return nil
 }
 

@@ -384,3 +384,31 @@ func TestAppendValidatedDoesNotAllocateIntoBuffer(t *testing.T) {
 		t.Errorf("%v allocations per run, want 0", allocs)
 	}
 }
+
+// TestTruncatedInputs cuts every vector and benchmark event at every
+// byte: what canonicaljson refuses Redact must refuse, and neither Redact
+// nor AppendValidated may panic on the way.
+func TestTruncatedInputs(t *testing.T) {
+	var inputs [][]byte
+	for _, c := range loadVectors(t) {
+		inputs = append(inputs, c.input())
+	}
+	for _, name := range []string{"testdata/bench_message.json", "testdata/bench_power_levels.json"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, bytes.TrimSpace(data))
+	}
+	for _, in := range inputs {
+		in = bytes.TrimSpace(in)
+		for n := 0; n < len(in); n++ {
+			for _, v := range []roomversion.Version{roomversion.V1, roomversion.V11} {
+				if out, err := redact.Redact(v, in[:n]); err == nil && canonicaljson.Valid(in[:n], redact.Mode(v)) != nil {
+					t.Errorf("v%s: %q accepted: %s", v.ID, in[:n], out)
+				}
+				redact.AppendValidated(nil, v, in[:n])
+			}
+		}
+	}
+}
