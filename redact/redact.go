@@ -79,9 +79,11 @@
 // which is most of what events keep) is checked and copied whole, anything
 // else is re-encoded by canonicaljson. A dropped member is skipped and,
 // by Redact and Append, given to canonicaljson.Valid; it is never
-// re-encoded. The content, whose rules depend on the type that may come
-// after it, is written last, and the members are then put in canonical
-// order with one copy. [AppendValidated] does not check what it drops, for
+// re-encoded. The content's rules depend on the type: when the type comes
+// first (as in the events Synapse writes) the content is redacted as it is
+// read; when it comes after (as in canonical JSON) the content is skipped
+// and redacted at the end. The members are then put in canonical order
+// with one copy. [AppendValidated] does not check what it drops, for
 // input validated already (events parsed by the event package): its work
 // is a scan of what is dropped and a copy of what is kept.
 package redact
