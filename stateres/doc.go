@@ -44,8 +44,10 @@
 // conflicted events, their auth chains and the events the sorts and the
 // rules read, not the size of the room.
 //
-// # Choices where the specification is silent or the reference
-// implementations differ
+// # Choices where the specification is silent
+//
+// Where the specification says nothing, or the reference implementations
+// differ from a literal reading, the resolver does what Synapse does:
 //
 //   - A state set's full auth chain holds its own events as well as their
 //     auth chains, as the reference implementations compute it (Synapse,
@@ -68,6 +70,9 @@
 //   - Room version 1: the first event of a pass is taken unchecked; when
 //     no event of another conflict passes, the last one (lowest depth,
 //     highest sha1) is taken, as Synapse does.
+//   - A power levels event that the ordering must read but that eventauth
+//     cannot interpret ends the resolution with ErrBadPowerLevels, as the
+//     reference implementations fail on one they cannot read.
 //
 // # Explaining a result
 //
