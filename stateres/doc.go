@@ -47,7 +47,8 @@
 // # Choices where the specification is silent
 //
 // Where the specification says nothing, or the reference implementations
-// differ from a literal reading, the resolver does what Synapse does:
+// differ from a literal reading, the resolver does what Synapse does,
+// except where noted:
 //
 //   - A state set's full auth chain holds its own events as well as their
 //     auth chains, as the reference implementations compute it (Synapse,
