@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,45 +37,84 @@ func FuzzRedact(f *testing.F) {
 	f.Add([]byte(`{"type":"m.room.create","content":{"creator":"@a:b","x":1e2,"y":-0}}`), uint8(11))
 	f.Add([]byte(`{"type":"m.room.power_levels","content":{"users":{"@a:b":1.5e3},"ban":1e400}}`), uint8(2))
 
-	versions := roomversion.Known()
 	f.Fuzz(func(t *testing.T, in []byte, which uint8) {
-		v := versions[int(which)%len(versions)]
-		mode := redact.Mode(v)
-		out, err := redact.Redact(v, in)
-		fast, fastErr := redact.AppendValidated(nil, v, in)
-		validErr := canonicaljson.Valid(in, mode)
-		if err != nil {
-			var re *redact.Error
-			if !errors.As(err, &re) {
-				t.Fatalf("error %T %v is not a *redact.Error", err, err)
-			}
-			shape := errors.Is(err, redact.ErrNotObject) || errors.Is(err, redact.ErrType) || errors.Is(err, redact.ErrContent)
-			if !shape && validErr == nil {
-				t.Fatalf("Redact refused with %v what canonicaljson accepts", err)
-			}
-			return
-		}
-		if validErr != nil {
-			t.Fatalf("Redact accepted what canonicaljson refuses (%v): %s", validErr, out)
-		}
-		if !canonicaljson.IsCanonical(out, mode) {
-			t.Fatalf("output not canonical: %s", out)
-		}
-		again, err := redact.Redact(v, out)
-		if err != nil || !bytes.Equal(again, out) {
-			t.Fatalf("not idempotent:\n once  %s\n twice %s (%v)", out, again, err)
-		}
-		if fastErr != nil || !bytes.Equal(fast, out) {
-			t.Fatalf("AppendValidated: %s (%v), Redact: %s", fast, fastErr, out)
-		}
-		ref, err := reference(v, in)
-		if err != nil {
-			t.Fatalf("reference: %v", err)
-		}
-		if !bytes.Equal(ref, out) {
-			t.Fatalf("differs from the reference:\n got %s\nwant %s", out, ref)
-		}
+		checkRedaction(t, in, which)
 	})
+}
+
+// FuzzRedactContent puts fuzzed content (and a fuzzed value beside it)
+// into events of the types with content rules, in both key orders (type
+// first, as Synapse writes events, and content first, as canonical JSON
+// has it), so that the content rules are reached far more often than from
+// random bytes.
+func FuzzRedactContent(f *testing.F) {
+	for i, c := range loadVectors(f) {
+		var ev struct {
+			Content json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(c.input(), &ev) == nil && ev.Content != nil {
+			f.Add([]byte(ev.Content), []byte(`"x"`), uint8(i), uint8(i))
+		}
+	}
+	f.Add([]byte(`{"third_party_invite":{"signed":{"b":1,"a":[]}},"membership":"invite"}`), []byte(`[1]`), uint8(0), uint8(10))
+	f.Add([]byte(`{"users":{"@b:x":1,"@a:x":2},"invite":0,"ban":1e2}`), []byte(`{"z":1,"a":2}`), uint8(3), uint8(11))
+	types := []string{"m.room.member", "m.room.create", "m.room.join_rules", "m.room.power_levels",
+		"m.room.history_visibility", "m.room.aliases", "m.room.redaction", "m.room.message"}
+	f.Fuzz(func(t *testing.T, content, other []byte, which, version uint8) {
+		typ := types[int(which)%len(types)]
+		var ev []byte
+		if which&0x80 == 0 {
+			ev = fmt.Appendf(nil, `{"type":%q,"content":%s,"sender":%s}`, typ, content, other)
+		} else {
+			ev = fmt.Appendf(nil, `{"sender":%s,"content":%s,"type":%q}`, other, content, typ)
+		}
+		checkRedaction(t, ev, version)
+	})
+}
+
+var versions = roomversion.Known()
+
+// checkRedaction checks the properties every redaction must have.
+func checkRedaction(t *testing.T, in []byte, which uint8) {
+	v := versions[int(which)%len(versions)]
+	mode := redact.Mode(v)
+	out, err := redact.Redact(v, in)
+	fast, fastErr := redact.AppendValidated(nil, v, in)
+	validErr := canonicaljson.Valid(in, mode)
+	if err != nil {
+		if out != nil {
+			t.Fatalf("error %v with output %s", err, out)
+		}
+		var re *redact.Error
+		if !errors.As(err, &re) {
+			t.Fatalf("error %T %v is not a *redact.Error", err, err)
+		}
+		shape := errors.Is(err, redact.ErrNotObject) || errors.Is(err, redact.ErrType) || errors.Is(err, redact.ErrContent)
+		if !shape && validErr == nil {
+			t.Fatalf("Redact refused with %v what canonicaljson accepts", err)
+		}
+		return
+	}
+	if validErr != nil {
+		t.Fatalf("Redact accepted what canonicaljson refuses (%v): %s", validErr, out)
+	}
+	if !canonicaljson.IsCanonical(out, mode) {
+		t.Fatalf("output not canonical: %s", out)
+	}
+	again, err := redact.Redact(v, out)
+	if err != nil || !bytes.Equal(again, out) {
+		t.Fatalf("not idempotent:\n once  %s\n twice %s (%v)", out, again, err)
+	}
+	if fastErr != nil || !bytes.Equal(fast, out) {
+		t.Fatalf("AppendValidated: %s (%v), Redact: %s", fast, fastErr, out)
+	}
+	ref, err := reference(v, in)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	if !bytes.Equal(ref, out) {
+		t.Fatalf("differs from the reference:\n got %s\nwant %s", out, ref)
+	}
 }
 
 // reference is the algorithm written as plainly as possible, on maps, from
