@@ -11,12 +11,13 @@ import (
 //
 // Most of what an event keeps (IDs, hashes, signatures, small integers) is
 // already canonical: ASCII strings without escapes, integers of at most 15
-// digits, objects whose keys are already in order. Such a value is copied
-// by copyCanonical, which checks it as it goes and gives up at the first
+// digits, objects whose keys are already in order. Such a value is checked
+// and then copied whole by copyCanonical, which gives up at the first
 // thing outside that subset (an escape, a non-ASCII byte, a fraction, keys
 // out of order or equal, deep nesting); the value is then encoded by
 // canonicaljson, which judges it in full. Both ways give the same bytes
-// for the values the subset holds, in either mode.
+// for the values the subset holds, in either mode: every value of the
+// subset is valid and canonical in Strict and in Lenient alike.
 //
 // The value's field name, path.name, is only made for an error.
 func (w *walker) appendValue(out []byte, s, e int, path, name string) ([]byte, error) {
@@ -44,8 +45,8 @@ func (w *walker) encode(out []byte, s, e int, path, name string) ([]byte, error)
 // the offset after it, like appendValue for a value whose end is not yet
 // known.
 //
-// base is the depth of the object holding the value, when the value's own
-// depth must be checked (0 when the object's depth has been).
+// base is the depth of the object holding the value (1 for the event), for
+// the check of nesting; 0 skips it.
 func (w *walker) copyValue(out []byte, s, base int, path, name string) ([]byte, int, error) {
 	n := len(out)
 	if o, end, ok := copyCanonical(out, w.raw, s, 0); ok {
