@@ -1,0 +1,422 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"crypto/ed25519"
+
+	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/signing"
+)
+
+// KeyStore persists the server keys objects a FetchingKeyRing has fetched,
+// so that keys survive restarts and other processes can share them.
+// MemoryKeyStore is the in-memory implementation.
+type KeyStore interface {
+	// LoadServerKeys returns the stored objects of each server named
+	// (servers with none are absent from the map).
+	LoadServerKeys(ctx context.Context, serverNames []string) (map[string][]*signing.ServerKeys, error)
+	// StoreServerKeys stores objects that have been verified.
+	StoreServerKeys(ctx context.Context, keys []*signing.ServerKeys) error
+}
+
+// MemoryKeyStore is a KeyStore in memory. For each key of each server it
+// keeps the newest object (greatest valid_until_ts) that lists the key.
+// The zero value is ready to use; it is safe for concurrent use.
+type MemoryKeyStore struct {
+	mu   sync.RWMutex
+	keys map[string]map[signing.KeyID]*signing.ServerKeys
+}
+
+// LoadServerKeys implements KeyStore.
+func (s *MemoryKeyStore) LoadServerKeys(ctx context.Context, serverNames []string) (map[string][]*signing.ServerKeys, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string][]*signing.ServerKeys, len(serverNames))
+	for _, name := range serverNames {
+		byID := s.keys[name]
+		if len(byID) == 0 {
+			continue
+		}
+		var list []*signing.ServerKeys
+		for _, k := range byID {
+			if !slices.Contains(list, k) {
+				list = append(list, k)
+			}
+		}
+		slices.SortFunc(list, func(a, b *signing.ServerKeys) int { return compareInt(b.ValidUntilTS, a.ValidUntilTS) })
+		out[name] = list
+	}
+	return out, nil
+}
+
+// StoreServerKeys implements KeyStore.
+func (s *MemoryKeyStore) StoreServerKeys(ctx context.Context, keys []*signing.ServerKeys) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]map[signing.KeyID]*signing.ServerKeys{}
+	}
+	for _, k := range keys {
+		byID := s.keys[k.ServerName]
+		if byID == nil {
+			byID = map[signing.KeyID]*signing.ServerKeys{}
+			s.keys[k.ServerName] = byID
+		}
+		put := func(id signing.KeyID) {
+			if cur, ok := byID[id]; !ok || k.ValidUntilTS >= cur.ValidUntilTS {
+				byID[id] = k
+			}
+		}
+		for id := range k.VerifyKeys {
+			put(id)
+		}
+		for id := range k.OldVerifyKeys {
+			put(id)
+		}
+	}
+	return nil
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TrustedNotary is a notary server a FetchingKeyRing asks for keys, with
+// the keys its answers must be signed with.
+type TrustedNotary struct {
+	ServerName string
+	Keys       map[signing.KeyID]ed25519.PublicKey
+}
+
+// maxKeysResponse bounds the key responses read.
+const maxKeysResponse = 1 << 20
+
+// FetchingKeyRing is a signing.KeyRing that fetches the keys it does not
+// have ("Retrieving server keys", content/server-server-api.md): from the
+// notaries it trusts (GET /_matrix/key/v2/query/{serverName}), then from
+// the server itself (GET /_matrix/key/v2/server), in that order, as the
+// reference server does. Every object is checked: the server's own
+// signature by a key it lists, server_name equal to the server asked for,
+// and for notary answers the notary's signature by one of its trusted
+// keys. Fetched objects go to Store and are used while valid.
+//
+// A key is fetched again when the stored one's valid_until_ts is before
+// the request's MinimumValidUntilTS (old keys are never refetched); if
+// the fetch fails, the stored key is returned anyway, and the caller
+// judges its validity. Concurrent lookups that need the same server's keys
+// share one fetch. Fetch failures are not errors of PublicKeys: the keys
+// are just absent.
+//
+// Set the fields before first use.
+type FetchingKeyRing struct {
+	// Client makes the requests, to URLs "matrix-federation://<server
+	// name>/..."; it needs a transport that resolves server names, such as
+	// NewTransport. nil: a client over NewTransport with a default
+	// Resolver.
+	Client *http.Client
+	// Notaries are asked first, in order.
+	Notaries []TrustedNotary
+	// NoDirect stops the ring from asking servers for their own keys
+	// (notaries only).
+	NoDirect bool
+	// Store holds the fetched keys (nil: a MemoryKeyStore).
+	Store KeyStore
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+
+	once   sync.Once
+	client *http.Client
+	store  KeyStore
+	flight flightGroup[string, []*signing.ServerKeys]
+}
+
+func (k *FetchingKeyRing) init() {
+	k.once.Do(func() {
+		k.client = k.Client
+		if k.client == nil {
+			k.client = &http.Client{Transport: NewTransport(&Resolver{}, nil, false), Timeout: time.Minute}
+		}
+		k.store = k.Store
+		if k.store == nil {
+			k.store = &MemoryKeyStore{}
+		}
+	})
+}
+
+func (k *FetchingKeyRing) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
+}
+
+// findKey looks up id in the objects, preferring the newest object.
+func findKey(objs []*signing.ServerKeys, id signing.KeyID) (signing.PublicKey, bool) {
+	var best signing.PublicKey
+	var bestTS int64 = -1 << 63
+	found := false
+	for _, o := range objs {
+		if o.ValidUntilTS < bestTS && found {
+			continue
+		}
+		if pub, ok := o.VerifyKeys[id]; ok {
+			best, bestTS, found = signing.PublicKey{Key: pub, ValidUntilTS: o.ValidUntilTS}, o.ValidUntilTS, true
+		} else if old, ok := o.OldVerifyKeys[id]; ok {
+			best, bestTS, found = signing.PublicKey{Key: old.Key, ValidUntilTS: old.ExpiredTS, ExpiredTS: old.ExpiredTS}, o.ValidUntilTS, true
+		}
+	}
+	return best, found
+}
+
+// PublicKeys implements signing.KeyRing.
+func (k *FetchingKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest) (map[signing.ServerKeyID]signing.PublicKey, error) {
+	k.init()
+	names := make([]string, 0, 1)
+	for _, q := range reqs {
+		if !slices.Contains(names, q.ServerName) {
+			names = append(names, q.ServerName)
+		}
+	}
+	stored, err := k.store.LoadServerKeys(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("federation: loading keys: %w", err)
+	}
+	out := make(map[signing.ServerKeyID]signing.PublicKey, len(reqs))
+	need := map[string]int64{} // server -> greatest MinimumValidUntilTS wanted
+	for _, q := range reqs {
+		id := signing.ServerKeyID{ServerName: q.ServerName, KeyID: q.KeyID}
+		pub, ok := findKey(stored[q.ServerName], q.KeyID)
+		if ok {
+			out[id] = pub
+		}
+		if ok && (pub.ExpiredTS != 0 || pub.ValidUntilTS >= q.MinimumValidUntilTS) {
+			continue
+		}
+		if !validServerName(q.ServerName) {
+			continue
+		}
+		need[q.ServerName] = max(need[q.ServerName], q.MinimumValidUntilTS)
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	type result struct {
+		name string
+		objs []*signing.ServerKeys
+	}
+	results := make(chan result, len(need))
+	for name, minTS := range need {
+		go func() {
+			objs, _ := k.flight.do(ctx, name, func() ([]*signing.ServerKeys, error) {
+				return k.fetch(context.WithoutCancel(ctx), name, minTS, false)
+			})
+			results <- result{name, objs}
+		}()
+	}
+	for range need {
+		var r result
+		select {
+		case r = <-results:
+		case <-ctx.Done():
+			return out, nil
+		}
+		for _, q := range reqs {
+			if q.ServerName != r.name {
+				continue
+			}
+			if pub, ok := findKey(r.objs, q.KeyID); ok {
+				id := signing.ServerKeyID{ServerName: q.ServerName, KeyID: q.KeyID}
+				if cur, had := out[id]; !had || pub.ValidUntilTS >= cur.ValidUntilTS {
+					out[id] = pub
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// ErrNoKeys is returned by fetches that found no usable keys object.
+var ErrNoKeys = errors.New("federation: no usable server keys")
+
+// fetch asks the notaries (unless directOnly) then the server, stores what
+// verified and returns it. It returns at the first source that gave an
+// object valid until minTS, else everything gathered.
+func (k *FetchingKeyRing) fetch(ctx context.Context, name string, minTS int64, directOnly bool) ([]*signing.ServerKeys, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var got []*signing.ServerKeys
+	var errs []error
+	enough := func() bool {
+		for _, o := range got {
+			if o.ValidUntilTS >= minTS {
+				return true
+			}
+		}
+		return false
+	}
+	if !directOnly {
+		for _, n := range k.Notaries {
+			objs, err := k.fetchFromNotary(ctx, n, name, minTS)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			got = append(got, objs...)
+			if enough() {
+				break
+			}
+		}
+	}
+	if !enough() && (!k.NoDirect || directOnly) {
+		obj, err := k.fetchDirect(ctx, name)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			got = append(got, obj)
+		}
+	}
+	if len(got) == 0 {
+		return nil, errors.Join(append([]error{ErrNoKeys}, errs...)...)
+	}
+	if err := k.store.StoreServerKeys(ctx, got); err != nil {
+		return got, err
+	}
+	return got, nil
+}
+
+func (k *FetchingKeyRing) get(ctx context.Context, server, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "matrix-federation://"+server+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeysResponse+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxKeysResponse {
+		return nil, fmt.Errorf("federation: %s%s: answer larger than %d bytes", truncate(server), path, maxKeysResponse)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("federation: %s%s: status %d", truncate(server), path, resp.StatusCode)
+	}
+	return body, nil
+}
+
+func (k *FetchingKeyRing) fetchDirect(ctx context.Context, name string) (*signing.ServerKeys, error) {
+	body, err := k.get(ctx, name, "/_matrix/key/v2/server")
+	if err != nil {
+		return nil, err
+	}
+	return signing.ParseServerKeysFor(body, name)
+}
+
+func (k *FetchingKeyRing) fetchFromNotary(ctx context.Context, n TrustedNotary, name string, minTS int64) ([]*signing.ServerKeys, error) {
+	path := "/_matrix/key/v2/query/" + url.PathEscape(name)
+	if minTS > 0 {
+		path += "?minimum_valid_until_ts=" + strconv.FormatInt(minTS, 10)
+	}
+	body, err := k.get(ctx, n.ServerName, path)
+	if err != nil {
+		return nil, err
+	}
+	objs, errs := parseNotaryAnswer(body, n, name)
+	return objs, errors.Join(errs...)
+}
+
+// parseNotaryAnswer reads {"server_keys":[...]} and keeps the objects
+// about name signed by the notary and by the server itself.
+func parseNotaryAnswer(body []byte, n TrustedNotary, name string) ([]*signing.ServerKeys, []error) {
+	var doc struct {
+		ServerKeys []json.RawMessage `json:"server_keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, []error{fmt.Errorf("federation: notary %s: %w", truncate(n.ServerName), err)}
+	}
+	var objs []*signing.ServerKeys
+	var errs []error
+	for i, raw := range doc.ServerKeys {
+		if err := signing.VerifyJSON(raw, n.ServerName, n.Keys, canonicaljson.Lenient); err != nil {
+			errs = append(errs, fmt.Errorf("federation: notary %s: server_keys[%d]: notary signature: %w", truncate(n.ServerName), i, err))
+			continue
+		}
+		obj, err := signing.ParseServerKeysFor(raw, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federation: notary %s: server_keys[%d]: %w", truncate(n.ServerName), i, err))
+			continue
+		}
+		objs = append(objs, obj)
+	}
+	return objs, errs
+}
+
+// flightGroup runs one call per key at a time; concurrent callers with the
+// same key wait for it and share its result.
+type flightGroup[K comparable, V any] struct {
+	mu    sync.Mutex
+	calls map[K]*flightCall[V]
+}
+
+type flightCall[V any] struct {
+	done chan struct{}
+	val  V
+	err  error
+}
+
+// do runs fn for key unless a call is in flight, then returns its result.
+// A caller whose ctx ends stops waiting (the call goes on for the others).
+func (g *flightGroup[K, V]) do(ctx context.Context, key K, fn func() (V, error)) (V, error) {
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = map[K]*flightCall[V]{}
+	}
+	if c, ok := g.calls[key]; ok {
+		g.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.val, c.err
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+	}
+	c := &flightCall[V]{done: make(chan struct{})}
+	g.calls[key] = c
+	g.mu.Unlock()
+	go func() {
+		defer func() {
+			g.mu.Lock()
+			delete(g.calls, key)
+			g.mu.Unlock()
+			close(c.done)
+		}()
+		c.val, c.err = fn()
+	}()
+	select {
+	case <-c.done:
+		return c.val, c.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
