@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mxkit/mxkit/event"
@@ -68,6 +69,89 @@ func TestGeneratedRoomProperties(t *testing.T) {
 					t.Fatal(err)
 				}
 
+				// The auth difference is, by its definition, the union of
+				// the sets' full auth chains (each set's events and their
+				// auth chains) less their intersection.
+				if v.StateRes != roomversion.StateResV1 {
+					count := map[string]int{}
+					for _, set := range sets {
+						seen := map[string]bool{}
+						var stack []string
+						for _, id := range set {
+							stack = append(stack, id)
+						}
+						for len(stack) > 0 {
+							id := stack[len(stack)-1]
+							stack = stack[:len(stack)-1]
+							if seen[id] {
+								continue
+							}
+							seen[id] = true
+							count[id]++
+							stack = append(stack, room.Store.Event(id).AuthEventIDs()...)
+						}
+					}
+					var authDiff []string
+					for id, c := range count {
+						if c < len(sets) {
+							authDiff = append(authDiff, id)
+						}
+					}
+					slices.Sort(authDiff)
+					if !slices.Equal(authDiff, tr.AuthDifference) {
+						t.Fatalf("auth difference:\n got %v\nwant %v", tr.AuthDifference, authDiff)
+					}
+				}
+
+				// The conflicted state subgraph (v2.1), by its definition:
+				// the events on an auth path from a conflicted event to
+				// another (the trace lists the conflicted events too).
+				if v.StateRes == roomversion.StateResV21 {
+					conflicted := map[string]bool{}
+					for _, id := range tr.Conflicted {
+						conflicted[id] = true
+					}
+					memo := map[string]bool{}
+					var reaches func(id string) bool
+					reaches = func(id string) bool {
+						if r, ok := memo[id]; ok {
+							return r
+						}
+						r := conflicted[id]
+						for _, a := range room.Store.Event(id).AuthEventIDs() {
+							if reaches(a) {
+								r = true
+							}
+						}
+						memo[id] = r
+						return r
+					}
+					below := map[string]bool{}
+					var walk func(id string)
+					walk = func(id string) {
+						if below[id] {
+							return
+						}
+						below[id] = true
+						for _, a := range room.Store.Event(id).AuthEventIDs() {
+							walk(a)
+						}
+					}
+					for id := range conflicted {
+						walk(id)
+					}
+					var sub []string
+					for id := range below {
+						if reaches(id) {
+							sub = append(sub, id)
+						}
+					}
+					slices.Sort(sub)
+					if !slices.Equal(sub, tr.Subgraph) {
+						t.Fatalf("subgraph:\n got %v\nwant %v", tr.Subgraph, sub)
+					}
+				}
+
 				// Any order of the state sets gives the same result.
 				rng := rand.New(rand.NewPCG(seed, 7))
 				for range 4 {
@@ -95,6 +179,29 @@ func TestGeneratedRoomProperties(t *testing.T) {
 				// Without the auth chain index: the same result.
 				if got, err := stateres.Resolve(ctx, v, sets, noIndex{room.Store}, nil); err != nil || !equal(got, want) {
 					t.Fatalf("without the index: err %v\n%s", err, diff(got, want))
+				}
+
+				// Walking the whole auth chains (not stopping at
+				// unconflicted events): the same result.
+				restore := stateres.SetFullWalk()
+				var trFull stateres.Trace
+				got, err := stateres.Resolve(ctx, v, sets, room.Store, &stateres.Options{Trace: &trFull})
+				restore()
+				if err != nil || !equal(got, want) {
+					t.Fatalf("full walk: err %v\n%s", err, diff(got, want))
+				}
+				if !slices.Equal(trFull.AuthDifference, tr.AuthDifference) || !slices.Equal(trFull.FullConflicted, tr.FullConflicted) {
+					t.Fatalf("full walk: auth difference %v, full conflicted %v; walk stopping at unconflicted events: %v, %v",
+						trFull.AuthDifference, trFull.FullConflicted, tr.AuthDifference, tr.FullConflicted)
+				}
+				// Without the index too (the walk of every unconflicted
+				// event's chain): the same auth difference.
+				var trNoIndex stateres.Trace
+				if _, err := stateres.Resolve(ctx, v, sets, noIndex{room.Store}, &stateres.Options{Trace: &trNoIndex}); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(trNoIndex.AuthDifference, tr.AuthDifference) {
+					t.Fatalf("without the index: auth difference %v, with: %v", trNoIndex.AuthDifference, tr.AuthDifference)
 				}
 
 				// As changes to the base state: the same result.

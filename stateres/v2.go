@@ -9,6 +9,10 @@ import (
 	"github.com/mxkit/mxkit/roomversion"
 )
 
+// fullWalk makes v2 walk the whole auth chains of the conflicted events,
+// as v2.1 must; tests compare both ways.
+var fullWalk = false
+
 // mlInfinite is the mainline position of an event whose power levels
 // ancestry never meets the mainline.
 const mlInfinite = math.MaxInt64
@@ -130,7 +134,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// D: the conflicted events and their auth chains. Every event of an
 	// auth difference or a conflicted state subgraph is in D.
-	d, err := r.closure(conflicted, !v21)
+	d, err := r.closure(conflicted, !v21 && !fullWalk)
 	if err != nil {
 		return nil, err
 	}
