@@ -1,0 +1,383 @@
+package clientapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mxkit/mxkit/roomversion"
+)
+
+// DefaultVersions are the specification versions GET /versions
+// advertises unless Server.Versions says otherwise: the r0 releases
+// older clients look for and v1.1 onwards.
+var DefaultVersions = []string{
+	"r0.5.0", "r0.6.0", "r0.6.1",
+	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
+}
+
+const (
+	defaultMaxBody        = 1 << 20
+	defaultMaxSyncTimeout = 5 * time.Minute
+)
+
+// Server is the client-server API as an http.Handler. Fill in the
+// fields, then mount it (or call ServeHTTP); it must not be changed after
+// the first request. Every backend field is optional: an endpoint whose
+// backend is nil answers 404 M_UNRECOGNIZED, except where a documented
+// default exists (filters and transactions are kept in memory, presence
+// says offline, the user directory is empty, push rules are the spec's
+// defaults).
+type Server struct {
+	// ServerName is the homeserver's name, the domain of its users.
+	ServerName string
+	// BaseURL is announced by /.well-known/matrix/client as
+	// m.homeserver.base_url; empty: the well-known endpoint answers 404.
+	BaseURL string
+	// WellKnownExtra adds keys to /.well-known/matrix/client.
+	WellKnownExtra map[string]any
+	// Versions overrides DefaultVersions; UnstableFeatures is sent as
+	// unstable_features.
+	Versions         []string
+	UnstableFeatures map[string]bool
+	// RoomVersions are the versions rooms may be created in (nil:
+	// roomversion.Standard()); DefaultRoomVersion is the one used when
+	// the client names none (empty: roomversion.Default()).
+	RoomVersions       *roomversion.Set
+	DefaultRoomVersion string
+	// MaxBodyBytes bounds request bodies (0: 1 MiB). Event content is
+	// further bounded by MaxEventSize.
+	MaxBodyBytes int64
+	// MaxSyncTimeout caps the timeout a client may ask of /sync (0: 5
+	// minutes).
+	MaxSyncTimeout time.Duration
+	// MaxUploadSize is announced as m.upload.size by the media config
+	// endpoint (0: not announced).
+	MaxUploadSize int64
+	// AllowRegistration enables POST /register for users (application
+	// services may always register in their namespace when Registration
+	// is set).
+	AllowRegistration bool
+	// UIA runs user-interactive authentication; nil: a UIA with the
+	// default flows, sessions in memory for 30 minutes.
+	UIA *UIA
+
+	Tokens        TokenLookup
+	Accounts      Accounts
+	Registration  Registration
+	Rooms         Rooms
+	Sender        Sender
+	Reader        RoomReader
+	Syncer        Syncer
+	Filters       Filters
+	Directory     Directory
+	Profile       Profile
+	AccountData   AccountData
+	Ephemeral     Ephemeral
+	Presence      Presence
+	UserDirectory UserDirectory
+	Transactions  Transactions
+
+	once    sync.Once
+	mux     *http.ServeMux
+	filters Filters
+	txns    Transactions
+	uia     *UIA
+	methods string
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.once.Do(s.init)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", s.methods)
+	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+	if r.Method == http.MethodOptions {
+		// Web Browser Clients: OPTIONS never runs endpoint logic.
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "{}")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// call is one request being served.
+type call struct {
+	s   *Server
+	w   http.ResponseWriter
+	r   *http.Request
+	ctx context.Context
+	who Identity
+	// body is the raw request body, read before the handler runs.
+	body []byte
+}
+
+type handlerFunc func(c *call) (any, error)
+
+type authMode uint8
+
+const (
+	authNone authMode = iota
+	authRequired
+	authOptional
+)
+
+type route struct {
+	method string
+	auth   authMode
+	h      handlerFunc
+}
+
+var (
+	legacyPrefixes = []string{"/_matrix/client/r0", "/_matrix/client/v3"}
+	v1Prefixes     = []string{"/_matrix/client/v1"}
+)
+
+func (s *Server) init() {
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = defaultMaxBody
+	}
+	if s.MaxSyncTimeout <= 0 {
+		s.MaxSyncTimeout = defaultMaxSyncTimeout
+	}
+	s.filters = s.Filters
+	if s.filters == nil {
+		s.filters = newMemoryFilters()
+	}
+	s.txns = s.Transactions
+	if s.txns == nil {
+		s.txns = NewMemoryTransactions(24 * time.Hour)
+	}
+	s.uia = s.UIA
+	if s.uia == nil {
+		s.uia = &UIA{}
+	}
+	table := map[string]map[string]route{}
+	add := func(prefixes []string, method, path string, auth authMode, h handlerFunc) {
+		for _, p := range prefixes {
+			pat := p + path
+			if table[pat] == nil {
+				table[pat] = map[string]route{}
+			}
+			table[pat][method] = route{method, auth, h}
+		}
+	}
+	s.routes(add)
+	s.mux = http.NewServeMux()
+	allMethods := map[string]bool{http.MethodOptions: true}
+	for pat, byMethod := range table {
+		var allow []string
+		for m := range byMethod {
+			allow = append(allow, m)
+			allMethods[m] = true
+		}
+		sort.Strings(allow)
+		s.mux.Handle(pat, &dispatcher{s: s, byMethod: byMethod, allow: strings.Join(append(allow, http.MethodOptions), ", ")})
+	}
+	var ms []string
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
+		if allMethods[m] {
+			ms = append(ms, m)
+		}
+	}
+	s.methods = strings.Join(ms, ", ")
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, unrecognized(http.StatusNotFound))
+	})
+}
+
+type dispatcher struct {
+	s        *Server
+	byMethod map[string]route
+	allow    string
+}
+
+func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, ok := d.byMethod[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		rt, ok = d.byMethod[http.MethodGet]
+	}
+	if !ok {
+		w.Header().Set("Allow", d.allow)
+		writeError(w, unrecognized(http.StatusMethodNotAllowed))
+		return
+	}
+	d.s.serve(w, r, rt)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
+	c := &call{s: s, w: w, r: r, ctx: r.Context()}
+	if rt.auth != authNone {
+		who, err := s.authenticate(r)
+		if err != nil && (rt.auth == authRequired || !isMissingToken(err)) {
+			writeError(w, err)
+			return
+		}
+		c.who = who
+		if who.UserID != "" {
+			c.ctx = WithIdentity(c.ctx, who)
+		}
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, NewError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+					fmt.Sprintf("request body is larger than %d bytes", s.MaxBodyBytes)))
+				return
+			}
+			writeError(w, BadJSON("could not read the request body"))
+			return
+		}
+		c.body = body
+	}
+	res, err := rt.h(c)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if raw, ok := res.(rawResponse); ok {
+		writeRaw(w, http.StatusOK, raw)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// rawResponse is a pre-encoded JSON answer (transaction replays).
+type rawResponse []byte
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// Body decoding. The spec (content/client-server-api/_index.md, "API
+// Standards") and Synapse: a body that is not JSON is 400 M_NOT_JSON; JSON
+// that is not an object, or has a field of the wrong type, is 400
+// M_BAD_JSON.
+
+// object checks the body is one JSON object and returns it. An empty
+// body counts as {} when optional is true (endpoints whose fields are all
+// optional, which clients call with no body).
+func (c *call) object(optional bool) ([]byte, error) {
+	b := bytes.TrimSpace(c.body)
+	if len(b) == 0 {
+		if optional {
+			return []byte("{}"), nil
+		}
+		return nil, NewError(http.StatusBadRequest, CodeNotJSON, "request body is empty; a JSON object is required")
+	}
+	if !json.Valid(b) {
+		return nil, NewError(http.StatusBadRequest, CodeNotJSON, "request body is not valid JSON")
+	}
+	if b[0] != '{' {
+		return nil, BadJSON("request body must be a JSON object")
+	}
+	return b, nil
+}
+
+// decode reads the body object into v.
+func (c *call) decode(v any, optional bool) error {
+	b, err := c.object(optional)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := te.Field
+			if field == "" {
+				field = "(body)"
+			}
+			return BadJSON(fmt.Sprintf("field %q: expected %s, got JSON %s", field, te.Type, te.Value))
+		}
+		return BadJSON(err.Error())
+	}
+	return nil
+}
+
+// eventContent reads the body as event content: a JSON object no larger
+// than MaxEventSize.
+func (c *call) eventContent() (json.RawMessage, error) {
+	if len(c.body) > MaxEventSize {
+		return nil, NewError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("event content is larger than the %d-byte event size limit", MaxEventSize))
+	}
+	b, err := c.object(false)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(b), nil
+}
+
+// need answers 404 M_UNRECOGNIZED when a backend is missing.
+func need(ok bool) error {
+	if !ok {
+		return unrecognized(http.StatusNotFound)
+	}
+	return nil
+}
+
+func (c *call) roomIDParam(name string) (string, error) {
+	id := c.r.PathValue(name)
+	if err := ValidRoomID(id); err != nil {
+		return "", paramError(err)
+	}
+	return id, nil
+}
+
+func (c *call) userIDParam(name string) (string, error) {
+	id := c.r.PathValue(name)
+	if err := ValidUserID(id, true); err != nil {
+		return "", paramError(err)
+	}
+	return id, nil
+}
+
+func (c *call) selfParam(name, what string) error {
+	id := c.r.PathValue(name)
+	if err := ValidUserID(id, true); err != nil {
+		return paramError(err)
+	}
+	if id != c.who.UserID {
+		return Forbidden("cannot " + what + " for other users")
+	}
+	return nil
+}
+
+func (c *call) roomVersions() *roomversion.Set {
+	if c.s.RoomVersions != nil {
+		return c.s.RoomVersions
+	}
+	return roomversion.Standard()
+}
+
+func (c *call) defaultRoomVersion() string {
+	if c.s.DefaultRoomVersion != "" {
+		return c.s.DefaultRoomVersion
+	}
+	return roomversion.Default().ID
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -1,0 +1,223 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SyncResponse is the body of GET /sync (content/client-server-api
+// /_index.md "Syncing", data/api/client-server/sync.yaml). Empty maps and
+// lists are left out as the spec allows, except the arrays it requires.
+type SyncResponse struct {
+	NextBatch   string       `json:"next_batch"`
+	Rooms       *SyncRooms   `json:"rooms,omitempty"`
+	Presence    *EventsBlock `json:"presence,omitempty"`
+	AccountData *EventsBlock `json:"account_data,omitempty"`
+	ToDevice    *EventsBlock `json:"to_device,omitempty"`
+	DeviceLists *DeviceLists `json:"device_lists,omitempty"`
+	// DeviceOneTimeKeysCount is required by end-to-end encryption
+	// clients; nil is sent as {}.
+	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
+	DeviceUnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types,omitempty"`
+}
+
+// SyncRooms are the rooms of a sync by membership.
+type SyncRooms struct {
+	Join   map[string]*JoinedRoom  `json:"join,omitempty"`
+	Invite map[string]*InvitedRoom `json:"invite,omitempty"`
+	Leave  map[string]*LeftRoom    `json:"leave,omitempty"`
+	Knock  map[string]*KnockedRoom `json:"knock,omitempty"`
+}
+
+// EventsBlock is {"events": [...]}.
+type EventsBlock struct {
+	Events EventList `json:"events"`
+}
+
+// Timeline is a room's timeline slice.
+type Timeline struct {
+	Events    EventList `json:"events"`
+	Limited   bool      `json:"limited,omitempty"`
+	PrevBatch string    `json:"prev_batch,omitempty"`
+}
+
+// JoinedRoom is one room under rooms.join.
+type JoinedRoom struct {
+	Summary             *RoomSummary         `json:"summary,omitempty"`
+	State               *EventsBlock         `json:"state,omitempty"`
+	StateAfter          *EventsBlock         `json:"state_after,omitempty"`
+	Timeline            *Timeline            `json:"timeline,omitempty"`
+	Ephemeral           *EventsBlock         `json:"ephemeral,omitempty"`
+	AccountData         *EventsBlock         `json:"account_data,omitempty"`
+	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
+}
+
+// RoomSummary is a joined room's summary.
+type RoomSummary struct {
+	Heroes             []string `json:"m.heroes,omitempty"`
+	JoinedMemberCount  *int     `json:"m.joined_member_count,omitempty"`
+	InvitedMemberCount *int     `json:"m.invited_member_count,omitempty"`
+}
+
+// UnreadNotifications are a joined room's notification counts.
+type UnreadNotifications struct {
+	HighlightCount    int `json:"highlight_count"`
+	NotificationCount int `json:"notification_count"`
+}
+
+// InvitedRoom is one room under rooms.invite: stripped state.
+type InvitedRoom struct {
+	InviteState EventsBlock `json:"invite_state"`
+}
+
+// KnockedRoom is one room under rooms.knock: stripped state.
+type KnockedRoom struct {
+	KnockState EventsBlock `json:"knock_state"`
+}
+
+// LeftRoom is one room under rooms.leave.
+type LeftRoom struct {
+	State       *EventsBlock `json:"state,omitempty"`
+	StateAfter  *EventsBlock `json:"state_after,omitempty"`
+	Timeline    *Timeline    `json:"timeline,omitempty"`
+	AccountData *EventsBlock `json:"account_data,omitempty"`
+}
+
+// DeviceLists are the device list changes of end-to-end encryption.
+type DeviceLists struct {
+	Changed []string `json:"changed,omitempty"`
+	Left    []string `json:"left,omitempty"`
+}
+
+// MarshalJSON sends device_one_time_keys_count as {} when nil: clients
+// that do end-to-end encryption read it on every sync.
+func (r *SyncResponse) MarshalJSON() ([]byte, error) {
+	type plain SyncResponse
+	c := *r
+	if c.DeviceOneTimeKeysCount == nil {
+		c.DeviceOneTimeKeysCount = map[string]int{}
+	}
+	return json.Marshal((*plain)(&c))
+}
+
+// Empty reports whether the response carries nothing a client would
+// act on, so a long-poll should keep waiting.
+func (r *SyncResponse) Empty() bool {
+	if r.Rooms != nil && (len(r.Rooms.Join)+len(r.Rooms.Invite)+len(r.Rooms.Leave)+len(r.Rooms.Knock) > 0) {
+		return false
+	}
+	for _, b := range []*EventsBlock{r.Presence, r.AccountData, r.ToDevice} {
+		if b != nil && len(b.Events) > 0 {
+			return false
+		}
+	}
+	if r.DeviceLists != nil && len(r.DeviceLists.Changed)+len(r.DeviceLists.Left) > 0 {
+		return false
+	}
+	return true
+}
+
+func (c *call) sync() (any, error) {
+	if err := need(c.s.Syncer != nil); err != nil {
+		return nil, err
+	}
+	q := c.r.URL.Query()
+	req := SyncRequest{Since: q.Get("since"), SetPresence: q.Get("set_presence")}
+	switch req.SetPresence {
+	case "", "online", "offline", "unavailable":
+	default:
+		return nil, InvalidParam("set_presence must be online, offline or unavailable")
+	}
+	if t := q.Get("timeout"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, InvalidParam("timeout must be a non-negative integer (milliseconds)")
+		}
+		req.Timeout = time.Duration(min(ms, int64(c.s.MaxSyncTimeout/time.Millisecond))) * time.Millisecond
+	}
+	var err error
+	if req.FullState, err = boolParam(q.Get("full_state"), "full_state"); err != nil {
+		return nil, err
+	}
+	if req.UseStateAfter, err = boolParam(q.Get("use_state_after"), "use_state_after"); err != nil {
+		return nil, err
+	}
+	if f := q.Get("filter"); f != "" {
+		if req.Filter, err = c.resolveFilter(f); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.s.Syncer.Sync(c.ctx, c.who, req)
+	if err != nil {
+		return nil, err
+	}
+	// Long-poll: only an incremental sync waits, and not with full_state
+	// (content/client-server-api/_index.md "Syncing": the server returns
+	// at once when there is something, else waits up to timeout).
+	if req.Since == "" || req.FullState || req.Timeout <= 0 || !resp.Empty() {
+		return resp, nil
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, req.Timeout)
+	defer cancel()
+	since := req.Since
+	for resp.Empty() {
+		if resp.NextBatch != "" {
+			since = resp.NextBatch
+		}
+		if err := c.s.Syncer.Wait(ctx, c.who, since); err != nil {
+			if c.ctx.Err() != nil {
+				// The client went away; nothing will read the answer.
+				return nil, c.ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				// Timeout: an empty answer with a token that moves on.
+				return resp, nil
+			}
+			return nil, err
+		}
+		r2 := req
+		r2.Since = since
+		next, err := c.s.Syncer.Sync(c.ctx, c.who, r2)
+		if err != nil {
+			return nil, err
+		}
+		resp = next
+	}
+	return resp, nil
+}
+
+func boolParam(v, name string) (bool, error) {
+	switch v {
+	case "":
+		return false, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, InvalidParam(name + " must be true or false")
+}
+
+// resolveFilter takes a filter parameter: inline JSON (it starts with
+// "{") or a filter ID of the user.
+func (c *call) resolveFilter(f string) (json.RawMessage, error) {
+	if strings.HasPrefix(f, "{") {
+		if !isObject(json.RawMessage(f)) {
+			return nil, NewError(http.StatusBadRequest, CodeNotJSON, "filter parameter is not a JSON object")
+		}
+		return json.RawMessage(f), nil
+	}
+	raw, err := c.s.filters.GetFilter(c.ctx, c.who.UserID, f)
+	if err != nil {
+		if e, ok := asError(err); ok && e.Code == CodeNotFound {
+			return nil, InvalidParam("unknown filter " + quote(f))
+		}
+		return nil, err
+	}
+	return raw, nil
+}
