@@ -77,8 +77,10 @@ type resolver struct {
 
 	// The unconflicted state: agreed entries over base. A conflicted key
 	// is in agreed with "" (absent from the unconflicted state map).
-	base   StateMap
-	agreed StateMap
+	base        StateMap
+	agreed      StateMap
+	removed     []StateKey // agreed keys every set removed
+	nConflicted int        // conflicted keys hold key slots 0 to nConflicted-1 (v2)
 
 	// The create event for room versions whose events do not cite it
 	// (looked up from the room ID), by room ID.

@@ -45,6 +45,7 @@ func (r *resolver) resolveV1(base StateMap, changes []StateMap) (StateMap, error
 		switch len(distinct) {
 		case 0:
 			r.agreed[k] = ""
+			r.removed = append(r.removed, k)
 		case 1:
 			r.agreed[k] = distinct[0]
 		default:

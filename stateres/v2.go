@@ -64,6 +64,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 			}
 			if same {
 				r.agreed[k] = flat[at]
+				if flat[at] == "" {
+					r.removed = append(r.removed, k)
+				}
 				flat = flat[:at]
 				continue
 			}
@@ -86,6 +89,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	}
 	// Conflicted keys take the first key slots, in this order; they are
 	// not in the unconflicted state map.
+	r.nConflicted = len(conflictedKeys)
 	r.keyIDs = make(map[StateKey]int32, len(conflictedKeys)+64)
 	r.keys = slices.Grow(r.keys, len(conflictedKeys)+64)
 	for _, k := range conflictedKeys {
@@ -101,12 +105,15 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	var conflicted []int32
 	var conflictedRef []int32
 	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
+	at := make([]int32, 0, len(conflicts)*nsets)
 	for slot, c := range conflicts {
 		for s, id := range c.vals {
 			if id == "" {
+				at = append(at, none)
 				continue
 			}
 			i := r.intern(id)
+			at = append(at, i)
 			r.nodes[i].ownSlot = int32(slot) + 1
 			if int(i) == len(conflicted) {
 				conflicted = append(conflicted, i)
@@ -119,10 +126,10 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	if err := r.load(conflicted, conflictedRef); err != nil {
 		return nil, err
 	}
-	for _, c := range conflicts {
-		for _, id := range c.vals {
-			if id != "" {
-				if err := r.checkEntry(c.key, r.ids[id]); err != nil {
+	for j, c := range conflicts {
+		for _, i := range at[j*nsets : (j+1)*nsets] {
+			if i != none {
+				if err := r.checkEntry(c.key, i); err != nil {
 					return nil, err
 				}
 			}
@@ -335,30 +342,34 @@ func (r *resolver) finish(resolved map[StateKey]int32) (StateMap, error) {
 			delete(out, k)
 		}
 	}
-	isResolved := func(k StateKey) bool {
-		if resolved != nil {
-			_, ok := resolved[k]
-			return ok
-		}
-		s, ok := r.keyIDs[k]
-		return ok && r.keyRes[s] != none
-	}
 	if resolved != nil {
 		for k, j := range resolved {
 			put(k, r.nodes[j].id)
+		}
+		for k, id := range r.agreed {
+			if id != "" {
+				put(k, id)
+			} else if _, ok := resolved[k]; !ok {
+				put(k, "")
+			}
 		}
 	} else {
 		for s, j := range r.keyRes {
 			if j != none {
 				put(r.keys[s], r.nodes[j].id)
+			} else if s < r.nConflicted {
+				put(r.keys[s], "") // conflicted, and no event passed
 			}
 		}
-	}
-	for k, id := range r.agreed {
-		if id != "" {
-			put(k, id)
-		} else if !isResolved(k) {
-			put(k, "")
+		for k, id := range r.agreed {
+			if id != "" {
+				put(k, id)
+			}
+		}
+		for _, k := range r.removed {
+			if s, ok := r.keyIDs[k]; !ok || r.keyRes[s] == none {
+				put(k, "")
+			}
 		}
 	}
 	if r.trace != nil {
