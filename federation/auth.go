@@ -151,8 +151,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		return "", nil, &AuthError{Response: mxerr.New(http.StatusInternalServerError, mxerr.Unknown, "could not look up keys"), Err: err}
 	}
 
+	// The request target as sent; a target in absolute form
+	// ("https://host/path", which HTTP/1.1 servers must accept) is signed
+	// as its path and query, as the specification has senders sign.
 	uri := r.RequestURI
-	if uri == "" {
+	if !strings.HasPrefix(uri, "/") {
 		uri = r.URL.RequestURI()
 	}
 	msgBuf := msgPool.Get().(*[]byte)
