@@ -139,7 +139,9 @@ func newDiscovery() *discoveryFixture {
 	return f
 }
 
-func d(addr, host, tlsName string) Destination { return Destination{Addr: addr, Host: host, TLSName: tlsName} }
+func d(addr, host, tlsName string) Destination {
+	return Destination{Addr: addr, Host: host, TLSName: tlsName}
+}
 
 // TestResolveSteps has a case for every numbered step of "Resolving server
 // names" (content/server-server-api.md).
@@ -172,8 +174,10 @@ func TestResolveSteps(t *testing.T) {
 			setup: func(f *discoveryFixture) { f.web.set(wk("example.com"), respond(200, `{"m.server":"5.6.7.8:1234"}`)) },
 			want:  []Destination{d("5.6.7.8:1234", "5.6.7.8:1234", "5.6.7.8")}},
 		{name: "3.1 delegated IPv6 literal", server: "example.com",
-			setup: func(f *discoveryFixture) { f.web.set(wk("example.com"), respond(200, `{"m.server":"[2a00:1450::3]:443"}`)) },
-			want:  []Destination{d("[2a00:1450::3]:443", "[2a00:1450::3]:443", "2a00:1450::3")}},
+			setup: func(f *discoveryFixture) {
+				f.web.set(wk("example.com"), respond(200, `{"m.server":"[2a00:1450::3]:443"}`))
+			},
+			want: []Destination{d("[2a00:1450::3]:443", "[2a00:1450::3]:443", "2a00:1450::3")}},
 		{name: "3.2 delegated host with port", server: "example.com",
 			setup: func(f *discoveryFixture) {
 				f.web.set(wk("example.com"), respond(200, `{"m.server":"matrix.example.net:9000"}`))
