@@ -378,9 +378,20 @@ type flightGroup[K comparable, V any] struct {
 }
 
 type flightCall[V any] struct {
-	done chan struct{}
+	done    chan struct{}
+	waiters int // callers that joined the call (for tests)
 	val  V
 	err  error
+}
+
+// waiting returns how many callers joined the call in flight for key.
+func (g *flightGroup[K, V]) waiting(key K) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.calls[key]; ok {
+		return c.waiters
+	}
+	return -1
 }
 
 // do runs fn for key unless a call is in flight, then returns its result.
@@ -391,6 +402,7 @@ func (g *flightGroup[K, V]) do(ctx context.Context, key K, fn func() (V, error))
 		g.calls = map[K]*flightCall[V]{}
 	}
 	if c, ok := g.calls[key]; ok {
+		c.waiters++
 		g.mu.Unlock()
 		select {
 		case <-c.done:
