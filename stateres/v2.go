@@ -39,8 +39,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 		key  StateKey
 		vals []string // each set's event for the key ("" = none)
 	}
-	var conflicts []conflict
-	var flat []string
+	bound := min(size, 1<<20) // at most this many keys conflict
+	conflicts := make([]conflict, 0, bound)
+	flat := make([]string, 0, bound*nsets)
 	for _, c := range changes {
 		for k := range c {
 			if _, done := r.agreed[k]; done {
@@ -101,7 +102,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// The conflicted events, and for each the sets that hold it. They are
 	// the first events interned, so their indices are 0, 1, ...
-	r.reserve(2*len(conflictedKeys) + 64)
+	r.reserve(len(conflictedKeys)*5/4 + 64)
 	var conflicted []int32
 	var conflictedRef []int32
 	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
