@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mxkit/mxkit/internal/mxerr"
 )
@@ -305,9 +306,9 @@ func (h *PingHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	reg := h.Registry.ByASToken(tok)
 	if reg == nil {
-		// Not an application service token: Synapse authenticates it as a
-		// user first, then refuses it with 403; here the token is refused
-		// as unknown, since no user token can reach this endpoint.
+		// Not an as_token: the 403 of appservice_ping.yaml ("doesn't belong
+		// to an appservice"). Synapse checks the token as a user's first
+		// (401 if unknown); this handler knows only as_tokens.
 		writeError(w, newError(http.StatusForbidden, mxerr.Forbidden, "only application services can use the /appservice/ping endpoint"))
 		return
 	}
@@ -374,7 +375,7 @@ func PingError(err error) *Error {
 	var se *StatusError
 	if errors.As(err, &se) {
 		e := newError(http.StatusBadGateway, mxerr.BadStatus, "ping returned status "+strconv.Itoa(se.Status)).With("status", se.Status)
-		if isUTF8(se.Body) {
+		if utf8.Valid(se.Body) {
 			e = e.With("body", string(se.Body))
 		}
 		return e
@@ -390,4 +391,3 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-func isUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "\uFFFD") == string(b) }
