@@ -281,6 +281,25 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 	for k, val := range req.PowerLevelContentOverride {
 		pl[k] = val
 	}
+	if v.Auth.PrivilegedCreators {
+		// Version 12 refuses a power levels event that lists a creator
+		// (content/rooms/v12.md, auth rules of m.room.power_levels); say
+		// so now rather than fail half-way through the creation.
+		var listed map[string]json.RawMessage
+		if raw, ok := pl["users"]; ok {
+			if json.Unmarshal(raw, &listed) != nil {
+				return nil, NewError(http.StatusBadRequest, CodeInvalidRoomState, "power levels users must be an object")
+			}
+		}
+		var extra []string
+		json.Unmarshal(create["additional_creators"], &extra)
+		for _, u := range append([]string{creator}, extra...) {
+			if _, ok := listed[u]; ok {
+				return nil, NewError(http.StatusBadRequest, CodeInvalidRoomState,
+					"room creators ("+u+") have infinite power in this room version and cannot be listed in power levels users")
+			}
+		}
+	}
 	plan.add("m.room.power_levels", "", pl)
 
 	// 4. canonical alias.
