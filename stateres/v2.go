@@ -39,9 +39,11 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 		key  StateKey
 		vals []string // each set's event for the key ("" = none)
 	}
-	bound := min(size, 1<<20) // at most this many keys conflict
-	conflicts := make([]conflict, 0, bound)
-	flat := make([]string, 0, bound*nsets)
+	// Full state maps conflict on few of their keys; changes conflict on
+	// most of theirs.
+	guess := min(size, 4096)
+	conflicts := make([]conflict, 0, guess)
+	flat := make([]string, 0, guess*nsets)
 	for _, c := range changes {
 		for k := range c {
 			if _, done := r.agreed[k]; done {
