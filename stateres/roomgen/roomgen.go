@@ -8,7 +8,8 @@
 // history visibility, name and topic; then Members users joining over
 // time, spread over Servers homeservers, with membership churn (leaves and
 // rejoins), bans, kicks and unbans by moderators, topic and name changes
-// and power level changes (moderators promoted and demoted). Then Forks
+// and PowerChanges power level changes (moderators promoted and demoted)
+// spread evenly. Then Forks
 // branches grow concurrently from the end of the history, as when servers
 // act during a netsplit: new users join, members leave, moderators ban,
 // topics, names and power levels change, so that the branches conflict on
@@ -54,9 +55,9 @@ type Config struct {
 	// Moderators is the number of members promoted to power level 50 as
 	// they join (default 5).
 	Moderators int
-	// Churn is the share of joins followed, later, by other membership
-	// activity of an earlier member (a leave, a rejoin, a kick, a ban or
-	// an unban) or by a topic, name or power level change (default 0.2).
+	// Churn is the share of joins followed by other activity: a leave,
+	// rejoin, kick, ban or unban of an earlier member, or a topic or name
+	// change (default 0.2). Power level changes are PowerChanges.
 	Churn float64
 	// Forks is the number of concurrent branches after the history
 	// (default 2; 1 means no fork: one state set).
@@ -258,7 +259,7 @@ func (g *gen) history(h *branch) error {
 			}
 		}
 		if n > 10 && h.rng.Float64() < g.cfg.Churn {
-			if err := g.churn(h, creator, n, false); err != nil {
+			if err := g.churn(h, creator, false); err != nil {
 				return err
 			}
 		}
@@ -366,9 +367,9 @@ func (g *gen) setLevel(b *branch, admin, user string, level int64) error {
 	return nil
 }
 
-// churn does one random action other than a new join. limit restricts
-// the users acted on to the first 50 members (and the branch's own).
-func (g *gen) churn(b *branch, creator string, n int, forked bool) error {
+// churn does one random action other than a new join, on the history or
+// (forked) on a branch; see pick for the users it may act on.
+func (g *gen) churn(b *branch, creator string, forked bool) error {
 	pick := func(list []string) string { return g.pick(b, list, forked) }
 	actor := creator
 	if len(b.mods) > 0 && b.rng.IntN(2) == 0 {
@@ -524,7 +525,7 @@ func (g *gen) grow(branches []*branch) error {
 				}
 				continue
 			}
-			if err := g.churn(b, creator, k, true); err != nil {
+			if err := g.churn(b, creator, true); err != nil {
 				return err
 			}
 		}
