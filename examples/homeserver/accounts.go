@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+)
+
+// Accounts implements clientapi's TokenLookup, Accounts and Registration
+// on the database.
+type Accounts struct {
+	name string
+	db   *Store
+}
+
+var (
+	_ clientapi.TokenLookup  = (*Accounts)(nil)
+	_ clientapi.Accounts     = (*Accounts)(nil)
+	_ clientapi.Registration = (*Accounts)(nil)
+)
+
+// Passwords are stored as PBKDF2-SHA256 ("pbkdf2$<iterations>$<salt>$<key>").
+const pbkdf2Iterations = 60000
+
+func hashPassword(pw string) (string, error) {
+	salt := randomString(16)
+	key, err := pbkdf2.Key(sha256.New, pw, []byte(salt), pbkdf2Iterations, 32)
+	if err != nil {
+		return "", err
+	}
+	return "pbkdf2$60000$" + salt + "$" + hex.EncodeToString(key), nil
+}
+
+func checkPassword(stored, pw string) bool {
+	parts := strings.Split(stored, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2" || parts[1] != "60000" {
+		return false
+	}
+	key, err := pbkdf2.Key(sha256.New, pw, []byte(parts[2]), pbkdf2Iterations, 32)
+	if err != nil {
+		return false
+	}
+	want, err := hex.DecodeString(parts[3])
+	return err == nil && subtle.ConstantTimeCompare(key, want) == 1
+}
+
+// LookupToken implements clientapi.TokenLookup.
+func (a *Accounts) LookupToken(ctx context.Context, token string, _ clientapi.Masquerade) (clientapi.Identity, error) {
+	var who clientapi.Identity
+	err := a.db.r.QueryRowContext(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return who, clientapi.ErrUnknownToken
+	}
+	who.AccessToken = token
+	return who, err
+}
+
+// CheckPassword implements clientapi.Accounts.
+func (a *Accounts) CheckPassword(ctx context.Context, userID, password string) error {
+	var stored string
+	err := a.db.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE user_id = ?`, userID).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !checkPassword(stored, password)) {
+		return clientapi.Forbidden("invalid username or password")
+	}
+	return err
+}
+
+// Login implements clientapi.Accounts.
+func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clientapi.Credentials, error) {
+	c := clientapi.Credentials{UserID: req.UserID, DeviceID: req.DeviceID, AccessToken: "mxk_" + randomString(32)}
+	if c.DeviceID == "" {
+		c.DeviceID = randomString(10)
+	}
+	err := a.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, ?)
+			ON CONFLICT (user_id, device_id) DO NOTHING`, c.UserID, c.DeviceID, req.InitialDisplayName); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID)
+		return err
+	})
+	return c, err
+}
+
+// Logout implements clientapi.Accounts.
+func (a *Accounts) Logout(ctx context.Context, who clientapi.Identity) error {
+	return a.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ? AND device_id = ?`, who.UserID, who.DeviceID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE user_id = ? AND device_id = ?`, who.UserID, who.DeviceID)
+		return err
+	})
+}
+
+// LogoutAll implements clientapi.Accounts.
+func (a *Accounts) LogoutAll(ctx context.Context, userID string) error {
+	return a.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE user_id = ?`, userID)
+		return err
+	})
+}
+
+// Available implements clientapi.Registration.
+func (a *Accounts) Available(ctx context.Context, localpart string) (bool, error) {
+	var n int
+	err := a.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, "@"+localpart+":"+a.name).Scan(&n)
+	return n == 0, err
+}
+
+// Register implements clientapi.Registration.
+func (a *Accounts) Register(ctx context.Context, userID, password, appService string) error {
+	h := ""
+	if password != "" {
+		var err error
+		if h, err = hashPassword(password); err != nil {
+			return err
+		}
+	}
+	return a.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (user_id, password_hash, appservice, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			userID, h, appService, time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return clientapi.NewError(http.StatusBadRequest, "M_USER_IN_USE", "user ID already taken")
+		}
+		return nil
+	})
+}
+
+// Profile implements clientapi.Profile.
+func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, error) {
+	var n int
+	if err := a.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, clientapi.NotFound("unknown user")
+	}
+	rows, err := a.db.r.QueryContext(ctx, `SELECT field, value FROM profiles WHERE user_id = ?`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]any{}
+	for rows.Next() {
+		var f, v string
+		if err := rows.Scan(&f, &v); err != nil {
+			return nil, err
+		}
+		var val any
+		if jsonUnmarshal([]byte(v), &val) == nil {
+			out[f] = val
+		}
+	}
+	return out, rows.Err()
+}
+
+// SetProfileField implements clientapi.Profile.
+func (a *Accounts) SetProfileField(ctx context.Context, who clientapi.Identity, field string, value any) error {
+	return a.db.Tx(ctx, func(tx *sql.Tx) error {
+		if value == nil {
+			_, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE user_id = ? AND field = ?`, who.UserID, field)
+			return err
+		}
+		b, err := jsonMarshal(value)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO profiles (user_id, field, value) VALUES (?, ?, ?) ON CONFLICT (user_id, field) DO UPDATE SET value = excluded.value`, who.UserID, field, string(b))
+		return err
+	})
+}

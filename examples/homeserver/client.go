@@ -1,0 +1,620 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/federation"
+)
+
+// Client implements the room side of clientapi (Rooms, Sender,
+// RoomReader, Syncer, Directory) on Rooms and the database.
+type Client struct {
+	name  string
+	rooms *Rooms
+	db    *Store
+	// join performs a remote join through federation; nil: only rooms
+	// this server is in can be joined.
+	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error
+}
+
+var (
+	_ clientapi.Rooms      = (*Client)(nil)
+	_ clientapi.Sender     = (*Client)(nil)
+	_ clientapi.RoomReader = (*Client)(nil)
+	_ clientapi.Syncer     = (*Client)(nil)
+	_ clientapi.Directory  = (*Client)(nil)
+)
+
+// mapErr turns the room logic's errors into the client API's.
+func mapErr(err error) error {
+	var bad *badEventError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrForbidden):
+		return clientapi.Forbidden(err.Error())
+	case errors.Is(err, ErrNotFound):
+		return clientapi.NotFound(err.Error())
+	case errors.As(err, &bad):
+		return clientapi.BadJSON(err.Error())
+	}
+	return err
+}
+
+// CreateRoom implements clientapi.Rooms.
+func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *clientapi.CreateRoomPlan) (string, error) {
+	if len(plan.Events) == 0 || plan.Events[0].Type != event.TypeCreate {
+		return "", errors.New("createRoom plan does not start with the create event")
+	}
+	if plan.Alias != "" {
+		var n int
+		if err := c.db.r.QueryRowContext(ctx, `SELECT count(*) FROM aliases WHERE alias = ?`, plan.Alias).Scan(&n); err != nil {
+			return "", err
+		}
+		if n > 0 {
+			return "", clientapi.NewError(http.StatusBadRequest, "M_ROOM_IN_USE", "room alias already taken")
+		}
+	}
+	var rest []Local
+	for _, p := range plan.Events[1:] {
+		sk := p.StateKey
+		rest = append(rest, Local{Sender: who.UserID, Type: p.Type, StateKey: &sk, Content: p.Content})
+	}
+	roomID, err := c.rooms.CreateRoom(ctx, plan.Version, who.UserID, plan.Events[0].Content, rest)
+	if err != nil {
+		return roomID, mapErr(err)
+	}
+	if plan.Alias != "" {
+		if err := c.SetAlias(ctx, who, plan.Alias, roomID); err != nil {
+			return roomID, err
+		}
+	}
+	return roomID, nil
+}
+
+func (c *Client) membership(ctx context.Context, roomID, userID string) (string, error) {
+	var m string
+	err := c.db.r.QueryRowContext(ctx, `SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?`, roomID, userID).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return m, err
+}
+
+func memberContent(membership, reason, displayName string) []byte {
+	m := map[string]any{"membership": membership}
+	if reason != "" {
+		m["reason"] = reason
+	}
+	if displayName != "" {
+		m["displayname"] = displayName
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (c *Client) displayName(ctx context.Context, userID string) string {
+	var v string
+	if c.db.r.QueryRowContext(ctx, `SELECT value FROM profiles WHERE user_id = ? AND field = 'displayname'`, userID).Scan(&v) != nil {
+		return ""
+	}
+	var s string
+	json.Unmarshal([]byte(v), &s)
+	return s
+}
+
+// Join implements clientapi.Rooms.
+func (c *Client) Join(ctx context.Context, who clientapi.Identity, req clientapi.JoinRequest) (string, error) {
+	roomID := req.RoomIDOrAlias
+	via := req.Via
+	if strings.HasPrefix(roomID, "#") {
+		id, servers, err := c.ResolveAlias(ctx, roomID)
+		if err != nil {
+			return "", err
+		}
+		roomID, via = id, append(via, servers...)
+	}
+	if _, err := c.rooms.Version(roomID); err == nil {
+		if m, err := c.membership(ctx, roomID, who.UserID); err != nil {
+			return "", err
+		} else if m == "join" {
+			return roomID, nil
+		}
+		// A room we are in: join locally if anyone here is still joined;
+		// a room we left entirely needs a remote join.
+		if c.rooms.hasLocalJoined(ctx, roomID, c.name) {
+			sk := who.UserID
+			_, err := c.rooms.Send(ctx, Local{RoomID: roomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &sk,
+				Content: memberContent("join", req.Reason, c.displayName(ctx, who.UserID))})
+			return roomID, mapErr(err)
+		}
+	}
+	if c.join == nil {
+		return "", clientapi.NotFound("unknown room " + roomID)
+	}
+	if len(via) == 0 {
+		if s := serverOf(roomID); s != "" && s != c.name {
+			via = []string{s}
+		}
+	}
+	if err := c.join(ctx, who, roomID, via); err != nil {
+		return "", err
+	}
+	return roomID, nil
+}
+
+// hasLocalJoined reports whether a user of server is joined to the room.
+func (r *Rooms) hasLocalJoined(ctx context.Context, roomID, server string) bool {
+	var n int
+	r.db.r.QueryRowContext(ctx, `SELECT count(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
+		roomID, "%:"+server).Scan(&n)
+	return n > 0
+}
+
+// ChangeMembership implements clientapi.Rooms.
+func (c *Client) ChangeMembership(ctx context.Context, who clientapi.Identity, req clientapi.MembershipRequest) (string, error) {
+	var membership string
+	switch req.Action {
+	case clientapi.ActionInvite:
+		membership = "invite"
+	case clientapi.ActionLeave, clientapi.ActionKick, clientapi.ActionUnban:
+		membership = "leave"
+	case clientapi.ActionBan:
+		membership = "ban"
+	default:
+		return "", clientapi.NewError(http.StatusBadRequest, "M_UNRECOGNIZED", "membership action "+req.Action+" is not supported by this server")
+	}
+	if _, err := c.rooms.Version(req.RoomID); err != nil {
+		return "", mapErr(err)
+	}
+	target := req.Target
+	_, err := c.rooms.Send(ctx, Local{RoomID: req.RoomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &target,
+		Content: memberContent(membership, req.Reason, "")})
+	return req.RoomID, mapErr(err)
+}
+
+// Forget implements clientapi.Rooms. Nothing is kept per user beyond the
+// membership, so forgetting only checks the user has left.
+func (c *Client) Forget(ctx context.Context, who clientapi.Identity, roomID string) error {
+	m, err := c.membership(ctx, roomID, who.UserID)
+	if err != nil {
+		return err
+	}
+	if m == "join" || m == "invite" {
+		return clientapi.NewError(http.StatusBadRequest, "M_UNKNOWN", "the user has not left the room")
+	}
+	return nil
+}
+
+// JoinedRooms implements clientapi.Rooms.
+func (c *Client) JoinedRooms(ctx context.Context, who clientapi.Identity) ([]string, error) {
+	rows, err := c.db.r.QueryContext(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join' ORDER BY room_id`, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Send implements clientapi.Sender.
+func (c *Client) Send(ctx context.Context, who clientapi.Identity, ev clientapi.OutgoingEvent) (string, error) {
+	if _, err := c.rooms.Version(ev.RoomID); err != nil {
+		return "", mapErr(err)
+	}
+	e, err := c.rooms.Send(ctx, Local{RoomID: ev.RoomID, Sender: who.UserID, Type: ev.Type, StateKey: ev.StateKey,
+		Content: ev.Content, Redacts: ev.Redacts, TS: ev.Timestamp, TxnDevice: who.DeviceID, TxnID: ev.TxnID})
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return e.ID(), nil
+}
+
+// clientEvent renders an event in the client format
+// (content/client-server-api/_index.md, "Room event format").
+func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
+	ev := se.Event
+	type out struct {
+		Content        json.RawMessage `json:"content"`
+		EventID        string          `json:"event_id"`
+		OriginServerTS int64           `json:"origin_server_ts"`
+		RoomID         string          `json:"room_id"`
+		Sender         string          `json:"sender"`
+		StateKey       *string         `json:"state_key,omitempty"`
+		Type           string          `json:"type"`
+		Redacts        string          `json:"redacts,omitempty"`
+		Unsigned       map[string]any  `json:"unsigned"`
+	}
+	o := out{Content: ev.Content(), EventID: ev.ID(), OriginServerTS: ev.OriginServerTS(), RoomID: ev.RoomID(),
+		Sender: ev.Sender(), Type: ev.Type(), Redacts: ev.Redacts(), Unsigned: map[string]any{}}
+	if k, ok := ev.StateKey(); ok {
+		o.StateKey = &k
+	}
+	if age := time.Now().UnixMilli() - ev.OriginServerTS(); age >= 0 {
+		o.Unsigned["age"] = age
+	}
+	if se.TxnID != "" && se.TxnUser == forUser && se.TxnDevice == forDevice {
+		o.Unsigned["transaction_id"] = se.TxnID
+	}
+	b, _ := json.Marshal(o)
+	return b
+}
+
+// visibleUntil returns the last stream position of the room the user may
+// see (history visibility "shared" for members: everything while joined,
+// up to the leave for a former member), or -1 when none.
+func (c *Client) visibleUntil(ctx context.Context, roomID, userID string) (int64, error) {
+	m, err := c.membership(ctx, roomID, userID)
+	if err != nil {
+		return -1, err
+	}
+	if m == "join" {
+		return 1<<62 - 1, nil
+	}
+	var last sql.NullInt64
+	err = c.db.r.QueryRowContext(ctx, `SELECT max(stream) FROM membership_log WHERE room_id = ? AND user_id = ? AND membership IN ('join', 'invite', 'leave', 'ban')`, roomID, userID).Scan(&last)
+	if err != nil || !last.Valid {
+		return -1, err
+	}
+	if m == "invite" {
+		return -1, nil
+	}
+	return last.Int64, nil
+}
+
+func (c *Client) forbiddenRoom() error {
+	return clientapi.Forbidden("you are not allowed to see this room")
+}
+
+// Event implements clientapi.RoomReader.
+func (c *Client) Event(ctx context.Context, who clientapi.Identity, roomID, eventID string) (json.RawMessage, error) {
+	until, err := c.visibleUntil(ctx, roomID, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	se, err := c.rooms.Event(ctx, eventID)
+	if err != nil || se.Event.RoomID() != roomID || se.Stream > until || se.Status != federation.Accepted {
+		return nil, clientapi.NotFound("event not found")
+	}
+	return clientEvent(se, who.UserID, who.DeviceID), nil
+}
+
+// stateEvents loads the events of a state map in client format, in a
+// stable order.
+func (c *Client) stateEvents(ctx context.Context, st map[stateKey]string, skip map[string]bool, who clientapi.Identity) ([]json.RawMessage, error) {
+	ids := make([]string, 0, len(st))
+	for _, id := range st {
+		if !skip[id] {
+			ids = append(ids, id)
+		}
+	}
+	sortStrings(ids)
+	evs, err := c.rooms.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, 0, len(ids))
+	for _, id := range ids {
+		if se := evs[id]; se != nil {
+			out = append(out, clientEvent(se, who.UserID, who.DeviceID))
+		}
+	}
+	return out, nil
+}
+
+// stateFor returns the state a user may see: the current state when
+// joined, the state at the leave otherwise.
+func (c *Client) stateFor(ctx context.Context, who clientapi.Identity, roomID string) (map[stateKey]string, error) {
+	until, err := c.visibleUntil(ctx, roomID, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if until < 0 {
+		return nil, c.forbiddenRoom()
+	}
+	if until == 1<<62-1 {
+		return c.rooms.CurrentState(ctx, roomID)
+	}
+	var g int64
+	err = c.db.r.QueryRowContext(ctx, `SELECT state_after FROM events WHERE room_id = ? AND stream <= ? AND state_after != 0 ORDER BY stream DESC LIMIT 1`, roomID, until).Scan(&g)
+	if err != nil {
+		return nil, err
+	}
+	return c.rooms.Group(ctx, g)
+}
+
+// State implements clientapi.RoomReader.
+func (c *Client) State(ctx context.Context, who clientapi.Identity, roomID string, key *clientapi.StateKey) ([]json.RawMessage, error) {
+	st, err := c.stateFor(ctx, who, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		id, ok := st[stateKey{Type: key.Type, StateKey: key.StateKey}]
+		if !ok {
+			return nil, clientapi.NotFound("state event not found")
+		}
+		st = map[stateKey]string{{Type: key.Type, StateKey: key.StateKey}: id}
+	}
+	return c.stateEvents(ctx, st, nil, who)
+}
+
+// Members implements clientapi.RoomReader.
+func (c *Client) Members(ctx context.Context, who clientapi.Identity, req clientapi.MembersRequest) ([]json.RawMessage, error) {
+	st, err := c.stateFor(ctx, who, req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	members := map[stateKey]string{}
+	for k, id := range st {
+		if k.Type == event.TypeMember {
+			members[k] = id
+		}
+	}
+	all, err := c.stateEvents(ctx, members, nil, who)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, raw := range all {
+		var m struct {
+			Content struct{ Membership string } `json:"content"`
+		}
+		json.Unmarshal(raw, &m)
+		ms := m.Content.Membership
+		if (req.Joined && ms != "join") || (req.Membership != "" && ms != req.Membership) || (req.NotMembership != "" && ms == req.NotMembership) {
+			continue
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
+// Pagination tokens: "s<N>" is the position after the event with stream
+// N (also what /sync's next_batch and prev_batch carry).
+func parseToken(tok string) (int64, error) {
+	if tok == "" {
+		return 0, errors.New("empty token")
+	}
+	s := strings.TrimPrefix(tok, "s")
+	if i := strings.IndexByte(s, '_'); i >= 0 {
+		s = s[:i]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, clientapi.InvalidParam("malformed pagination token")
+	}
+	return n, nil
+}
+
+// timeline returns the accepted events of a room with from < stream <= to,
+// the newest limit of them when newest, in stream order, and whether
+// there were more.
+func (c *Client) timeline(ctx context.Context, roomID string, from, to int64, limit int, newest bool) ([]*StoredEvent, bool, error) {
+	order := "ASC"
+	if newest {
+		order = "DESC"
+	}
+	rows, err := c.db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE room_id = ? AND stream > ? AND stream <= ? AND status = ? ORDER BY stream `+order+` LIMIT ?`,
+		roomID, from, to, federation.Accepted, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []*StoredEvent
+	for rows.Next() {
+		se, err := c.db.scanEvent(rows, c.rooms.Version)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, se)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	if newest {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, more, nil
+}
+
+// Messages implements clientapi.RoomReader.
+func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clientapi.MessagesRequest) (*clientapi.MessagesResponse, error) {
+	until, err := c.visibleUntil(ctx, req.RoomID, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if until < 0 {
+		return nil, c.forbiddenRoom()
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	limit = min(limit, 1000)
+	var from int64
+	if req.From == "" {
+		if req.Dir == "f" {
+			from = 0
+		} else {
+			from = c.maxStream(ctx)
+		}
+	} else if from, err = parseToken(req.From); err != nil {
+		return nil, err
+	}
+	resp := &clientapi.MessagesResponse{Start: "s" + strconv.FormatInt(from, 10)}
+	var evs []*StoredEvent
+	if req.Dir == "f" {
+		to := until
+		if req.To != "" {
+			if t, err := parseToken(req.To); err == nil {
+				to = min(to, t)
+			}
+		}
+		evs, _, err = c.timeline(ctx, req.RoomID, from, to, limit, false)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			resp.End = "s" + strconv.FormatInt(evs[len(evs)-1].Stream, 10)
+		}
+	} else {
+		lo := int64(0)
+		if req.To != "" {
+			if t, err := parseToken(req.To); err == nil {
+				lo = t
+			}
+		}
+		evs, _, err = c.timeline(ctx, req.RoomID, lo, min(from, until), limit, true)
+		if err != nil {
+			return nil, err
+		}
+		// newest first for dir=b
+		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+			evs[i], evs[j] = evs[j], evs[i]
+		}
+		if len(evs) > 0 && len(evs) == limit {
+			resp.End = "s" + strconv.FormatInt(evs[len(evs)-1].Stream-1, 10)
+		}
+	}
+	for _, se := range evs {
+		resp.Chunk = append(resp.Chunk, clientEvent(se, who.UserID, who.DeviceID))
+	}
+	return resp, nil
+}
+
+func (c *Client) maxStream(ctx context.Context) int64 {
+	var n sql.NullInt64
+	c.db.r.QueryRowContext(ctx, `SELECT max(stream) FROM events`).Scan(&n)
+	return n.Int64
+}
+
+// Context implements clientapi.RoomReader.
+func (c *Client) Context(ctx context.Context, who clientapi.Identity, req clientapi.ContextRequest) (*clientapi.ContextResponse, error) {
+	until, err := c.visibleUntil(ctx, req.RoomID, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	se, err := c.rooms.Event(ctx, req.EventID)
+	if err != nil || until < 0 || se.Event.RoomID() != req.RoomID || se.Stream > until {
+		return nil, clientapi.NotFound("event not found")
+	}
+	limit := max(req.Limit, 0)
+	half := limit / 2
+	before, _, err := c.timeline(ctx, req.RoomID, 0, se.Stream-1, half, true)
+	if err != nil {
+		return nil, err
+	}
+	after, _, err := c.timeline(ctx, req.RoomID, se.Stream, until, limit-half, false)
+	if err != nil {
+		return nil, err
+	}
+	resp := &clientapi.ContextResponse{Event: clientEvent(se, who.UserID, who.DeviceID),
+		Start: "s" + strconv.FormatInt(se.Stream-1, 10), End: "s" + strconv.FormatInt(se.Stream, 10)}
+	for i := len(before) - 1; i >= 0; i-- {
+		resp.EventsBefore = append(resp.EventsBefore, clientEvent(before[i], who.UserID, who.DeviceID))
+	}
+	if len(before) > 0 {
+		resp.Start = "s" + strconv.FormatInt(before[0].Stream-1, 10)
+	}
+	for _, a := range after {
+		resp.EventsAfter = append(resp.EventsAfter, clientEvent(a, who.UserID, who.DeviceID))
+	}
+	if len(after) > 0 {
+		resp.End = "s" + strconv.FormatInt(after[len(after)-1].Stream, 10)
+	}
+	if se.After != 0 {
+		st, err := c.rooms.Group(ctx, se.After)
+		if err != nil {
+			return nil, err
+		}
+		if resp.State, err = c.stateEvents(ctx, st, nil, who); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// ResolveAlias implements clientapi.Directory.
+func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []string, error) {
+	var roomID string
+	err := c.db.r.QueryRowContext(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, clientapi.NotFound("room alias " + alias + " not found")
+	}
+	return roomID, []string{c.name}, err
+}
+
+// SetAlias implements clientapi.Directory.
+func (c *Client) SetAlias(ctx context.Context, who clientapi.Identity, alias, roomID string) error {
+	if serverOf(alias) != c.name {
+		return clientapi.InvalidParam("alias must be on this server")
+	}
+	return c.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, alias, roomID, who.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return clientapi.NewError(http.StatusConflict, "M_UNKNOWN", "room alias "+alias+" already exists")
+		}
+		return nil
+	})
+}
+
+// DeleteAlias implements clientapi.Directory.
+func (c *Client) DeleteAlias(ctx context.Context, who clientapi.Identity, alias string) error {
+	return c.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE alias = ? AND creator = ?`, alias, who.UserID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return clientapi.NotFound("room alias " + alias + " not found or not yours")
+		}
+		return nil
+	})
+}
+
+// RoomAliases implements clientapi.Directory.
+func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID string) ([]string, error) {
+	rows, err := c.db.r.QueryContext(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+)
+
+func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Data implements clientapi's Transactions, Filters, AccountData and
+// Ephemeral on the database.
+type Data struct {
+	db     *Store
+	notify *notifier
+}
+
+var (
+	_ clientapi.Transactions = (*Data)(nil)
+	_ clientapi.Filters      = (*Data)(nil)
+	_ clientapi.AccountData  = (*Data)(nil)
+	_ clientapi.Ephemeral    = (*Data)(nil)
+)
+
+// Get implements clientapi.Transactions.
+func (d *Data) Get(ctx context.Context, k clientapi.TxnKey) ([]byte, bool, error) {
+	var body []byte
+	err := d.db.r.QueryRowContext(ctx, `SELECT body FROM client_txns WHERE user_id = ? AND device_id = ? AND endpoint = ? AND txn_id = ?`,
+		k.UserID, k.DeviceID, k.Endpoint, k.TxnID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	return body, err == nil, err
+}
+
+// Put implements clientapi.Transactions.
+func (d *Data) Put(ctx context.Context, k clientapi.TxnKey, body []byte) error {
+	return d.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO client_txns (user_id, device_id, endpoint, txn_id, body) VALUES (?, ?, ?, ?, ?)`,
+			k.UserID, k.DeviceID, k.Endpoint, k.TxnID, body)
+		return err
+	})
+}
+
+// PutFilter implements clientapi.Filters.
+func (d *Data) PutFilter(ctx context.Context, userID string, filter json.RawMessage) (string, error) {
+	var id int64
+	err := d.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO filters (user_id, filter) VALUES (?, ?)`, userID, []byte(filter))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	return strconv.FormatInt(id, 10), err
+}
+
+// GetFilter implements clientapi.Filters.
+func (d *Data) GetFilter(ctx context.Context, userID, filterID string) (json.RawMessage, error) {
+	var f []byte
+	err := d.db.r.QueryRowContext(ctx, `SELECT filter FROM filters WHERE user_id = ? AND id = ?`, userID, filterID).Scan(&f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, clientapi.NotFound("unknown filter")
+	}
+	return f, err
+}
+
+// nextPosition takes the next value of a named counter in tx.
+func nextPosition(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO positions (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, name).Scan(&v)
+	return v, err
+}
+
+// AccountData implements clientapi.AccountData.
+func (d *Data) AccountData(ctx context.Context, userID, roomID, dataType string) (json.RawMessage, error) {
+	var c []byte
+	err := d.db.r.QueryRowContext(ctx, `SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?`, userID, roomID, dataType).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, clientapi.NotFound("account data not found")
+	}
+	return c, err
+}
+
+// SetAccountData implements clientapi.AccountData.
+func (d *Data) SetAccountData(ctx context.Context, userID, roomID, dataType string, content json.RawMessage) error {
+	var pos int64
+	err := d.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if pos, err = nextPosition(ctx, tx, "account_data"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO account_data (user_id, room_id, type, content, stream) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream = excluded.stream`,
+			userID, roomID, dataType, []byte(content), pos)
+		return err
+	})
+	if err == nil {
+		d.notify.bump(0)
+	}
+	return err
+}
+
+// SetTyping implements clientapi.Ephemeral. Typing notifications are not
+// delivered by this example server; they are accepted.
+func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID string, typing bool, timeout time.Duration) error {
+	return nil
+}
+
+// SetReceipt implements clientapi.Ephemeral: receipts are stored.
+func (d *Data) SetReceipt(ctx context.Context, who clientapi.Identity, roomID, receiptType, eventID, threadID string) error {
+	return d.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO receipts (room_id, user_id, type, thread, event_id, ts) VALUES (?, ?, ?, ?, ?, ?)`,
+			roomID, who.UserID, receiptType, threadID, eventID, time.Now().UnixMilli())
+		return err
+	})
+}

@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/federation"
+	"github.com/mxkit/mxkit/roomversion"
+	"github.com/mxkit/mxkit/signing"
+	"github.com/mxkit/mxkit/stateres"
+)
+
+type stateKey = eventauth.StateKey
+
+// Rooms is the room logic of the homeserver: it makes local events from
+// the current state, checks received ones, keeps the state after every
+// event and the forward extremities, resolves forks with the room
+// version's state resolution, and tells sync when something happened.
+type Rooms struct {
+	name string
+	key  *signing.SigningKey
+	db   *Store
+	log  *slog.Logger
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex
+
+	verMu    sync.RWMutex
+	versions map[string]roomversion.Version
+
+	groupMu sync.Mutex
+	groups  map[int64]map[stateKey]string // immutable state groups, bounded
+
+	notify *notifier
+
+	// outbound, when set, sends a new local event to the other servers
+	// in the room. It is called after the event is committed.
+	outbound func(ev *event.Event, servers []string)
+}
+
+func newRooms(name string, key *signing.SigningKey, db *Store, log *slog.Logger) *Rooms {
+	return &Rooms{
+		name: name, key: key, db: db, log: log,
+		locks:    make(map[string]*sync.Mutex),
+		versions: make(map[string]roomversion.Version),
+		groups:   make(map[int64]map[stateKey]string),
+		notify:   newNotifier(),
+	}
+}
+
+// lock serialises the changes to one room.
+func (r *Rooms) lock(roomID string) func() {
+	r.locksMu.Lock()
+	m := r.locks[roomID]
+	if m == nil {
+		m = new(sync.Mutex)
+		r.locks[roomID] = m
+	}
+	r.locksMu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// Version returns the room version of a room the server knows.
+func (r *Rooms) Version(roomID string) (roomversion.Version, error) {
+	r.verMu.RLock()
+	v, ok := r.versions[roomID]
+	r.verMu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	var id string
+	err := r.db.r.QueryRow(`SELECT version FROM rooms WHERE room_id = ?`, roomID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return roomversion.Version{}, fmt.Errorf("room %s: %w", roomID, ErrNotFound)
+	}
+	if err != nil {
+		return roomversion.Version{}, err
+	}
+	v, err = roomversion.Get(id)
+	if err != nil {
+		return v, err
+	}
+	r.verMu.Lock()
+	r.versions[roomID] = v
+	r.verMu.Unlock()
+	return v, nil
+}
+
+// load loads events by ID; the ones the server does not have are absent.
+func (r *Rooms) load(ctx context.Context, ids []string) (map[string]*StoredEvent, error) {
+	out := make(map[string]*StoredEvent, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE event_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			se, err := r.db.scanEvent(rows, r.Version)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[se.Event.ID()] = se
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Event loads one event.
+func (r *Rooms) Event(ctx context.Context, id string) (*StoredEvent, error) {
+	m, err := r.load(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	se := m[id]
+	if se == nil {
+		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	return se, nil
+}
+
+// stateStore adapts the database to stateres.Store.
+type stateStore struct{ r *Rooms }
+
+func (s stateStore) Events(ctx context.Context, ids []string) ([]stateres.Stored, error) {
+	m, err := s.r.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stateres.Stored, len(ids))
+	for i, id := range ids {
+		if se := m[id]; se != nil {
+			out[i] = stateres.Stored{Event: se.Event, Rejected: se.Status == federation.Rejected}
+		}
+	}
+	return out, nil
+}
+
+// Group returns a state group (shared; do not modify).
+func (r *Rooms) Group(ctx context.Context, id int64) (map[stateKey]string, error) {
+	if id == 0 {
+		return map[stateKey]string{}, nil
+	}
+	r.groupMu.Lock()
+	g := r.groups[id]
+	r.groupMu.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	var b []byte
+	if err := r.db.r.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
+		return nil, fmt.Errorf("state group %d: %w", id, err)
+	}
+	g, err := decodeState(b)
+	if err != nil {
+		return nil, err
+	}
+	r.groupMu.Lock()
+	if len(r.groups) > 2000 {
+		clear(r.groups)
+	}
+	r.groups[id] = g
+	r.groupMu.Unlock()
+	return g, nil
+}
+
+// currentGroup returns the room's current state group.
+func (r *Rooms) currentGroup(ctx context.Context, q querier, roomID string) (int64, error) {
+	var g int64
+	err := q.QueryRowContext(ctx, `SELECT state_group FROM rooms WHERE room_id = ?`, roomID).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("room %s: %w", roomID, ErrNotFound)
+	}
+	return g, err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// CurrentState returns the room's current state map.
+func (r *Rooms) CurrentState(ctx context.Context, roomID string) (map[stateKey]string, error) {
+	g, err := r.currentGroup(ctx, r.db.r, roomID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Group(ctx, g)
+}
+
+// stateView is a room state whose events are loaded when the rules ask.
+type stateView struct {
+	ctx    context.Context
+	r      *Rooms
+	ids    map[stateKey]string
+	loaded map[string]*event.Event
+	err    error
+}
+
+func (s *stateView) StateEvent(typ, key string) *event.Event {
+	id, ok := s.ids[stateKey{Type: typ, StateKey: key}]
+	if !ok {
+		return nil
+	}
+	if ev, ok := s.loaded[id]; ok {
+		return ev
+	}
+	se, err := s.r.Event(s.ctx, id)
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	if s.loaded == nil {
+		s.loaded = make(map[string]*event.Event)
+	}
+	s.loaded[id] = se.Event
+	return se.Event
+}
+
+// Local describes an event a local user sends.
+type Local struct {
+	RoomID   string
+	Sender   string
+	Type     string
+	StateKey *string
+	Content  []byte
+	Redacts  string
+	TS       int64
+	// Txn records the client transaction for unsigned.transaction_id.
+	TxnDevice, TxnID string
+}
+
+// ErrForbidden wraps the authorization rules' refusal of a local event.
+var ErrForbidden = errors.New("forbidden")
+
+// Send makes, checks, stores and distributes a local event in an existing
+// room. The returned event is committed.
+func (r *Rooms) Send(ctx context.Context, l Local) (*event.Event, error) {
+	unlock := r.lock(l.RoomID)
+	defer unlock()
+	return r.sendLocked(ctx, l)
+}
+
+func (r *Rooms) sendLocked(ctx context.Context, l Local) (*event.Event, error) {
+	v, err := r.Version(l.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	group, err := r.currentGroup(ctx, r.db.w, l.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	state, err := r.Group(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	extIDs, err := r.extremities(ctx, r.db.w, l.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	if len(extIDs) > event.MaxPrevEvents {
+		extIDs = extIDs[:event.MaxPrevEvents]
+	}
+	exts, err := r.load(ctx, extIDs)
+	if err != nil {
+		return nil, err
+	}
+	b := &event.Builder{
+		Type: l.Type, StateKey: l.StateKey, Sender: l.Sender, RoomID: l.RoomID,
+		Content: l.Content, Redacts: l.Redacts, OriginServerTS: l.TS,
+	}
+	for _, id := range extIDs {
+		if se := exts[id]; se != nil {
+			b.PrevEvents = append(b.PrevEvents, se.Event)
+		}
+	}
+	view := &stateView{ctx: ctx, r: r, ids: state}
+	// The auth events selection depends on the event itself (its type,
+	// sender, state key and membership): build it once without auth
+	// events to ask eventauth.Needed, then for real.
+	draft, err := b.Build(v, r.name, r.key)
+	if err != nil {
+		return nil, badEvent(err)
+	}
+	needed, err := eventauth.Needed(v, draft)
+	if err != nil {
+		return nil, badEvent(err)
+	}
+	for _, k := range needed {
+		if ev := view.StateEvent(k.Type, k.StateKey); ev != nil {
+			b.AuthEvents = append(b.AuthEvents, ev)
+		}
+	}
+	if view.err != nil {
+		return nil, view.err
+	}
+	ev, err := b.Build(v, r.name, r.key)
+	if err != nil {
+		return nil, badEvent(err)
+	}
+	if err := eventauth.Allowed(v, ev, view); err != nil {
+		if view.err != nil {
+			return nil, view.err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
+	}
+	after := state
+	if ev.IsState() {
+		k, _ := ev.StateKey()
+		after = maps.Clone(state)
+		after[stateKey{Type: ev.Type(), StateKey: k}] = ev.ID()
+	}
+	if err := r.storeLocked(ctx, l.RoomID, []federation.NewEvent{{Event: ev, Status: federation.Accepted, StateAfter: after}}, &l); err != nil {
+		return nil, err
+	}
+	r.sendOut(ctx, ev, after)
+	return ev, nil
+}
+
+// sendOut hands a new local event to the federation sender, addressed
+// to the servers of the room's joined members (and an invitee's server).
+func (r *Rooms) sendOut(ctx context.Context, ev *event.Event, state map[stateKey]string) {
+	if r.outbound == nil {
+		return
+	}
+	servers := r.serversIn(ctx, ev.RoomID(), state)
+	if ev.Type() == event.TypeMember {
+		if k, _ := ev.StateKey(); k != "" {
+			servers = append(servers, serverOf(k))
+		}
+	}
+	servers = slices.DeleteFunc(slices.Compact(sortStrings(servers)), func(s string) bool { return s == r.name || s == "" })
+	if len(servers) > 0 {
+		r.outbound(ev, servers)
+	}
+}
+
+// serversIn lists the servers with a joined member in state.
+func (r *Rooms) serversIn(ctx context.Context, roomID string, state map[stateKey]string) []string {
+	var servers []string
+	var ids []string
+	for k, id := range state {
+		if k.Type == event.TypeMember {
+			ids = append(ids, id)
+		}
+	}
+	evs, err := r.load(ctx, ids)
+	if err != nil {
+		return nil
+	}
+	for _, se := range evs {
+		if se.Event.Membership() == "join" {
+			k, _ := se.Event.StateKey()
+			servers = append(servers, serverOf(k))
+		}
+	}
+	return servers
+}
+
+func sortStrings(s []string) []string { slices.Sort(s); return s }
+
+// badEvent marks an event the client described that cannot be built.
+type badEventError struct{ err error }
+
+func (e *badEventError) Error() string { return e.err.Error() }
+func (e *badEventError) Unwrap() error { return e.err }
+
+func badEvent(err error) error { return &badEventError{err} }
+
+func insertGroup(ctx context.Context, tx *sql.Tx, roomID string, st map[stateKey]string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO state_groups (room_id, state) VALUES (?, ?)`, roomID, encodeState(st))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// setCurrent records the room's new current state: the group, and the
+// rows of current_state and membership_log for the keys that changed.
+func setCurrent(ctx context.Context, tx *sql.Tx, roomID string, group int64, old, now map[stateKey]string, stream int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET state_group = ? WHERE room_id = ?`, group, roomID); err != nil {
+		return err
+	}
+	for k, id := range now {
+		if old[k] == id {
+			continue
+		}
+		membership := ""
+		if k.Type == event.TypeMember {
+			var raw []byte
+			if err := tx.QueryRowContext(ctx, `SELECT json FROM events WHERE event_id = ?`, id).Scan(&raw); err != nil {
+				return fmt.Errorf("state event %s: %w", id, err)
+			}
+			membership = jsonMembership(raw)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO membership_log (stream, room_id, user_id, membership, event_id) VALUES (?, ?, ?, ?, ?)`,
+				stream, roomID, k.StateKey, membership, id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO current_state (room_id, type, state_key, event_id, membership, stream) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership, stream = excluded.stream`,
+			roomID, k.Type, k.StateKey, id, membership, stream); err != nil {
+			return err
+		}
+	}
+	for k := range old {
+		if _, ok := now[k]; !ok {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?`, roomID, k.Type, k.StateKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Rooms) extremities(ctx context.Context, q querier, roomID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT event_id FROM extremities WHERE room_id = ? ORDER BY event_id`, roomID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// CreateRoom makes a new room: the create event and then the events of
+// the plan, each built on the state the previous one left.
+func (r *Rooms) CreateRoom(ctx context.Context, v roomversion.Version, creator string, createContent []byte, rest []Local) (string, error) {
+	b := &event.Builder{Type: event.TypeCreate, StateKey: new(string), Sender: creator, Content: createContent}
+	roomID := ""
+	if v.Event.RoomID == roomversion.RoomIDServer {
+		roomID = "!" + randomString(18) + ":" + r.name
+		b.RoomID = roomID
+	}
+	create, err := b.Build(v, r.name, r.key)
+	if err != nil {
+		return "", badEvent(err)
+	}
+	roomID = create.RoomID()
+	if err := eventauth.Allowed(v, create, eventauth.StateMap{}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrForbidden, err)
+	}
+	unlock := r.lock(roomID)
+	defer unlock()
+	st := stateres.StateMap{{Type: event.TypeCreate}: create.ID()}
+	if err := r.storeLocked(ctx, roomID, []federation.NewEvent{{Event: create, Status: federation.Accepted, StateAfter: st}}, nil); err != nil {
+		return "", err
+	}
+	for _, l := range rest {
+		l.RoomID = roomID
+		if _, err := r.sendLocked(ctx, l); err != nil {
+			return roomID, fmt.Errorf("creating room %s, event %s: %w", roomID, l.Type, err)
+		}
+	}
+	return roomID, nil
+}
+
+func serverOf(id string) string {
+	for i := 0; i < len(id); i++ {
+		if id[i] == ':' {
+			return id[i+1:]
+		}
+	}
+	return ""
+}

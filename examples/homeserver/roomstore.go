@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/federation"
+	"github.com/mxkit/mxkit/roomversion"
+	"github.com/mxkit/mxkit/stateres"
+)
+
+// Rooms implements federation.RoomStore on the database, so the
+// federation receive pipeline, the room handlers and the join flows keep
+// their events in the same place the client API reads them.
+var _ federation.RoomStore = (*Rooms)(nil)
+
+// RoomVersion implements federation.RoomVersions.
+func (r *Rooms) RoomVersion(ctx context.Context, roomID string) (roomversion.Version, error) {
+	v, err := r.Version(roomID)
+	if errors.Is(err, ErrNotFound) {
+		return v, fmt.Errorf("%w: %s", federation.ErrUnknownRoom, roomID)
+	}
+	return v, err
+}
+
+// StateAfter implements federation.StateStore.
+func (r *Rooms) StateAfter(ctx context.Context, ids []string) ([]stateres.StateMap, error) {
+	evs, err := r.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stateres.StateMap, len(ids))
+	for i, id := range ids {
+		se := evs[id]
+		if se == nil || se.After == 0 {
+			continue
+		}
+		g, err := r.Group(ctx, se.After)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = g
+	}
+	return out, nil
+}
+
+// ForwardExtremities implements federation.StateStore.
+func (r *Rooms) ForwardExtremities(ctx context.Context, roomID string) ([]string, error) {
+	if _, err := r.RoomVersion(ctx, roomID); err != nil {
+		return nil, err
+	}
+	return r.extremities(ctx, r.db.r, roomID)
+}
+
+// StoreEvents implements federation.EventWriter.
+func (r *Rooms) StoreEvents(ctx context.Context, roomID string, evs []federation.NewEvent) error {
+	unlock := r.lock(roomID)
+	defer unlock()
+	return r.storeLocked(ctx, roomID, evs, nil)
+}
+
+// ReferencedBy implements stateres.AuthChainIndex, so that state
+// resolution follows the conflicted events instead of the whole room.
+func (r *Rooms) ReferencedBy(ctx context.Context, ids []string) ([][]stateres.Ref, error) {
+	out := make([][]stateres.Ref, len(ids))
+	for i, id := range ids {
+		rows, err := r.db.r.QueryContext(ctx, `SELECT e.event_id, e.type, e.state_key FROM auth_refs a JOIN events e ON e.event_id = a.event_id WHERE a.auth_id = ? AND e.state_key IS NOT NULL`, id)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var ref stateres.Ref
+			if err := rows.Scan(&ref.ID, &ref.Type, &ref.StateKey); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[i] = append(out[i], ref)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// overlayStore serves state resolution the events of a batch not yet
+// committed, then the database.
+type overlayStore struct {
+	r     *Rooms
+	batch map[string]federation.NewEvent
+}
+
+func (o overlayStore) Events(ctx context.Context, ids []string) ([]stateres.Stored, error) {
+	out, err := o.r.Events(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if ne, ok := o.batch[id]; ok {
+			out[i] = stateres.Stored{Event: ne.Event, Rejected: ne.Status == federation.Rejected}
+		}
+	}
+	return out, nil
+}
+
+// storeLocked stores a batch of events of one room, with the room lock
+// held: the events with their status and state after, the forward
+// extremities, and the room's current state (resolved across the
+// extremities when there are several), all in one transaction. The
+// sync stream moves when it is committed.
+func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation.NewEvent, local *Local) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	v := evs[0].Event.Version()
+	known := true
+	if _, err := r.Version(roomID); errors.Is(err, ErrNotFound) {
+		known = false
+	} else if err != nil {
+		return err
+	}
+	oldExt := []string{}
+	var oldGroup int64
+	if known {
+		var err error
+		if oldExt, err = r.extremities(ctx, r.db.w, roomID); err != nil {
+			return err
+		}
+		if oldGroup, err = r.currentGroup(ctx, r.db.w, roomID); err != nil {
+			return err
+		}
+	}
+	// Skip what is stored already.
+	ids := make([]string, len(evs))
+	for i, ne := range evs {
+		if ne.Event == nil {
+			return errors.New("StoreEvents: nil event")
+		}
+		ids[i] = ne.Event.ID()
+	}
+	have, err := r.load(ctx, ids)
+	if err != nil {
+		return err
+	}
+	batch := make(map[string]federation.NewEvent, len(evs))
+	var fresh []federation.NewEvent
+	for _, ne := range evs {
+		id := ne.Event.ID()
+		if have[id] != nil {
+			continue
+		}
+		if _, dup := batch[id]; dup {
+			continue
+		}
+		batch[id] = ne
+		fresh = append(fresh, ne)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+
+	// The new forward extremities, and the state across them.
+	ext := slices.Clone(oldExt)
+	for _, ne := range fresh {
+		if ne.Status != federation.Accepted {
+			continue
+		}
+		prev := ne.Event.PrevEventIDs()
+		ext = slices.DeleteFunc(ext, func(x string) bool { return slices.Contains(prev, x) })
+		ext = append(ext, ne.Event.ID())
+	}
+	slices.Sort(ext)
+	extChanged := !slices.Equal(ext, sortStrings(slices.Clone(oldExt)))
+	var current stateres.StateMap
+	if extChanged && len(ext) > 0 {
+		states := make([]stateres.StateMap, 0, len(ext))
+		var fromDB []string
+		for _, id := range ext {
+			if ne, ok := batch[id]; ok {
+				states = append(states, ne.StateAfter)
+			} else {
+				fromDB = append(fromDB, id)
+			}
+		}
+		dbStates, err := r.StateAfter(ctx, fromDB)
+		if err != nil {
+			return err
+		}
+		for i, st := range dbStates {
+			if st == nil {
+				return fmt.Errorf("room %s: state after extremity %s is not known", roomID, fromDB[i])
+			}
+			states = append(states, st)
+		}
+		if len(states) == 1 {
+			current = states[0]
+		} else {
+			current, err = stateres.Resolve(ctx, v, states, overlayStore{r, batch}, nil)
+			if err != nil {
+				return fmt.Errorf("room %s: resolving the state of %d forward extremities: %w", roomID, len(states), err)
+			}
+		}
+	}
+
+	var lastStream int64
+	groupOf := map[string]int64{} // event ID -> state group, this batch
+	err = r.db.Tx(ctx, func(tx *sql.Tx) error {
+		if !known {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (room_id, version, state_group, created_ts) VALUES (?, ?, 0, strftime('%s','now')*1000)`, roomID, v.ID); err != nil {
+				return err
+			}
+		}
+		for _, ne := range fresh {
+			ev := ne.Event
+			var group int64
+			if ne.StateAfter != nil {
+				group, err = r.findGroup(ctx, tx, ev, ne.StateAfter, groupOf)
+				if err != nil {
+					return err
+				}
+			}
+			groupOf[ev.ID()] = group
+			var sk any
+			if k, ok := ev.StateKey(); ok {
+				sk = k
+			}
+			var txnUser, txnDevice, txnID string
+			if local != nil && local.TxnID != "" && ev.Sender() == local.Sender {
+				txnUser, txnDevice, txnID = local.Sender, local.TxnDevice, local.TxnID
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_ts, json, status, state_after, txn_user, txn_device, txn_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				ev.ID(), roomID, ev.Type(), sk, ev.Sender(), ev.Depth(), ev.OriginServerTS(), ev.JSON(),
+				ne.Status, group, txnUser, txnDevice, txnID)
+			if err != nil {
+				return fmt.Errorf("storing event %s: %w", ev.ID(), err)
+			}
+			if lastStream, err = res.LastInsertId(); err != nil {
+				return err
+			}
+			if sk != nil {
+				for _, a := range ev.AuthEventIDs() {
+					if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO auth_refs (auth_id, event_id) VALUES (?, ?)`, a, ev.ID()); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if !extChanged {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM extremities WHERE room_id = ?`, roomID); err != nil {
+			return err
+		}
+		for _, id := range ext {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO extremities (room_id, event_id) VALUES (?, ?)`, roomID, id); err != nil {
+				return err
+			}
+		}
+		var curGroup int64
+		for _, id := range ext {
+			if g := groupOf[id]; g != 0 {
+				if st := batch[id].StateAfter; maps.Equal(st, current) {
+					curGroup = g
+				}
+			}
+		}
+		if curGroup == 0 {
+			if curGroup, err = insertGroup(ctx, tx, roomID, current); err != nil {
+				return err
+			}
+		}
+		var old stateres.StateMap
+		if oldGroup != 0 {
+			if old, err = r.Group(ctx, oldGroup); err != nil {
+				return err
+			}
+		}
+		return setCurrent(ctx, tx, roomID, curGroup, old, current, lastStream)
+	})
+	if err != nil {
+		return err
+	}
+	if !known {
+		r.verMu.Lock()
+		r.versions[roomID] = v
+		r.verMu.Unlock()
+	}
+	for _, ne := range fresh {
+		r.db.remember(ne.Event)
+	}
+	r.notify.bump(lastStream)
+	return nil
+}
+
+// findGroup returns the state group holding st: the group after one of
+// the event's prev events when it is the same state (an event that
+// changes nothing, the common case), else a new group.
+func (r *Rooms) findGroup(ctx context.Context, tx *sql.Tx, ev *event.Event, st stateres.StateMap, batch map[string]int64) (int64, error) {
+	for _, p := range ev.PrevEventIDs() {
+		g, ok := batch[p]
+		if !ok {
+			if err := tx.QueryRowContext(ctx, `SELECT state_after FROM events WHERE event_id = ?`, p).Scan(&g); err != nil {
+				continue
+			}
+		}
+		if g == 0 {
+			continue
+		}
+		prevState, err := r.groupTx(ctx, tx, g)
+		if err != nil {
+			return 0, err
+		}
+		if maps.Equal(prevState, st) {
+			return g, nil
+		}
+	}
+	return insertGroup(ctx, tx, ev.RoomID(), st)
+}
+
+// groupTx is Group read through the write transaction (the group may be
+// new in it).
+func (r *Rooms) groupTx(ctx context.Context, tx *sql.Tx, id int64) (stateres.StateMap, error) {
+	r.groupMu.Lock()
+	g := r.groups[id]
+	r.groupMu.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	var b []byte
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
+		return nil, fmt.Errorf("state group %d: %w", id, err)
+	}
+	return decodeState(b)
+}
+
+// Events implements federation.EventStore and stateres.Store.
+func (r *Rooms) Events(ctx context.Context, ids []string) ([]stateres.Stored, error) {
+	return stateStore{r}.Events(ctx, ids)
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/signing"
+)
+
+// Homeserver is the assembled server.
+type Homeserver struct {
+	cfg   *Config
+	log   *slog.Logger
+	key   *signing.SigningKey
+	db    *Store
+	rooms *Rooms
+	acct  *Accounts
+	data  *Data
+	cli   *Client
+	fed   *fedParts // nil without --federation-listen
+
+	clientLn, fedLn   net.Listener
+	clientSrv, fedSrv *http.Server
+}
+
+// New opens the database and key and assembles the handlers.
+func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
+	key, err := loadOrCreateKey(cfg.KeyPath, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenStore(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
+	hs.rooms = newRooms(cfg.ServerName, key, db, log)
+	hs.acct = &Accounts{name: cfg.ServerName, db: db}
+	hs.data = &Data{db: db, notify: hs.rooms.notify}
+	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db}
+	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
+		if hs.fed, err = newFederation(hs); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return hs, nil
+}
+
+func (hs *Homeserver) openRegistration() bool {
+	switch hs.cfg.OpenRegistration {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	host, _, _ := net.SplitHostPort(hs.cfg.Listen)
+	return isLoopback(host)
+}
+
+// ClientHandler is the client-server API.
+func (hs *Homeserver) ClientHandler() http.Handler {
+	s := &clientapi.Server{
+		ServerName:        hs.cfg.ServerName,
+		AllowRegistration: hs.openRegistration(),
+		Tokens:            hs.acct,
+		Accounts:          hs.acct,
+		Registration:      hs.acct,
+		Profile:           hs.acct,
+		Rooms:             hs.cli,
+		Sender:            hs.cli,
+		Reader:            hs.cli,
+		Syncer:            hs.cli,
+		Directory:         hs.cli,
+		Filters:           hs.data,
+		AccountData:       hs.data,
+		Ephemeral:         hs.data,
+		Transactions:      hs.data,
+	}
+	if hs.clientLn != nil {
+		s.BaseURL = hs.ClientURL()
+	}
+	return hs.logRequests("client", s)
+}
+
+// logRequests logs each request at debug level, and failures at info.
+func (hs *Homeserver) logRequests(api string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		lvl := slog.LevelDebug
+		if sw.status >= 500 {
+			lvl = slog.LevelWarn
+		}
+		path := r.URL.Path
+		hs.log.Log(r.Context(), lvl, "request", "api", api, "method", r.Method, "path", path, "status", sw.status, "duration", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Listen opens the listeners.
+func (hs *Homeserver) Listen() error {
+	var err error
+	if hs.clientLn, err = net.Listen("tcp", hs.cfg.Listen); err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	if hs.cfg.FederationListen != "" {
+		if hs.fedLn, err = net.Listen("tcp", hs.cfg.FederationListen); err != nil {
+			hs.clientLn.Close()
+			return fmt.Errorf("--federation-listen: %w", err)
+		}
+	}
+	return nil
+}
+
+func (hs *Homeserver) scheme() string {
+	if hs.cfg.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// ClientURL is the base URL of the client API.
+func (hs *Homeserver) ClientURL() string {
+	return hs.scheme() + "://" + hs.clientLn.Addr().String()
+}
+
+// FederationAddr is the federation listener's address, "" when off.
+func (hs *Homeserver) FederationAddr() string {
+	if hs.fedLn == nil {
+		return ""
+	}
+	return hs.fedLn.Addr().String()
+}
+
+// ReadyLine is the line printed when the server is ready.
+func (hs *Homeserver) ReadyLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mxkit homeserver ready: client %s", hs.ClientURL())
+	if hs.fedLn != nil {
+		fmt.Fprintf(&b, " federation %s://%s", hs.scheme(), hs.FederationAddr())
+	}
+	fmt.Fprintf(&b, " server_name=%s db=%s key_id=%s", hs.cfg.ServerName, hs.cfg.DB, hs.key.ID)
+	return b.String()
+}
+
+// Serve serves both APIs in the background; errors go to errc.
+func (hs *Homeserver) Serve(errc chan<- error) {
+	var tlsCfg *tls.Config
+	if hs.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(hs.cfg.TLSCert, hs.cfg.TLSKey)
+		if err != nil {
+			errc <- fmt.Errorf("TLS: %w", err)
+			return
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	serve := func(srv *http.Server, ln net.Listener) {
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}
+	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go serve(hs.clientSrv, hs.clientLn)
+	if hs.fedLn != nil && hs.fed != nil {
+		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second}
+		go serve(hs.fedSrv, hs.fedLn)
+	}
+	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())
+}
+
+// Shutdown stops the HTTP servers, letting requests in flight finish.
+func (hs *Homeserver) Shutdown(ctx context.Context) {
+	for _, s := range []*http.Server{hs.clientSrv, hs.fedSrv} {
+		if s != nil {
+			s.Shutdown(ctx)
+		}
+	}
+	if hs.fed != nil {
+		hs.fed.stop()
+	}
+}
+
+// Close closes the database.
+func (hs *Homeserver) Close() error { return hs.db.Close() }
