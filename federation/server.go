@@ -232,8 +232,8 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 func badRequest(code, msg string) *Error { return mxerr.New(http.StatusBadRequest, code, msg) }
-func forbidden(msg string) *Error       { return mxerr.New(http.StatusForbidden, mxerr.Forbidden, msg) }
-func notFoundErr(msg string) *Error     { return mxerr.New(http.StatusNotFound, mxerr.NotFound, msg) }
+func forbidden(msg string) *Error        { return mxerr.New(http.StatusForbidden, mxerr.Forbidden, msg) }
+func notFoundErr(msg string) *Error      { return mxerr.New(http.StatusNotFound, mxerr.NotFound, msg) }
 
 func origin(r *http.Request) string {
 	o, _ := OriginFromContext(r.Context())
