@@ -165,6 +165,12 @@ func ParseXMatrix(header string) (XMatrix, error) {
 	case !seen[3]:
 		return x, &XMatrixError{Offset: len(header), Param: "sig", Reason: "missing"}
 	}
+	if x.Key == "" {
+		return x, &XMatrixError{Param: "key", Reason: "empty"}
+	}
+	if x.Sig == "" {
+		return x, &XMatrixError{Param: "sig", Reason: "empty"}
+	}
 	if !validServerName(x.Origin) {
 		return x, &XMatrixError{Param: "origin", Reason: fmt.Sprintf("%q is not a server name", truncate(x.Origin))}
 	}
@@ -192,6 +198,9 @@ func unquote(h string, i int) (string, int, *XMatrixError) {
 		case c == '\\':
 			if i+1 >= len(h) {
 				return "", i, &XMatrixError{Offset: i, Reason: "backslash at the end of the header"}
+			}
+			if e := h[i+1]; e < 0x20 && e != '\t' || e == 0x7f {
+				return "", i, &XMatrixError{Offset: i + 1, Reason: fmt.Sprintf("control character %q escaped in a quoted value", e)}
 			}
 			b = append(b, h[seg:i]...)
 			b = append(b, h[i+1])
