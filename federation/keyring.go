@@ -380,8 +380,8 @@ type flightGroup[K comparable, V any] struct {
 type flightCall[V any] struct {
 	done    chan struct{}
 	waiters int // callers that joined the call (for tests)
-	val  V
-	err  error
+	val     V
+	err     error
 }
 
 // waiting returns how many callers joined the call in flight for key.
