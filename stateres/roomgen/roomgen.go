@@ -15,6 +15,10 @@
 // topics, names and power levels change, so that the branches conflict on
 // power levels, memberships, bans and topics.
 //
+// Events carry their real content hashes and, by default, their real
+// event IDs (reference hashes, room versions 3 and later); they are not
+// signed, which state resolution does not need.
+//
 // Every event's auth events are chosen from the state before it by the
 // auth events selection, and every event is checked with the
 // authorization rules (eventauth.Check) before it is kept: an action that
@@ -33,6 +37,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
 	"github.com/mxkit/mxkit/roomversion"
@@ -78,6 +83,10 @@ type Config struct {
 	// conflict: the branches act only on the first 50 members and on users
 	// of their own.
 	ForkSeed uint64
+	// PlaceholderHashes leaves the content hash as a placeholder instead
+	// of computing it (state resolution does not read it; it saves a
+	// canonicalization and a SHA-256 per event).
+	PlaceholderHashes bool
 	// ReadableIDs gives events readable IDs ("$<n>:<server>") taken with
 	// event.ParseWithID. By default room versions 3 and later use the
 	// real reference hash IDs, computed by event.Parse.
@@ -141,6 +150,7 @@ type gen struct {
 	ts     int64
 	byID   map[string]*event.Event
 	buf    []byte
+	hashAt int // where render put the content hash placeholder
 }
 
 // branch is one line of history: its state and members.
@@ -548,6 +558,11 @@ func (g *gen) send(b *branch, sender, typ, stateKey, content string) (*event.Eve
 	raw := g.render(sender, typ, stateKey, content, prev, nil, b.depth+1)
 	var probe *event.Event
 	var err error
+	if isCreate {
+		if err := g.fillHash(raw); err != nil {
+			return nil, err
+		}
+	}
 	probe, err = g.parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("roomgen: generated an invalid event: %w", err)
@@ -566,6 +581,9 @@ func (g *gen) send(b *branch, sender, typ, stateKey, content string) (*event.Eve
 			}
 		}
 		raw = g.render(sender, typ, stateKey, content, prev, authIDs, b.depth+1)
+		if err := g.fillHash(raw); err != nil {
+			return nil, err
+		}
 		if probe, err = g.parse(raw); err != nil {
 			return nil, fmt.Errorf("roomgen: generated an invalid event: %w", err)
 		}
@@ -625,6 +643,21 @@ func (b *branch) list(l *[]string, pos map[string]int, u string, in bool) []stri
 	return s
 }
 
+// fillHash writes the event's content hash over the placeholder that
+// render left (the content hash does not cover the hashes key, so the
+// placeholder does not change it).
+func (g *gen) fillHash(raw []byte) error {
+	if g.cfg.PlaceholderHashes {
+		return nil
+	}
+	sum, err := event.ContentHash(g.v, raw)
+	if err != nil {
+		return fmt.Errorf("roomgen: content hash: %w", err)
+	}
+	copy(raw[g.hashAt:], base64.Std.EncodeToString(sum[:]))
+	return nil
+}
+
 func (g *gen) parse(raw []byte) (*event.Event, error) {
 	if g.v.Event.Format == roomversion.EventFormatV1 || g.cfg.ReadableIDs {
 		return event.ParseWithID(g.v, raw, g.readableID())
@@ -636,8 +669,10 @@ func (g *gen) readableID() string {
 	return "$" + strconv.Itoa(g.seq) + ":" + g.server(g.seq)
 }
 
-// render writes the PDU. Hashes and signatures are placeholders (state
-// resolution does not check them).
+// render writes the PDU, with a placeholder content hash (see fillHash).
+// The events are not signed, and in room versions 1 and 2 the reference
+// hashes beside prev and auth event IDs are placeholders: state resolution
+// reads neither.
 func (g *gen) render(sender, typ, stateKey, content string, prev, auth []string, depth int64) []byte {
 	b := g.buf[:0]
 	v1 := g.v.Event.Format == roomversion.EventFormatV1
@@ -667,7 +702,9 @@ func (g *gen) render(sender, typ, stateKey, content string, prev, auth []string,
 		b = append(b, `,"event_id":`...)
 		b = strconv.AppendQuote(b, g.readableID())
 	}
-	b = append(b, `,"hashes":{"sha256":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"origin_server_ts":`...)
+	b = append(b, `,"hashes":{"sha256":"`...)
+	g.hashAt = len(b)
+	b = append(b, `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"origin_server_ts":`...)
 	b = strconv.AppendInt(b, g.ts, 10)
 	b = append(b, `,"prev_events":`...)
 	b = refs(b, prev)

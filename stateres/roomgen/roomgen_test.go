@@ -38,6 +38,9 @@ func TestGeneratedRoomsAreValid(t *testing.T) {
 					if again.ID() != ev.ID() {
 						t.Fatalf("ID %s, parsed again %s", ev.ID(), again.ID())
 					}
+					if !ev.ContentHashValid() {
+						t.Fatalf("%s: content hash does not match", ev.ID())
+					}
 					var auth []*event.Event
 					for _, a := range ev.AuthEventIDs() {
 						ae := seen[a]
