@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"github.com/mxkit/mxkit/signing"
 	"io"
 	"log"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // echoServer answers with the Host header, the SNI and the body it got.
@@ -133,4 +136,27 @@ func TestTransportFallback(t *testing.T) {
 	if want := `example.com||/p|{"b":2}`; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+func ExampleNewTransport() {
+	// A server publishing its keys, on loopback.
+	key, _ := signing.NewSigningKey("ed25519:1", make([]byte, 32))
+	srv := httptest.NewServer(ServerKeysHandler("peer.example", key, nil, time.Hour))
+	defer srv.Close()
+
+	// Map the server name to it (as --peer NAME=ADDR would); real servers
+	// are found by discovery, over TLS.
+	resolver := &Resolver{Static: map[string]string{"peer.example": srv.Listener.Addr().String()}}
+	client := &http.Client{Transport: NewTransport(resolver, nil, true)}
+
+	resp, err := client.Get("matrix-federation://peer.example/_matrix/key/v2/server")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	keys, err := signing.ParseServerKeysFor(body, "peer.example")
+	fmt.Println(keys.ServerName, len(keys.VerifyKeys), err)
+	// Output:
+	// peer.example 1 <nil>
 }
