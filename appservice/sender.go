@@ -101,8 +101,8 @@ type SenderOptions struct {
 	// OnFailure, if set, is told of each failed attempt and the wait
 	// before the next.
 	OnFailure func(txn Transaction, attempt int, err error, wait time.Duration)
-	// OnDelivered, if set, is told of each delivered transaction (e.g. to
-	// advance a stream position).
+	// OnDelivered, if set, is told of each delivered transaction after the
+	// store has forgotten it (e.g. to advance a stream position).
 	OnDelivered func(txn Transaction)
 }
 
@@ -310,10 +310,13 @@ func (s *Sender) deliver(ctx context.Context, t Transaction) error {
 	for attempt := 1; ; attempt++ {
 		err := s.client.SendTransaction(ctx, s.reg, t.ID, t.Body)
 		if err == nil || errors.Is(err, ErrNoURL) {
+			if err := s.opts.Store.Complete(ctx, s.reg.ID, t.ID); err != nil {
+				return err
+			}
 			if s.opts.OnDelivered != nil {
 				s.opts.OnDelivered(t)
 			}
-			return s.opts.Store.Complete(ctx, s.reg.ID, t.ID)
+			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
