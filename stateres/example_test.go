@@ -106,3 +106,30 @@ func ExampleOptions_trace() {
 	// power $ban allowed
 	// mainline $topic refused by sender.not_joined
 }
+
+// ResolveChanges takes each fork as its changes to a shared state, the way
+// servers keep state, and answers with the changes to apply: keys no fork
+// changed are never looked at.
+func ExampleResolveChanges() {
+	store, sets := exampleRoom()
+	member := func(u string) stateres.StateKey { return stateres.StateKey{Type: "m.room.member", StateKey: u} }
+	// The state both forks started from, with bob joined.
+	base := stateres.StateMap{}
+	for k, id := range sets[1] {
+		if k.Type != "m.room.topic" {
+			base[k] = id
+		}
+	}
+	changes := []stateres.StateMap{
+		{member("@bob:example.org"): "$ban"},
+		{stateres.StateKey{Type: "m.room.topic"}: "$topic"},
+	}
+	got, err := stateres.ResolveChanges(context.Background(), roomversion.V11, base, changes, store, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	printState(got)
+	// Output:
+	// m.room.member "@bob:example.org": $ban
+}
