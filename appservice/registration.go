@@ -116,6 +116,11 @@ func NewNamespace(regex string, exclusive bool) (Namespace, error) {
 // expression"; Go's RE2 syntax is used, so Python-only constructs
 // (backreferences, lookaround) are refused at parse time.
 func compileNamespace(regex string) (*regexp.Regexp, error) {
+	// Compiled alone first so that an error speaks of the file's regex,
+	// not of the anchored form.
+	if _, err := regexp.Compile(regex); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + regex + `)`)
 }
 
