@@ -29,11 +29,16 @@ type UIAFlow struct {
 // minutes). The zero UIA is ready to use; it is safe for concurrent use.
 type UIA struct {
 	TTL time.Duration
+	// MaxSessions bounds the sessions kept (0: 100000); past it the
+	// expired sessions are dropped, then arbitrary ones, so requests
+	// without credentials cannot grow memory without bound.
+	MaxSessions int
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
 
 	mu       sync.Mutex
 	sessions map[string]*uiaSession
+	calls    int
 }
 
 type uiaSession struct {
@@ -145,8 +150,22 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 		u.sessions = map[string]*uiaSession{}
 	}
 	now := u.now()
-	for id, s := range u.sessions {
-		if now.Sub(s.created) > u.ttl() {
+	max := u.MaxSessions
+	if max <= 0 {
+		max = 100000
+	}
+	// Sweep expired sessions now and then, amortised over the calls.
+	if u.calls++; u.calls >= 256 || len(u.sessions) >= max {
+		u.calls = 0
+		for id, s := range u.sessions {
+			if now.Sub(s.created) > u.ttl() {
+				delete(u.sessions, id)
+			}
+		}
+		for id := range u.sessions {
+			if len(u.sessions) < max {
+				break
+			}
 			delete(u.sessions, id)
 		}
 	}
@@ -166,6 +185,10 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 	id := a.Session
 	if id != "" {
 		s = u.sessions[id]
+		if s != nil && now.Sub(s.created) > u.ttl() {
+			delete(u.sessions, id)
+			s = nil
+		}
 		if s == nil {
 			u.mu.Unlock()
 			return NewError(http.StatusBadRequest, CodeUnknown, "unknown UIA session "+quote(id))

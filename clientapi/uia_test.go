@@ -159,3 +159,14 @@ func TestRegistrationDisabled(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 }
+
+func TestUIASessionCap(t *testing.T) {
+	u := &UIA{MaxSessions: 10}
+	req := UIARequest{Operation: "op", Flows: []UIAFlow{{Stages: []string{AuthTypeDummy, AuthTypeDummy}}}}
+	for range 100 {
+		challengeOf(t, u.Check(context.Background(), nil, req))
+	}
+	if n := len(u.sessions); n > 10 {
+		t.Fatalf("%d sessions kept", n)
+	}
+}

@@ -1,0 +1,125 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// jsonEndpoints are the adapters that take a JSON body.
+var jsonEndpoints = []struct{ method, path string }{
+	{"POST", "/_matrix/client/v3/login"},
+	{"POST", "/_matrix/client/v3/register"},
+	{"POST", "/_matrix/client/v3/createRoom"},
+	{"POST", "/_matrix/client/v3/join/{room}"},
+	{"POST", "/_matrix/client/v3/rooms/{room}/invite"},
+	{"POST", "/_matrix/client/v3/rooms/{room}/kick"},
+	{"POST", "/_matrix/client/v3/rooms/{room}/leave"},
+	{"PUT", "/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"},
+	{"PUT", "/_matrix/client/v3/rooms/{room}/state/m.room.topic"},
+	{"PUT", "/_matrix/client/v3/rooms/{room}/redact/$e3/{txn}"},
+	{"POST", "/_matrix/client/v3/user/@alice:example.org/filter"},
+	{"PUT", "/_matrix/client/v3/directory/room/%23x:example.org"},
+	{"PUT", "/_matrix/client/v3/profile/@alice:example.org/displayname"},
+	{"PUT", "/_matrix/client/v3/user/@alice:example.org/account_data/m.direct"},
+	{"PUT", "/_matrix/client/v3/rooms/{room}/typing/@alice:example.org"},
+	{"POST", "/_matrix/client/v3/rooms/{room}/receipt/m.read/$e3"},
+	{"POST", "/_matrix/client/v3/rooms/{room}/read_markers"},
+	{"PUT", "/_matrix/client/v3/presence/@alice:example.org/status"},
+	{"POST", "/_matrix/client/v3/user_directory/search"},
+	{"POST", "/_matrix/client/v3/keys/upload"},
+	{"POST", "/_matrix/client/v3/keys/query"},
+}
+
+// FuzzRequestBodies sends arbitrary bodies to every JSON-taking adapter:
+// no panic, and every answer is JSON; errors carry errcode and error.
+func FuzzRequestBodies(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `[]`, `null`, `"x"`, `{"a":`, `{"type":"m.login.password","user":"alice","password":"secret"}`,
+		`{"auth":{"type":"m.login.dummy"},"username":"x"}`, `{"auth":{"type":"m.login.password","identifier":{"type":"m.id.user","user":5}}}`,
+		`{"preset":"trusted_private_chat","invite":["@b:c"],"room_version":"12","initial_state":[{"type":"m.room.power_levels","content":{"users":[]}}]}`,
+		`{"power_level_content_override":{"users":"x"}}`, `{"creation_content":{"additional_creators":[1]}}`,
+		`{"user_id":"@bob:example.org","reason":{}}`, `{"typing":true,"timeout":-1}`, `{"typing":"yes"}`,
+		`{"m.fully_read":"$x","m.read":5}`, `{"presence":"online","status_msg":1}`, `{"search_term":null}`,
+		`{"one_time_keys":{"a:b":1,"c":2}}`, `{"device_keys":{"@a:b":"x"}}`, `{"room_id":"!a:b"}`, `{"displayname":null}`,
+		`{"a":1e400}`, "{\"a\":\"\xff\"}", `{"` + strings.Repeat("a", 300) + `":1}`,
+	} {
+		for i := range jsonEndpoints {
+			f.Add(i, seed)
+		}
+	}
+	fk, s, room := setup(f)
+	_ = fk
+	n := 0
+	f.Fuzz(func(t *testing.T, i int, body string) {
+		if i < 0 {
+			i = -i
+		}
+		e := jsonEndpoints[i%len(jsonEndpoints)]
+		n++
+		path := strings.ReplaceAll(e.path, "{room}", url.PathEscape(room))
+		path = strings.ReplaceAll(path, "{txn}", "t"+strings.Repeat("x", n%7)+string(rune('a'+n%26)))
+		r := do(t, s, e.method, path, "tok_alice", body)
+		if !json.Valid([]byte(r.raw)) {
+			t.Fatalf("%s %s: answer is not JSON: %q", e.method, path, r.raw)
+		}
+		if r.status >= 400 && r.status != 401 {
+			if _, ok := r.body["errcode"].(string); !ok {
+				t.Fatalf("%s %s: error without errcode: %d %s", e.method, path, r.status, r.raw)
+			}
+		}
+		if r.status >= 500 {
+			t.Fatalf("%s %s: server error for client input: %d %s", e.method, path, r.status, r.raw)
+		}
+	})
+}
+
+// FuzzPlanCreateRoom: any request plans without panicking, and a plan
+// always starts with the create event and the creator's join.
+func FuzzPlanCreateRoom(f *testing.F) {
+	for _, s := range []string{`{}`, `{"room_version":"1"}`, `{"room_version":"12","preset":"trusted_private_chat","invite":["@b:c","@b:c"]}`,
+		`{"initial_state":[{"type":"m.room.power_levels","content":{}},{"type":"x","state_key":"","content":{}}]}`,
+		`{"name":"n","topic":"t","room_alias_name":"a","visibility":"public"}`, `{"power_level_content_override":{"users":{"@alice:example.org":1}}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var req CreateRoomRequest
+		if json.Unmarshal([]byte(body), &req) != nil {
+			return
+		}
+		plan, err := PlanCreateRoom(&req, "@alice:example.org", "example.org", nil, "")
+		if err != nil {
+			if _, ok := asError(err); !ok {
+				t.Fatalf("error is not an *Error: %v", err)
+			}
+			return
+		}
+		if len(plan.Events) < 3 || plan.Events[0].Type != "m.room.create" || plan.Events[1].StateKey != "@alice:example.org" || plan.Events[2].Type != "m.room.power_levels" {
+			t.Fatalf("plan order: %+v", plan.Events)
+		}
+		for _, ev := range plan.Events {
+			if !isObject(ev.Content) {
+				t.Fatalf("content not an object: %s", ev.Content)
+			}
+		}
+	})
+}
+
+// FuzzUIA: arbitrary auth objects never panic and never complete a
+// password flow without the password.
+func FuzzUIA(f *testing.F) {
+	for _, s := range []string{``, `null`, `{}`, `{"type":"m.login.password","user":"alice","password":"x"}`,
+		`{"type":"m.login.dummy"}`, `{"session":"nope"}`, `{"type":"m.login.password","identifier":{"type":"m.id.user","user":"@alice:example.org"}}`} {
+		f.Add(s)
+	}
+	u := &UIA{}
+	f.Fuzz(func(t *testing.T, auth string) {
+		req := UIARequest{Operation: "op", Flows: []UIAFlow{{Stages: []string{AuthTypePassword}}}, UserID: "@alice:example.org", ServerName: "example.org", CheckPassword: checkPW}
+		err := u.Check(context.Background(), json.RawMessage(auth), req)
+		if err == nil && !strings.Contains(auth, "secret") {
+			t.Fatalf("completed without the password: %s", auth)
+		}
+	})
+}
