@@ -56,8 +56,8 @@ func TestLengthLimits(t *testing.T) {
 		err  error
 	}{
 		{"user", ValidUserID("@"+long+":example.org", true)},
-		{"room", ValidRoomID("!"+long+":example.org")},
-		{"alias", ValidRoomAlias("#"+long+":example.org")},
+		{"room", ValidRoomID("!" + long + ":example.org")},
+		{"alias", ValidRoomAlias("#" + long + ":example.org")},
 		{"event", ValidEventID("$" + long + long)},
 		{"type", ValidEventType(long + long)},
 		{"state key", ValidStateKey(long + long)},
