@@ -351,3 +351,54 @@ func authOf(t *testing.T, hs *homeserver, ev *event.Event) []*event.Event {
 	}
 	return out
 }
+
+// TestEndToEndGapFilling: beta receives an event whose prev events it does
+// not have, and fills the gap from alpha with get_missing_events, then, with
+// the limit of get_missing_events too small for the gap, with state_ids at
+// the event still missing.
+func TestEndToEndGapFilling(t *testing.T) {
+	ctx := context.Background()
+	v := roomversion.V11
+	hss := newNetwork(t, "alpha.test", "beta.test")
+	a, b := hss[0], hss[1]
+	alice, bob := "@alice:alpha.test", "@bob:beta.test"
+	roomID := createRoom(t, a, v, alice, "!gap:alpha.test")
+	if _, err := b.srv.Join(ctx, []string{"alpha.test"}, roomID, bob, nil); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(body string) *event.Event {
+		e, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: "m.room.message", Sender: alice, RoomID: roomID, Content: []byte(`{"body":"` + body + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	m1, m2 := msg("m1"), msg("m2")
+	topic, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: "m.room.topic", StateKey: strp(""), Sender: alice, RoomID: roomID, Content: []byte(`{"topic":"gap"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3 := msg("m3")
+	sendBuilt(t, a, m3)
+	for _, e := range []*event.Event{m1, m2, topic, m3} {
+		if st, ok := statusOf(t, b, e.ID()); !ok || st != Accepted {
+			t.Errorf("beta has %s as %v (present %v)", e.Content(), st, ok)
+		}
+	}
+	if got := currentOf(t, b, roomID); got[stateres.StateKey{Type: "m.room.topic"}] != topic.ID() {
+		t.Errorf("beta's topic after the gap is %s, want %s", got[stateres.StateKey{Type: "m.room.topic"}], topic.ID())
+	}
+
+	b.srv.Receiver().MissingEventsLimit = 1
+	n1, n2 := msg("n1"), msg("n2")
+	n3 := msg("n3")
+	sendBuilt(t, a, n3)
+	if st, _ := statusOf(t, b, n1.ID()); st != Outlier {
+		t.Errorf("n1, fetched by /event for state_ids, is %v, want outlier", st)
+	}
+	for _, e := range []*event.Event{n2, n3} {
+		if st, _ := statusOf(t, b, e.ID()); st != Accepted {
+			t.Errorf("beta has %s as %v", e.Content(), st)
+		}
+	}
+}

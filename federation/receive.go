@@ -784,8 +784,11 @@ func (r *Receiver) stateAtMissing(ctx context.Context, origin string, ev *event.
 			continue
 		}
 		sk, ok := s.Event.StateKey()
-		if !ok || s.Event.RoomID() != ev.RoomID() {
+		if s.Event.RoomID() != ev.RoomID() || !ok && i < len(ids.PDUIDs) {
 			return nil, fmt.Errorf("state_ids lists %s, not a state event of the room", s.Event.ID())
+		}
+		if !ok {
+			continue // prev itself, a message
 		}
 		state[stateres.StateKey{Type: s.Event.Type(), StateKey: sk}] = s.Event.ID()
 	}
