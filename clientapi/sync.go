@@ -11,15 +11,26 @@ import (
 )
 
 // SyncResponse is the body of GET /sync (content/client-server-api
-// /_index.md "Syncing", data/api/client-server/sync.yaml). Empty maps and
-// lists are left out as the spec allows, except the arrays it requires.
+// /_index.md "Syncing", data/api/client-server/sync.yaml).
+//
+// It encodes the way the reference server does: every block present even
+// when empty (rooms with join, invite, leave and knock; presence,
+// account_data, to_device, device_lists, device_one_time_keys_count; per
+// joined room timeline with limited and prev_batch, state, ephemeral,
+// account_data, unread_notifications and summary). The spec marks most of
+// them optional, but real clients rely on them: matrix-nio validates each
+// sync against a schema that requires next_batch, rooms, to_device,
+// device_lists and device_one_time_keys_count, and per joined room
+// timeline (with events, limited and prev_batch), state, ephemeral and
+// account_data. Backends leave blocks nil; they should always set
+// Timeline.PrevBatch for rooms with a timeline.
 type SyncResponse struct {
 	NextBatch   string       `json:"next_batch"`
-	Rooms       *SyncRooms   `json:"rooms,omitempty"`
-	Presence    *EventsBlock `json:"presence,omitempty"`
-	AccountData *EventsBlock `json:"account_data,omitempty"`
-	ToDevice    *EventsBlock `json:"to_device,omitempty"`
-	DeviceLists *DeviceLists `json:"device_lists,omitempty"`
+	Rooms       *SyncRooms   `json:"rooms"`
+	Presence    *EventsBlock `json:"presence"`
+	AccountData *EventsBlock `json:"account_data"`
+	ToDevice    *EventsBlock `json:"to_device"`
+	DeviceLists *DeviceLists `json:"device_lists"`
 	// DeviceOneTimeKeysCount is required by end-to-end encryption
 	// clients; nil is sent as {}.
 	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
@@ -28,10 +39,10 @@ type SyncResponse struct {
 
 // SyncRooms are the rooms of a sync by membership.
 type SyncRooms struct {
-	Join   map[string]*JoinedRoom  `json:"join,omitempty"`
-	Invite map[string]*InvitedRoom `json:"invite,omitempty"`
-	Leave  map[string]*LeftRoom    `json:"leave,omitempty"`
-	Knock  map[string]*KnockedRoom `json:"knock,omitempty"`
+	Join   map[string]*JoinedRoom  `json:"join"`
+	Invite map[string]*InvitedRoom `json:"invite"`
+	Leave  map[string]*LeftRoom    `json:"leave"`
+	Knock  map[string]*KnockedRoom `json:"knock"`
 }
 
 // EventsBlock is {"events": [...]}.
@@ -42,19 +53,20 @@ type EventsBlock struct {
 // Timeline is a room's timeline slice.
 type Timeline struct {
 	Events    EventList `json:"events"`
-	Limited   bool      `json:"limited,omitempty"`
-	PrevBatch string    `json:"prev_batch,omitempty"`
+	Limited   bool      `json:"limited"`
+	PrevBatch string    `json:"prev_batch"`
 }
 
-// JoinedRoom is one room under rooms.join.
+// JoinedRoom is one room under rooms.join. State is left out when
+// StateAfter is set (use_state_after).
 type JoinedRoom struct {
-	Summary             *RoomSummary         `json:"summary,omitempty"`
+	Summary             *RoomSummary         `json:"summary"`
 	State               *EventsBlock         `json:"state,omitempty"`
 	StateAfter          *EventsBlock         `json:"state_after,omitempty"`
-	Timeline            *Timeline            `json:"timeline,omitempty"`
-	Ephemeral           *EventsBlock         `json:"ephemeral,omitempty"`
-	AccountData         *EventsBlock         `json:"account_data,omitempty"`
-	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
+	Timeline            *Timeline            `json:"timeline"`
+	Ephemeral           *EventsBlock         `json:"ephemeral"`
+	AccountData         *EventsBlock         `json:"account_data"`
+	UnreadNotifications *UnreadNotifications `json:"unread_notifications"`
 }
 
 // RoomSummary is a joined room's summary.
@@ -80,28 +92,98 @@ type KnockedRoom struct {
 	KnockState EventsBlock `json:"knock_state"`
 }
 
-// LeftRoom is one room under rooms.leave.
+// LeftRoom is one room under rooms.leave. State is left out when
+// StateAfter is set.
 type LeftRoom struct {
 	State       *EventsBlock `json:"state,omitempty"`
 	StateAfter  *EventsBlock `json:"state_after,omitempty"`
-	Timeline    *Timeline    `json:"timeline,omitempty"`
-	AccountData *EventsBlock `json:"account_data,omitempty"`
+	Timeline    *Timeline    `json:"timeline"`
+	AccountData *EventsBlock `json:"account_data"`
 }
 
 // DeviceLists are the device list changes of end-to-end encryption.
 type DeviceLists struct {
-	Changed []string `json:"changed,omitempty"`
-	Left    []string `json:"left,omitempty"`
+	Changed []string `json:"changed"`
+	Left    []string `json:"left"`
 }
 
-// MarshalJSON sends device_one_time_keys_count as {} when nil: clients
-// that do end-to-end encryption read it on every sync.
+func emptyBlock(b *EventsBlock) *EventsBlock {
+	if b == nil {
+		return &EventsBlock{}
+	}
+	return b
+}
+
+// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
 func (r *SyncResponse) MarshalJSON() ([]byte, error) {
 	type plain SyncResponse
 	c := *r
 	if c.DeviceOneTimeKeysCount == nil {
 		c.DeviceOneTimeKeysCount = map[string]int{}
 	}
+	rooms := SyncRooms{}
+	if c.Rooms != nil {
+		rooms = *c.Rooms
+	}
+	if rooms.Join == nil {
+		rooms.Join = map[string]*JoinedRoom{}
+	}
+	if rooms.Invite == nil {
+		rooms.Invite = map[string]*InvitedRoom{}
+	}
+	if rooms.Leave == nil {
+		rooms.Leave = map[string]*LeftRoom{}
+	}
+	if rooms.Knock == nil {
+		rooms.Knock = map[string]*KnockedRoom{}
+	}
+	c.Rooms = &rooms
+	c.Presence, c.AccountData, c.ToDevice = emptyBlock(c.Presence), emptyBlock(c.AccountData), emptyBlock(c.ToDevice)
+	dl := DeviceLists{}
+	if c.DeviceLists != nil {
+		dl = *c.DeviceLists
+	}
+	if dl.Changed == nil {
+		dl.Changed = []string{}
+	}
+	if dl.Left == nil {
+		dl.Left = []string{}
+	}
+	c.DeviceLists = &dl
+	return json.Marshal((*plain)(&c))
+}
+
+// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
+func (j *JoinedRoom) MarshalJSON() ([]byte, error) {
+	type plain JoinedRoom
+	c := *j
+	if c.Summary == nil {
+		c.Summary = &RoomSummary{}
+	}
+	if c.StateAfter == nil {
+		c.State = emptyBlock(c.State)
+	}
+	if c.Timeline == nil {
+		c.Timeline = &Timeline{}
+	}
+	c.Ephemeral, c.AccountData = emptyBlock(c.Ephemeral), emptyBlock(c.AccountData)
+	if c.UnreadNotifications == nil {
+		c.UnreadNotifications = &UnreadNotifications{}
+	}
+	return json.Marshal((*plain)(&c))
+}
+
+// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
+func (l *LeftRoom) MarshalJSON() ([]byte, error) {
+	type plain LeftRoom
+	c := *l
+	if c.StateAfter == nil {
+		c.State = emptyBlock(c.State)
+	}
+	if c.Timeline == nil {
+		c.Timeline = &Timeline{}
+	}
+	c.AccountData = emptyBlock(c.AccountData)
 	return json.Marshal((*plain)(&c))
 }
 
@@ -156,6 +238,9 @@ func (c *call) sync() (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return nil, errNilSync
+	}
 	// Long-poll: only an incremental sync waits, and not with full_state
 	// (content/client-server-api/_index.md "Syncing": the server returns
 	// at once when there is something, else waits up to timeout).
@@ -186,10 +271,15 @@ func (c *call) sync() (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if next == nil {
+			return nil, errNilSync
+		}
 		resp = next
 	}
 	return resp, nil
 }
+
+var errNilSync = errors.New("clientapi: Syncer.Sync returned no response and no error")
 
 func boolParam(v, name string) (bool, error) {
 	switch v {

@@ -80,7 +80,7 @@ func TestSyncLongPollCancel(t *testing.T) {
 func TestSyncTimeoutAnswersEmpty(t *testing.T) {
 	_, s, ws, _, since := syncSetup(t)
 	r := do(t, s, "GET", "/_matrix/client/v3/sync?timeout=1&since="+since, "tok_alice", "")
-	if r.status != 200 || r.body["next_batch"] != since || r.body["rooms"] != nil {
+	if r.status != 200 || r.body["next_batch"] != since || len(r.body["rooms"].(map[string]any)["join"].(map[string]any)) != 0 {
 		t.Fatalf("timeout answer: %d %s", r.status, r.raw)
 	}
 	if ws.waits.Load() == 0 {
@@ -136,11 +136,24 @@ func TestSyncFilter(t *testing.T) {
 }
 
 func TestSyncResponseEncoding(t *testing.T) {
-	// Required arrays are present even when empty.
-	resp := &SyncResponse{NextBatch: "s1", Rooms: &SyncRooms{Join: map[string]*JoinedRoom{"!a:b": {Timeline: &Timeline{}, State: &EventsBlock{}}}}}
-	b, _ := json.Marshal(resp)
-	want := `{"next_batch":"s1","rooms":{"join":{"!a:b":{"state":{"events":[]},"timeline":{"events":[]}}}},"device_one_time_keys_count":{}}`
-	if string(b) != want {
-		t.Fatalf("got  %s\nwant %s", b, want)
+	// Every block is present even when the backend left it nil, as the
+	// reference server sends them and matrix-nio's sync schema requires
+	// them (next_batch, rooms, to_device, device_lists,
+	// device_one_time_keys_count; per joined room timeline with limited
+	// and prev_batch, state, ephemeral, account_data; per left room
+	// timeline and state).
+	for _, tc := range []struct {
+		resp *SyncResponse
+		want string
+	}{
+		{&SyncResponse{NextBatch: "s1", Rooms: &SyncRooms{Join: map[string]*JoinedRoom{"!a:b": {}}, Leave: map[string]*LeftRoom{"!c:d": {}}}},
+			`{"next_batch":"s1","rooms":{"join":{"!a:b":{"summary":{},"state":{"events":[]},"timeline":{"events":[],"limited":false,"prev_batch":""},"ephemeral":{"events":[]},"account_data":{"events":[]},"unread_notifications":{"highlight_count":0,"notification_count":0}}},"invite":{},"leave":{"!c:d":{"state":{"events":[]},"timeline":{"events":[],"limited":false,"prev_batch":""},"account_data":{"events":[]}}},"knock":{}},"presence":{"events":[]},"account_data":{"events":[]},"to_device":{"events":[]},"device_lists":{"changed":[],"left":[]},"device_one_time_keys_count":{}}`},
+		{&SyncResponse{NextBatch: "s2", Rooms: &SyncRooms{Join: map[string]*JoinedRoom{"!a:b": {StateAfter: &EventsBlock{}, Timeline: &Timeline{Limited: true, PrevBatch: "p"}}}}},
+			`{"next_batch":"s2","rooms":{"join":{"!a:b":{"summary":{},"state_after":{"events":[]},"timeline":{"events":[],"limited":true,"prev_batch":"p"},"ephemeral":{"events":[]},"account_data":{"events":[]},"unread_notifications":{"highlight_count":0,"notification_count":0}}},"invite":{},"leave":{},"knock":{}},"presence":{"events":[]},"account_data":{"events":[]},"to_device":{"events":[]},"device_lists":{"changed":[],"left":[]},"device_one_time_keys_count":{}}`},
+	} {
+		b, err := json.Marshal(tc.resp)
+		if err != nil || string(b) != tc.want {
+			t.Fatalf("got  %s (%v)\nwant %s", b, err, tc.want)
+		}
 	}
 }
