@@ -689,7 +689,7 @@ func (s *Server) handleExchangeThirdPartyInvite(w http.ResponseWriter, r *http.R
 	}
 	b, err := s.body(r)
 	if err == nil {
-		err = s.decodeBody(r, &ev)
+		err = decodeJSON(b, &ev)
 	}
 	if err != nil {
 		fail(w, err)
@@ -733,7 +733,7 @@ func (s *Server) handleOnBind(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := s.body(r)
 	if err == nil {
-		err = s.decodeBody(r, &req)
+		err = decodeJSON(b, &req)
 	}
 	if err != nil {
 		fail(w, err)

@@ -29,6 +29,7 @@ type fixture struct {
 	roomID    string
 	recv      *Receiver
 	edus      *MemoryEDUs
+	keys      map[string]*signing.SigningKey // signing keys of other origins
 }
 
 const (
@@ -44,7 +45,7 @@ func newFixture(t *testing.T, v roomversion.Version) *fixture {
 	f.ring.Add("hs.test", f.localKey.ID, signing.PublicKey{Key: f.localKey.Public(), ValidUntilTS: 1 << 50})
 	f.ring.Add("remote.test", f.remoteKey.ID, signing.PublicKey{Key: f.remoteKey.Public(), ValidUntilTS: 1 << 50})
 	f.srv = &Server{ServerName: "hs.test", Key: f.localKey, Keys: f.ring, Rooms: f.store, EDUs: f.edus,
-		Invites: &MemoryInvites{}, Queries: &MemoryQueries{}, Directory: &MemoryDirectory{}, Devices: &MemoryDevices{}, Media: &MemoryMedia{}}
+		Invites: &MemoryInvites{}, Queries: &MemoryQueries{}, OpenID: &MemoryQueries{}, Directory: &MemoryDirectory{}, Devices: &MemoryDevices{}, Media: &MemoryMedia{}}
 	f.recv = f.srv.Receiver()
 	hs := &homeserver{name: "hs.test", key: f.localKey, srv: f.srv, store: f.store}
 	f.roomID = createRoom(t, hs, v, alice, "!room:hs.test")

@@ -266,10 +266,17 @@ func (s *Server) decodeBody(r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSON(b, v)
+}
+
+// decodeJSON decodes a JSON object into v: 400 M_NOT_JSON for bytes that are
+// not JSON, M_BAD_JSON for JSON of the wrong shape.
+func decodeJSON(b []byte, v any) error {
 	if !json.Valid(b) {
 		return badRequest(mxerr.NotJSON, "body is not JSON")
 	}
-	if len(strings.TrimSpace(string(b))) == 0 || strings.TrimSpace(string(b))[0] != '{' {
+	t := strings.TrimSpace(string(b))
+	if t == "" || t[0] != '{' {
 		return badRequest(mxerr.BadJSON, "body is not a JSON object")
 	}
 	if err := json.Unmarshal(b, v); err != nil {
