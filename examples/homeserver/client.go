@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ type Client struct {
 	name  string
 	rooms *Rooms
 	db    *Store
+	log   *slog.Logger
 	// join performs a remote join through federation; nil: only rooms
 	// this server is in can be joined.
 	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error

@@ -45,7 +45,7 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
 	hs.acct = &Accounts{name: cfg.ServerName, db: db}
 	hs.data = &Data{db: db, notify: hs.rooms.notify}
-	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db}
+	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()

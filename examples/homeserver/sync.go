@@ -190,6 +190,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	if sr.Join != nil || sr.Invite != nil || sr.Leave != nil {
 		resp.Rooms = sr
 	}
+	c.log.Debug("sync", "user", who.UserID, "since", req.Since, "next", resp.NextBatch, "join", len(sr.Join), "invite", len(sr.Invite), "leave", len(sr.Leave))
 
 	// Account data, global and per joined room.
 	adSince := since.ad

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// systemPython is the Debian interpreter: python3-matrix-nio is installed
+// for it, whatever python3 comes first on PATH.
+const systemPython = "/usr/bin/python3"
+
+func requireNio(t *testing.T) {
+	requireTool(t, "matrix-nio (Debian package python3-matrix-nio)", func() error {
+		if out, err := exec.Command(systemPython, "-c", "import nio").CombinedOutput(); err != nil {
+			return errors.New(string(out))
+		}
+		return nil
+	})
+}
+
+func requireJS(t *testing.T) {
+	requireTool(t, "matrix-js-sdk (npm, clients/js)", func() error {
+		if _, err := exec.LookPath("node"); err != nil {
+			return err
+		}
+		_, err := os.Stat(filepath.Join("clients", "js", "node_modules", "matrix-js-sdk", "package.json"))
+		return err
+	})
+}
+
+// TestClientNio runs the client flow of clients/nio/flow.py (matrix-nio,
+// r0 endpoints, access_token query parameter) against a homeserver.
+func TestClientNio(t *testing.T) {
+	requireNio(t)
+	hs := startInProcess(t, "nio.localhost", false, nil)
+	runClient(t, 90*time.Second, ".", systemPython, filepath.Join("clients", "nio", "flow.py"), hs.hs.ClientURL())
+}
+
+// TestClientJS runs the client flow of clients/js/flow.mjs
+// (matrix-js-sdk with its sync loop) against a homeserver.
+func TestClientJS(t *testing.T) {
+	requireJS(t)
+	hs := startInProcess(t, "js.localhost", false, nil)
+	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "flow.mjs", hs.hs.ClientURL())
+}
