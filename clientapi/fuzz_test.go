@@ -123,3 +123,23 @@ func FuzzUIA(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidateFilter: any input is accepted or refused with an *Error,
+// never a panic; what is accepted is a JSON object.
+func FuzzValidateFilter(f *testing.F) {
+	for _, s := range []string{`{}`, `{"room":{"timeline":{"limit":10,"types":["m.room.message"]}}}`, `{"event_fields":[1]}`,
+		`{"presence":{"limit":-1}}`, `[]`, `{"room":{"state":{"lazy_load_members":true}}}`, `{"event_format":"client"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateFilter([]byte(s))
+		if err == nil && !isObject(json.RawMessage(s)) {
+			t.Fatalf("accepted a non-object %q", s)
+		}
+		if err != nil {
+			if _, ok := asError(err); !ok {
+				t.Fatalf("not an *Error: %v", err)
+			}
+		}
+	})
+}

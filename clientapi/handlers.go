@@ -834,8 +834,12 @@ func (c *call) filterParam() (json.RawMessage, error) {
 	if f == "" {
 		return nil, nil
 	}
+	var rf roomEventFilterTypes
 	if !isObject(json.RawMessage(f)) {
 		return nil, NewError(http.StatusBadRequest, CodeNotJSON, "filter parameter is not a JSON object")
+	}
+	if err := json.Unmarshal([]byte(f), &rf); err != nil {
+		return nil, BadJSON("filter parameter is not a RoomEventFilter: " + err.Error())
 	}
 	return json.RawMessage(f), nil
 }
@@ -896,6 +900,9 @@ func (c *call) putFilter() (any, error) {
 	}
 	b, err := c.object(false)
 	if err != nil {
+		return nil, err
+	}
+	if err := ValidateFilter(b); err != nil {
 		return nil, err
 	}
 	id, err := c.s.filters.PutFilter(c.ctx, c.who.UserID, json.RawMessage(b))

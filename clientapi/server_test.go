@@ -263,6 +263,11 @@ func TestEndpoints(t *testing.T) {
 				t.Errorf("filter: %s", r.raw)
 			}
 		}},
+		{name: "filter wrong type", method: "POST", path: "/_matrix/client/v3/user/@alice:example.org/filter", token: "tok_alice", body: `{"room":{"timeline":{"limit":"5"}}}`, status: 400, errcode: "M_BAD_JSON"},
+		{name: "filter bad format", method: "POST", path: "/_matrix/client/v3/user/@alice:example.org/filter", token: "tok_alice", body: `{"event_format":"xml"}`, status: 400, errcode: "M_BAD_JSON"},
+		{name: "filter unknown fields kept", method: "POST", path: "/_matrix/client/v3/user/@alice:example.org/filter", token: "tok_alice", body: `{"org.example":1,"room":{"rooms":["!a:b"]}}`, status: 200},
+		{name: "sync inline filter wrong type", method: "GET", path: "/_matrix/client/v3/sync?filter=%7B%22presence%22%3A%7B%22types%22%3A1%7D%7D", token: "tok_alice", status: 400, errcode: "M_BAD_JSON"},
+		{name: "messages filter wrong type", method: "GET", path: "/_matrix/client/v3/rooms/{room}/messages?dir=f&filter=%7B%22lazy_load_members%22%3A%22y%22%7D", token: "tok_alice", status: 400, errcode: "M_BAD_JSON"},
 		{name: "filter other user", method: "POST", path: "/_matrix/client/v3/user/@bob:example.org/filter", token: "tok_alice", body: `{}`, status: 403, errcode: "M_FORBIDDEN"},
 		{name: "filter get unknown", method: "GET", path: "/_matrix/client/v3/user/@alice:example.org/filter/7", token: "tok_alice", status: 404, errcode: "M_NOT_FOUND"},
 		// Directory.

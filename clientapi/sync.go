@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -297,8 +296,8 @@ func boolParam(v, name string) (bool, error) {
 // "{") or a filter ID of the user.
 func (c *call) resolveFilter(f string) (json.RawMessage, error) {
 	if strings.HasPrefix(f, "{") {
-		if !isObject(json.RawMessage(f)) {
-			return nil, NewError(http.StatusBadRequest, CodeNotJSON, "filter parameter is not a JSON object")
+		if err := ValidateFilter([]byte(f)); err != nil {
+			return nil, err
 		}
 		return json.RawMessage(f), nil
 	}
