@@ -3,11 +3,14 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 type result struct {
@@ -387,7 +390,7 @@ func TestEndpoints(t *testing.T) {
 
 func TestBodyTooLarge(t *testing.T) {
 	_, s, _ := setup(t)
-	s.MaxBodyBytes = 64 // read once: init has run, the field is read per request
+	s = &Server{ServerName: "example.org", Accounts: s.Accounts, MaxBodyBytes: 64}
 	r := do(t, s, "POST", "/_matrix/client/v3/login", "", `{"type":"m.login.password","user":"alice","password":"`+strings.Repeat("x", 100)+`"}`)
 	if r.status != 413 || r.body["errcode"] != "M_TOO_LARGE" {
 		t.Fatalf("got %d %s", r.status, r.raw)
@@ -462,5 +465,52 @@ func TestMissingBackends(t *testing.T) {
 	}
 	if r := do(t, s, "GET", "/.well-known/matrix/client", "", ""); r.status != 404 || r.body["errcode"] != "M_NOT_FOUND" {
 		t.Errorf("well-known without BaseURL: %d %s", r.status, r.raw)
+	}
+}
+
+// errRooms answers joins with the error the test chooses.
+type errRooms struct {
+	*fake
+	err error
+}
+
+func (e errRooms) Join(context.Context, Identity, JoinRequest) (string, error) { return "", e.err }
+
+func TestBackendErrors(t *testing.T) {
+	f := newFake()
+	tok := f.addUser("alice", "pw")
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+		want   map[string]any
+		header map[string]string
+	}{
+		{"rate limited", LimitExceeded(1500 * time.Millisecond), 429,
+			map[string]any{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": float64(1500)}, map[string]string{"Retry-After": "2"}},
+		{"incompatible version", IncompatibleRoomVersion("12"), 400,
+			map[string]any{"errcode": "M_INCOMPATIBLE_ROOM_VERSION", "room_version": "12"}, nil},
+		{"wrapped", fmt.Errorf("joining: %w", Forbidden("banned")), 403,
+			map[string]any{"errcode": "M_FORBIDDEN", "error": "banned"}, nil},
+		{"internal", errors.New("database is on fire"), 500,
+			map[string]any{"errcode": "M_UNKNOWN", "error": "internal server error"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{ServerName: "example.org", Tokens: f, Rooms: errRooms{f, tc.err}}
+			r := do(t, s, "POST", "/_matrix/client/v3/join/!a:example.org", tok, "")
+			if r.status != tc.status {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			for k, v := range tc.want {
+				if r.body[k] != v {
+					t.Errorf("%s = %v, want %v (%s)", k, r.body[k], v, r.raw)
+				}
+			}
+			for k, v := range tc.header {
+				if r.header.Get(k) != v {
+					t.Errorf("header %s = %q, want %q", k, r.header.Get(k), v)
+				}
+			}
+		})
 	}
 }
