@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -400,5 +401,76 @@ func TestEndToEndGapFilling(t *testing.T) {
 		if st, _ := statusOf(t, b, e.ID()); st != Accepted {
 			t.Errorf("beta has %s as %v", e.Content(), st)
 		}
+	}
+}
+
+// TestEndToEndMemberships: invite (v2, signed by the invitee's server),
+// rejecting it with make_leave/send_leave, and knocking, between two servers.
+func TestEndToEndMemberships(t *testing.T) {
+	for _, v := range []roomversion.Version{roomversion.V10, roomversion.V12} {
+		t.Run("v"+v.ID, func(t *testing.T) {
+			ctx := context.Background()
+			hss := newNetwork(t, "alpha.test", "beta.test")
+			a, b := hss[0], hss[1]
+			alice, carol, dave := "@alice:alpha.test", "@carol:beta.test", "@dave:beta.test"
+			roomID := createRoom(t, a, v, alice, "!m:alpha.test")
+
+			inv, err := a.srv.Invite(ctx, roomID, alice, carol)
+			if err != nil {
+				t.Fatalf("invite: %v", err)
+			}
+			if err := a.srv.verifySignatureOf(ctx, inv, "beta.test"); err != nil {
+				t.Errorf("stored invite lacks beta's signature: %v", err)
+			}
+			got := b.srv.Invites.(*MemoryInvites).Invites()
+			if len(got) != 1 || got[0].Event.ID() != inv.ID() || got[0].Origin != "alpha.test" {
+				t.Fatalf("beta's invites: %+v", got)
+			}
+			hasCreate := false
+			for _, raw := range got[0].RoomState {
+				if e, err := event.Parse(v, raw); err == nil && e.Type() == event.TypeCreate {
+					hasCreate = true
+				}
+			}
+			if !hasCreate {
+				t.Errorf("invite_room_state has no create event")
+			}
+
+			// carol rejects the invite through alpha.
+			leave, err := b.srv.Leave(ctx, []string{"alpha.test"}, roomID, carol)
+			if err != nil {
+				t.Fatalf("leave: %v", err)
+			}
+			if st, _ := statusOf(t, a, leave.ID()); st != Accepted {
+				t.Errorf("alpha has carol's leave as %v", st)
+			}
+			if cur := currentOf(t, a, roomID); cur[stateres.StateKey{Type: event.TypeMember, StateKey: carol}] != leave.ID() {
+				t.Errorf("carol's membership is not the leave")
+			}
+
+			// Knocking needs a knock join rule.
+			if _, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: "m.room.join_rules", StateKey: strp(""), Sender: alice, RoomID: roomID, Content: []byte(`{"join_rule":"knock"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			knock, state, err := b.srv.Knock(ctx, []string{"alpha.test"}, roomID, dave, "let me in")
+			if err != nil {
+				t.Fatalf("knock: %v", err)
+			}
+			if st, _ := statusOf(t, a, knock.ID()); st != Accepted {
+				t.Errorf("alpha has the knock as %v", st)
+			}
+			types := map[string]bool{}
+			for _, e := range state {
+				types[e.Type()] = true
+			}
+			if !types[event.TypeCreate] || !types["m.room.join_rules"] {
+				t.Errorf("knock_room_state types %v", types)
+			}
+			// A join through a server that does not know the room fails
+			// with the handshake error.
+			if _, err := b.srv.Join(ctx, []string{"alpha.test"}, "!nowhere:alpha.test", dave, nil); !errors.Is(err, ErrHandshake) {
+				t.Errorf("join of an unknown room: %v", err)
+			}
+		})
 	}
 }
