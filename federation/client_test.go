@@ -100,11 +100,11 @@ func TestClientEndpoints(t *testing.T) {
 	room := f.roomID
 	v1 := "/_matrix/federation/v1"
 	type tc struct {
-		name                      string
+		name                     string
 		method, path, body, resp string
-		query                     url.Values
-		call                      func() (any, error)
-		want                      any
+		query                    url.Values
+		call                     func() (any, error)
+		want                     any
 	}
 	cases := []tc{
 		{"send", "PUT", v1 + "/send/t1", `{"origin":"client.test","origin_server_ts":5,"pdus":[` + raw + `]}`, `{"pdus":{"` + msg.ID() + `":{}}}`, nil,
