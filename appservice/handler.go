@@ -419,22 +419,26 @@ func (h *Handler) transaction(ctx context.Context, w http.ResponseWriter, r *htt
 // "de.sorunome.msc2409.ephemeral"). A body that is not such an object is a
 // 400 M_NOT_JSON or M_BAD_JSON *Error naming the element.
 func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+	var top struct {
+		Events    json.RawMessage `json:"events"`
+		Ephemeral json.RawMessage `json:"ephemeral"`
+		Unstable  json.RawMessage `json:"de.sorunome.msc2409.ephemeral"`
+	}
+	if !startsWith(body, '{') || json.Unmarshal(body, &top) != nil {
 		return nil, newError(http.StatusBadRequest, mxerr.NotJSON, "transaction body is not a JSON object")
 	}
-	rawEvents, ok := top["events"]
-	if !ok {
+	if top.Events == nil {
 		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "transaction has no events array")
 	}
 	txn := &IncomingTransaction{ID: id}
 	var evs []json.RawMessage
-	if err := json.Unmarshal(rawEvents, &evs); err != nil || isNullJSON(rawEvents) {
+	if !startsWith(top.Events, '[') || json.Unmarshal(top.Events, &evs) != nil {
 		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "events must be an array")
 	}
 	txn.Events = make([]ClientEvent, len(evs))
 	for i, raw := range evs {
-		if !isObject(raw) {
+		// The body was validated as a whole: the first byte says the kind.
+		if !startsWith(raw, '{') {
 			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("events[%d] is not an object", i))
 		}
 		if err := json.Unmarshal(raw, &txn.Events[i]); err != nil {
@@ -442,18 +446,18 @@ func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
 		}
 		txn.Events[i].Raw = raw
 	}
-	rawEph, ok := top["ephemeral"]
-	if !ok {
-		rawEph, ok = top["de.sorunome.msc2409.ephemeral"]
+	rawEph := top.Ephemeral
+	if rawEph == nil {
+		rawEph = top.Unstable
 	}
-	if ok && !isNullJSON(rawEph) {
+	if rawEph != nil && !isNullJSON(rawEph) {
 		var eph []json.RawMessage
-		if err := json.Unmarshal(rawEph, &eph); err != nil {
+		if !startsWith(rawEph, '[') || json.Unmarshal(rawEph, &eph) != nil {
 			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "ephemeral must be an array")
 		}
 		txn.Ephemeral = make([]EphemeralEvent, len(eph))
 		for i, raw := range eph {
-			if !isObject(raw) {
+			if !startsWith(raw, '{') {
 				return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("ephemeral[%d] is not an object", i))
 			}
 			if err := json.Unmarshal(raw, &txn.Ephemeral[i]); err != nil {
@@ -463,6 +467,17 @@ func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
 		}
 	}
 	return txn, nil
+}
+
+func startsWith(b []byte, c byte) bool {
+	for _, x := range b {
+		switch x {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return x == c
+	}
+	return false
 }
 
 func isNullJSON(b json.RawMessage) bool {
