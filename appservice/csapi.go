@@ -182,9 +182,6 @@ func (r *Registry) Register(token, username string, inhibitLogin, legacyLogin bo
 		return "", nil, newError(http.StatusBadRequest, mxerr.InvalidUsername, "username must be a localpart")
 	}
 	userID = "@" + username + ":" + r.serverName
-	if !r.InterestedInUser(reg, userID) {
-		return "", nil, newError(http.StatusBadRequest, mxerr.Exclusive, "invalid user localpart for this application service")
-	}
 	if err := r.CheckUserID(userID, reg); err != nil {
 		return "", nil, err
 	}
@@ -194,11 +191,17 @@ func (r *Registry) Register(token, username string, inhibitLogin, legacyLogin bo
 	return userID, reg, nil
 }
 
-// CheckUserID is the exclusive-namespace check for creating a user: 400
-// M_EXCLUSIVE when userID is claimed exclusively by an application service
-// other than by (nil for an ordinary registration). The homeserver calls
-// it on every /register (and on username availability checks).
+// CheckUserID is the namespace check for creating the user userID, made
+// by the application service by (nil for an ordinary registration): 400
+// M_EXCLUSIVE when by is not interested in userID (outside its users
+// namespaces and not its sender), or when another application service
+// claims userID exclusively. The homeserver calls it on every /register
+// (and on username availability checks); with clientapi, from
+// Registration.Register with by = ByID(appService).
 func (r *Registry) CheckUserID(userID string, by *Registration) error {
+	if by != nil && !r.InterestedInUser(by, userID) {
+		return newError(http.StatusBadRequest, mxerr.Exclusive, "invalid user localpart for this application service")
+	}
 	for _, reg := range r.services {
 		if reg == by {
 			continue
@@ -206,6 +209,20 @@ func (r *Registry) CheckUserID(userID string, by *Registration) error {
 		if (r.IsLocal(userID) && userID == reg.SenderUserID(r.serverName)) || reg.ExclusiveUser(userID) {
 			return newError(http.StatusBadRequest, mxerr.Exclusive, "this user ID is reserved by an application service")
 		}
+	}
+	return nil
+}
+
+// CheckLogin is the namespace check of m.login.application_service for
+// a user ID already resolved: 400 M_EXCLUSIVE when by is not interested in
+// userID (content/client-server-api/_index.md, "Appservice Login": "If the
+// access token does correspond to an appservice, but the user id does not
+// lie within its namespace then the homeserver will respond with an
+// errcode of M_EXCLUSIVE"; Synapse answers 403 M_FORBIDDEN). With
+// clientapi, from Accounts.Login when LoginRequest.AppService is set.
+func (r *Registry) CheckLogin(userID string, by *Registration) error {
+	if by == nil || !r.InterestedInUser(by, userID) {
+		return newError(http.StatusBadRequest, mxerr.Exclusive, "user is outside the application service's namespace")
 	}
 	return nil
 }
@@ -234,9 +251,7 @@ func (r *Registry) CheckAlias(alias string, by *Registration) error {
 // token is the request's access token and user the identifier's "user"
 // (a localpart or a user ID). With legacyLogin false it is 400
 // M_APPSERVICE_LOGIN_UNSUPPORTED (specification v1.17). A user the service
-// is not interested in is 400 M_EXCLUSIVE, as the specification says
-// ("log in as users outside of their defined namespaces will receive an
-// error code M_EXCLUSIVE"; Synapse answers 403 M_FORBIDDEN).
+// is not interested in is 400 M_EXCLUSIVE (CheckLogin).
 func (r *Registry) Login(token, user string, legacyLogin bool) (userID string, reg *Registration, err error) {
 	if !legacyLogin {
 		return "", nil, newError(http.StatusBadRequest, CodeAppserviceLoginUnsupported, "this server does not offer the legacy login API")
@@ -255,8 +270,8 @@ func (r *Registry) Login(token, user string, legacyLogin bool) (userID string, r
 	if !strings.HasPrefix(user, "@") {
 		userID = "@" + user + ":" + r.serverName
 	}
-	if !r.InterestedInUser(reg, userID) {
-		return "", nil, newError(http.StatusBadRequest, mxerr.Exclusive, "user is outside the application service's namespace")
+	if err := r.CheckLogin(userID, reg); err != nil {
+		return "", nil, err
 	}
 	return userID, reg, nil
 }

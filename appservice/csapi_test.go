@@ -222,6 +222,16 @@ func TestRegisterAndLogin(t *testing.T) {
 	if err := r.CheckUserID("@_irc_x:example.org", irc); err != nil {
 		t.Fatal(err)
 	}
+	wantErr(t, r.CheckUserID("@alice:example.org", irc), 400, "M_EXCLUSIVE")
+	log := r.ByID("logger")
+	// In logger's (non-exclusive) namespace and irc's exclusive one:
+	// logger may log in as the user but not create it.
+	wantErr(t, r.CheckUserID("@_irc_special1:example.org", log), 400, "M_EXCLUSIVE")
+	if err := r.CheckLogin("@_irc_special1:example.org", log); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, r.CheckLogin("@alice:example.org", log), 400, "M_EXCLUSIVE")
+	wantErr(t, r.CheckLogin("@alice:example.org", nil), 400, "M_EXCLUSIVE")
 	if err := r.CheckUserID("@irc_guest_1:example.org", nil); err != nil {
 		t.Fatal("non-exclusive namespace blocked:", err)
 	}

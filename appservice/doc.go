@@ -48,7 +48,20 @@
 // values (type Error = the shared Matrix error) to send as they are. A
 // client API server plugs ActAs into its token lookup: when ActAs says
 // ok, the request is the service acting as Actor.UserID on
-// Actor.DeviceID; otherwise the token is an ordinary user's.
+// Actor.DeviceID; otherwise the token is an ordinary user's. With this
+// module's clientapi package the embedder writes:
+//
+//   - in TokenLookup.LookupToken(ctx, token, as): a, ok, err :=
+//     registry.ActAs(ctx, token, as.UserID, as.DeviceID, accounts); if ok,
+//     return err, or clientapi.Identity{UserID: a.UserID, DeviceID:
+//     a.DeviceID, AppService: a.Service.ID, AccessToken: token};
+//   - in Registration.Register(ctx, userID, password, appService):
+//     registry.CheckUserID(userID, registry.ByID(appService)) (nil for an
+//     ordinary user: M_EXCLUSIVE in a service's exclusive namespace);
+//   - in Accounts.Login with LoginRequest.AppService set:
+//     registry.CheckLogin(userID, registry.ByID(req.AppService));
+//   - on its mux, PingHandler at "/_matrix/client/v1/appservice/" beside
+//     the client API server.
 //
 // # Application service side
 //
