@@ -73,4 +73,23 @@
 // UserQuerier, AliasQuerier, Pinger and ThirdPartyService. Transport makes
 // an *http.Client act as the service on the client API (as_token, user_id,
 // device_id, ts).
+//
+// # Choices where the specification is silent
+//
+//   - Namespace regexes are anchored at the start only (Synapse); a string
+//     in an exclusive and a non-exclusive namespace is exclusive (Synapse
+//     lets the first matching entry decide).
+//   - Acting as a user outside the namespace, or one not registered, is 403
+//     M_FORBIDDEN (Synapse); creating or logging in as one is 400
+//     M_EXCLUSIVE (the specification).
+//   - rate_limited defaults to true (Synapse); url must be http or https;
+//     YAML 1.1 booleans are read as PyYAML (Synapse) reads them.
+//   - A non-2xx answer on a /_matrix/app/v1 path is retried once on the
+//     legacy path; a service that answers only there is asked there for an
+//     hour, then v1 again. A transport failure is not a reason to fall back.
+//   - Transactions hold at most 100 events and 100 ephemeral events
+//     (Synapse); "ephemeral" is left out when empty.
+//   - Limits: transaction bodies 32 MiB, ping bodies 64 KiB, responses read
+//     from a service 1 MiB; the AS side remembers the last 10000
+//     transaction IDs unless given a persistent TxnLog.
 package appservice
