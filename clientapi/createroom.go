@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mxkit/mxkit/roomversion"
 )
@@ -108,7 +110,7 @@ type CreateRoomPlan struct {
 // an unknown room_version is 400 M_UNSUPPORTED_ROOM_VERSION.
 func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions *roomversion.Set, defaultVersion string) (*CreateRoomPlan, error) {
 	if versions == nil {
-		versions = roomversion.Standard()
+		versions = standardVersions()
 	}
 	if defaultVersion == "" {
 		defaultVersion = roomversion.Default().ID
@@ -232,7 +234,7 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 	plan.add("m.room.create", "", create)
 
 	// 2. the creator's join.
-	plan.add("m.room.member", creator, map[string]any{"membership": "join"})
+	plan.addRaw("m.room.member", creator, `{"membership":"join"}`)
 
 	// 3. power levels.
 	tombstone := 100
@@ -247,16 +249,9 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 		"kick":           mustJSON(50),
 		"redact":         mustJSON(50),
 		"invite":         mustJSON(50),
-		"events": mustJSON(map[string]int{
-			"m.room.name":               50,
-			"m.room.power_levels":       100,
-			"m.room.history_visibility": 100,
-			"m.room.canonical_alias":    50,
-			"m.room.avatar":             50,
-			"m.room.tombstone":          tombstone,
-			"m.room.server_acl":         100,
-			"m.room.encryption":         100,
-		}),
+		"events": json.RawMessage(`{"m.room.avatar":50,"m.room.canonical_alias":50,"m.room.encryption":100,` +
+			`"m.room.history_visibility":100,"m.room.name":50,"m.room.power_levels":100,"m.room.server_acl":100,` +
+			`"m.room.tombstone":` + strconv.Itoa(tombstone) + `}`),
 	}
 	users := map[string]int{}
 	if !v.Auth.PrivilegedCreators {
@@ -315,13 +310,13 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 		joinRule, guest = "public", "forbidden"
 	}
 	if !inInitial("m.room.join_rules") {
-		plan.add("m.room.join_rules", "", map[string]any{"join_rule": joinRule})
+		plan.addRaw("m.room.join_rules", "", `{"join_rule":"`+joinRule+`"}`)
 	}
 	if !inInitial("m.room.history_visibility") {
-		plan.add("m.room.history_visibility", "", map[string]any{"history_visibility": "shared"})
+		plan.addRaw("m.room.history_visibility", "", `{"history_visibility":"shared"}`)
 	}
 	if !inInitial("m.room.guest_access") {
-		plan.add("m.room.guest_access", "", map[string]any{"guest_access": guest})
+		plan.addRaw("m.room.guest_access", "", `{"guest_access":"`+guest+`"}`)
 	}
 
 	// 6. initial_state.
@@ -349,12 +344,12 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 	}
 
 	// 8. invites.
+	invite := `{"membership":"invite"}`
+	if req.IsDirect {
+		invite = `{"is_direct":true,"membership":"invite"}`
+	}
 	for _, u := range plan.Invites {
-		content := map[string]any{"membership": "invite"}
-		if req.IsDirect {
-			content["is_direct"] = true
-		}
-		plan.add("m.room.member", u, content)
+		plan.addRaw("m.room.member", u, invite)
 	}
 	for i, ev := range plan.Events {
 		if len(ev.Content) > MaxEventSize {
@@ -366,6 +361,13 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 
 func (p *CreateRoomPlan) add(typ, stateKey string, content any) {
 	p.Events = append(p.Events, PlannedEvent{Type: typ, StateKey: stateKey, Content: mustJSON(content)})
+}
+
+// standardVersions is roomversion.Standard(), built once.
+var standardVersions = sync.OnceValue(roomversion.Standard)
+
+func (p *CreateRoomPlan) addRaw(typ, stateKey, content string) {
+	p.Events = append(p.Events, PlannedEvent{Type: typ, StateKey: stateKey, Content: json.RawMessage(content)})
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -1,7 +1,6 @@
 package clientapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -1043,6 +1042,9 @@ func profileFieldGet(field string) handlerFunc {
 	}
 }
 
+// profileLimits are the reference server's limits on profile fields.
+var profileLimits = map[string]int{"displayname": 256, "avatar_url": 1000}
+
 func profileFieldPut(field string) handlerFunc {
 	return func(c *call) (any, error) {
 		if err := need(c.s.Profile != nil); err != nil {
@@ -1063,8 +1065,8 @@ func profileFieldPut(field string) handlerFunc {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, BadJSON(field + " must be a string")
 		}
-		if v != nil && len(*v) > 256*4 {
-			return nil, InvalidParam(field + " is too long")
+		if v != nil && len(*v) > profileLimits[field] {
+			return nil, InvalidParam(fmt.Sprintf("%s is longer than %d bytes", field, profileLimits[field]))
 		}
 		var value any
 		if v != nil {
@@ -1346,5 +1348,3 @@ func (c *call) mediaConfig() (any, error) {
 	}
 	return map[string]any{}, nil
 }
-
-var _ = context.Background

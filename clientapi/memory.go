@@ -43,7 +43,14 @@ type MemoryTransactions struct {
 
 	mu sync.Mutex
 	m  map[TxnKey]txnEntry
-	n  int
+	// order holds the keys by insertion time, so expired entries are
+	// dropped from its front in amortised constant time.
+	order []txnOrder
+}
+
+type txnOrder struct {
+	key TxnKey
+	at  time.Time
 }
 
 type txnEntry struct {
@@ -73,14 +80,17 @@ func (t *MemoryTransactions) Put(_ context.Context, key TxnKey, body []byte) err
 	defer t.mu.Unlock()
 	now := t.now()
 	t.m[key] = txnEntry{body: append([]byte(nil), body...), at: now}
-	// Sweep expired entries now and then, amortised over the puts.
-	if t.n++; t.n >= 1024 {
-		t.n = 0
-		for k, e := range t.m {
-			if now.Sub(e.at) > t.ttl {
-				delete(t.m, k)
-			}
+	t.order = append(t.order, txnOrder{key, now})
+	i := 0
+	for ; i < len(t.order) && now.Sub(t.order[i].at) > t.ttl; i++ {
+		o := t.order[i]
+		// A key stored again later has a newer entry: keep that one.
+		if e, ok := t.m[o.key]; ok && e.at.Equal(o.at) {
+			delete(t.m, o.key)
 		}
+	}
+	if i > 0 {
+		t.order = append(t.order[:0], t.order[i:]...)
 	}
 	return nil
 }

@@ -370,7 +370,7 @@ func (c *call) roomVersions() *roomversion.Set {
 	if c.s.RoomVersions != nil {
 		return c.s.RoomVersions
 	}
-	return roomversion.Standard()
+	return standardVersions()
 }
 
 func (c *call) defaultRoomVersion() string {

@@ -118,4 +118,11 @@ func TestMemoryTransactionsExpire(t *testing.T) {
 	if _, ok, _ := m.Get(context.Background(), k); ok {
 		t.Fatal("kept past its time to live")
 	}
+	// The next put drops the expired entry from memory.
+	k2 := k
+	k2.TxnID = "2"
+	m.Put(context.Background(), k2, []byte(`{}`))
+	if len(m.m) != 1 || len(m.order) != 1 {
+		t.Fatalf("%d entries, %d in order", len(m.m), len(m.order))
+	}
 }
