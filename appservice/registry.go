@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -165,6 +166,25 @@ func NewRegistry(serverName string, regs ...*Registration) (*Registry, error) {
 		r.services = append(r.services, reg)
 	}
 	return r, nil
+}
+
+// LoadRegistry reads and parses registration files (ParseRegistration)
+// and makes a Registry of them, as a homeserver does at start-up. An error
+// names the file.
+func LoadRegistry(serverName string, paths ...string) (*Registry, error) {
+	regs := make([]*Registration, 0, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		reg, err := ParseRegistration(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		regs = append(regs, reg)
+	}
+	return NewRegistry(serverName, regs...)
 }
 
 // ServerName is the homeserver's name.

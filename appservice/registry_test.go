@@ -274,3 +274,22 @@ func BenchmarkInterested(b *testing.B) {
 		}
 	})
 }
+
+func TestLoadRegistry(t *testing.T) {
+	r, err := LoadRegistry("example.org", "testdata/irc.yaml", "testdata/telegram.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ByID("IRC Bridge") == nil || r.ByASToken("as-telegram") == nil {
+		t.Fatal("registrations missing")
+	}
+	if _, err := LoadRegistry("example.org", "testdata/irc.yaml", "testdata/irc.yaml"); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("same file twice: %v", err)
+	}
+	if _, err := LoadRegistry("example.org", "testdata/namespaces.json"); !errors.Is(err, ErrInvalidRegistration) || !strings.Contains(err.Error(), "testdata/namespaces.json") {
+		t.Fatalf("not a registration: %v", err)
+	}
+	if _, err := LoadRegistry("example.org", "testdata/missing.yaml"); err == nil {
+		t.Fatal("missing file")
+	}
+}

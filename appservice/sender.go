@@ -224,6 +224,7 @@ func (s *Sender) Retry() {
 }
 
 // Run sends until ctx is done; it returns ctx.Err() or a store error.
+// Call it once per Sender (one goroutine sends, so order is kept).
 func (s *Sender) Run(ctx context.Context) error {
 	store := s.opts.Store
 	old, err := store.Pending(ctx, s.reg.ID)
