@@ -16,6 +16,7 @@
 //	AccountData    global and per-room account data   Ephemeral     typing, receipts
 //	Presence       presence status                    UserDirectory user search
 //	Transactions   txnId replay store (default: memory)
+//	Devices        device list, rename, delete (with a password UIA stage)
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,8 @@ type fake struct {
 	sends    int
 	plans    []*CreateRoomPlan
 	wake     chan struct{}
+
+	deviceNames map[string]string
 }
 
 type fakeEntry struct {
@@ -61,7 +64,7 @@ func (f *fake) handler() *Server {
 	return &Server{
 		ServerName: f.server, BaseURL: "https://matrix.example.org", AllowRegistration: true,
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
-		Directory: f, Profile: f, AccountData: f, Ephemeral: f,
+		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
 	}
 }
 
@@ -509,5 +512,43 @@ func (f *fake) SetReceipt(_ context.Context, who Identity, roomID, typ, eventID,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.receipts = append(f.receipts, strings.Join([]string{roomID, who.UserID, typ, eventID, thread}, " "))
+	return nil
+}
+
+func (f *fake) Devices(_ context.Context, who Identity) ([]Device, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Device
+	for _, id := range f.tokens {
+		if id.UserID == who.UserID {
+			out = append(out, Device{DeviceID: id.DeviceID, DisplayName: f.deviceNames[id.DeviceID]})
+		}
+	}
+	return out, nil
+}
+
+func (f *fake) SetDeviceDisplayName(_ context.Context, who Identity, deviceID, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range f.tokens {
+		if id.UserID == who.UserID && id.DeviceID == deviceID {
+			if f.deviceNames == nil {
+				f.deviceNames = map[string]string{}
+			}
+			f.deviceNames[deviceID] = name
+			return nil
+		}
+	}
+	return NotFound("unknown device")
+}
+
+func (f *fake) DeleteDevices(_ context.Context, who Identity, ids []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tok, id := range f.tokens {
+		if id.UserID == who.UserID && slices.Contains(ids, id.DeviceID) {
+			delete(f.tokens, tok)
+		}
+	}
 	return nil
 }

@@ -85,6 +85,7 @@ type Server struct {
 	Presence      Presence
 	UserDirectory UserDirectory
 	Transactions  Transactions
+	Devices       Devices
 
 	once    sync.Once
 	mux     *http.ServeMux
@@ -173,6 +174,7 @@ func (s *Server) init() {
 		}
 	}
 	s.routes(add)
+	s.deviceRoutes(add)
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {
@@ -228,7 +230,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 			c.ctx = WithIdentity(c.ctx, who)
 		}
 	}
-	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
