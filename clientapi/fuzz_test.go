@@ -31,6 +31,9 @@ var jsonEndpoints = []struct{ method, path string }{
 	{"POST", "/_matrix/client/v3/user_directory/search"},
 	{"POST", "/_matrix/client/v3/keys/upload"},
 	{"POST", "/_matrix/client/v3/keys/query"},
+	{"PUT", "/_matrix/client/v3/devices/DEValice"},
+	{"POST", "/_matrix/client/v3/delete_devices"},
+	{"DELETE", "/_matrix/client/v3/devices/DEVother"},
 }
 
 // FuzzRequestBodies sends arbitrary bodies to every JSON-taking adapter:
