@@ -27,6 +27,24 @@ type Client struct {
 	// join performs a remote join through federation; nil: only rooms
 	// this server is in can be joined.
 	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error
+	fed  *fedParts // nil without federation
+}
+
+// dropRemoteInvite forgets an invite to a remote room once it is
+// answered.
+func (c *Client) dropRemoteInvite(ctx context.Context, roomID, userID string) {
+	c.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID)
+		return err
+	})
+}
+
+// remoteInviteOrigin returns the server that invited the user to a room
+// this server is not in, "" if none.
+func (c *Client) remoteInviteOrigin(ctx context.Context, roomID, userID string) string {
+	var origin string
+	c.db.r.QueryRowContext(ctx, `SELECT origin FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&origin)
+	return origin
 }
 
 var (
@@ -144,6 +162,9 @@ func (c *Client) Join(ctx context.Context, who clientapi.Identity, req clientapi
 	if c.join == nil {
 		return "", clientapi.NotFound("unknown room " + roomID)
 	}
+	if origin := c.remoteInviteOrigin(ctx, roomID, who.UserID); origin != "" {
+		via = append(via, origin)
+	}
 	if len(via) == 0 {
 		if s := serverOf(roomID); s != "" && s != c.name {
 			via = []string{s}
@@ -177,9 +198,15 @@ func (c *Client) ChangeMembership(ctx context.Context, who clientapi.Identity, r
 		return "", clientapi.NewError(http.StatusBadRequest, "M_UNRECOGNIZED", "membership action "+req.Action+" is not supported by this server")
 	}
 	if _, err := c.rooms.Version(req.RoomID); err != nil {
+		if origin := c.remoteInviteOrigin(ctx, req.RoomID, who.UserID); c.fed != nil && origin != "" && membership == "leave" && req.Target == who.UserID {
+			return req.RoomID, c.fed.leaveRemote(ctx, req.RoomID, who.UserID, []string{origin})
+		}
 		return "", mapErr(err)
 	}
 	target := req.Target
+	if membership == "invite" && c.fed != nil && serverOf(target) != c.name {
+		return req.RoomID, c.fed.invite(ctx, req.RoomID, who.UserID, target)
+	}
 	_, err := c.rooms.Send(ctx, Local{RoomID: req.RoomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &target,
 		Content: memberContent(membership, req.Reason, "")})
 	return req.RoomID, mapErr(err)

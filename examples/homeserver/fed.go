@@ -1,17 +1,352 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/federation"
+	"github.com/mxkit/mxkit/signing"
 )
 
-// fedParts is the federation side: the server handler, the client and
-// the outbound queue.
+// fedParts is the federation side: the server (handler, membership flows),
+// the client, the key ring and the outbound queues.
 type fedParts struct {
+	hs      *Homeserver
+	server  *federation.Server
+	client  *federation.Client
 	handler http.Handler
-	stop    func()
+	out     *outbound
 }
 
+func (f *fedParts) stop() { f.out.close() }
+
+// newFederation assembles federation on the homeserver's storage.
 func newFederation(hs *Homeserver) (*fedParts, error) {
-	return nil, errors.New("federation is not wired yet")
+	resolver := &federation.Resolver{Static: hs.cfg.Peers}
+	// Peers named with --peer are dialled as given; discovery of others
+	// stays on the public network.
+	plain := hs.cfg.TLSCert == ""
+	for _, addr := range hs.cfg.Peers {
+		host, _, _ := net.SplitHostPort(addr)
+		if !isLoopback(host) {
+			plain = false
+		}
+	}
+	var tlsCfg *tls.Config
+	transport := federation.NewTransport(resolver, tlsCfg, plain)
+	client := &federation.Client{ServerName: hs.cfg.ServerName, Key: hs.key, Transport: transport}
+	keys := &federation.FetchingKeyRing{
+		Client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
+		Store:  &keyStore{db: hs.db},
+	}
+	f := &fedParts{hs: hs, client: client}
+	keyMux := http.NewServeMux()
+	keyMux.Handle("/_matrix/key/v2/server", federation.ServerKeysHandler(hs.cfg.ServerName, hs.key, nil, 0))
+	keyMux.Handle("/_matrix/key/v2/server/", federation.ServerKeysHandler(hs.cfg.ServerName, hs.key, nil, 0))
+	f.server = &federation.Server{
+		ServerName: hs.cfg.ServerName,
+		Key:        hs.key,
+		Keys:       keys,
+		Rooms:      hs.rooms,
+		Client:     client,
+		Invites:    &invites{hs: hs},
+		Queries:    &queries{hs: hs},
+		KeyHandler: keyMux,
+		Software:   federation.ServerVersion{Name: "mxkit example homeserver", Version: "0"},
+		OnEvent:    f.onEvent,
+	}
+	f.handler = f.server
+	f.out = newOutbound(hs, client)
+	hs.rooms.outbound = f.out.enqueue
+	hs.cli.join = f.join
+	hs.cli.fed = f
+	return f, nil
+}
+
+// onEvent is called for every event stored from federation. The
+// membership events accepted through the handshakes (send_join,
+// send_leave, invites) are passed on to the room's other servers; an
+// event that came in a transaction is passed on too, which the servers
+// that already have it ignore.
+func (f *fedParts) onEvent(ctx context.Context, ne federation.NewEvent) {
+	if ne.Status != federation.Accepted || ne.Event.Type() != event.TypeMember {
+		return
+	}
+	servers, err := f.server.RoomServers(ctx, ne.Event.RoomID())
+	if err != nil {
+		return
+	}
+	origin := serverOf(ne.Event.Sender())
+	var to []string
+	for _, s := range servers {
+		if s != origin {
+			to = append(to, s)
+		}
+	}
+	if len(to) > 0 {
+		f.out.enqueue(ne.Event, to)
+	}
+}
+
+// join joins a local user to a room this server is not in.
+func (f *fedParts) join(ctx context.Context, who clientapi.Identity, roomID string, via []string) error {
+	if len(via) == 0 {
+		return clientapi.NotFound("no server to join " + roomID + " through")
+	}
+	content := map[string]any{"membership": "join"}
+	if dn := f.hs.cli.displayName(ctx, who.UserID); dn != "" {
+		content["displayname"] = dn
+	}
+	res, err := f.server.Join(ctx, via, roomID, who.UserID, content)
+	if err != nil {
+		f.hs.log.Warn("remote join failed", "room", roomID, "via", via, "err", err)
+		var me *federation.Error
+		if errors.As(err, &me) {
+			return me
+		}
+		return clientapi.NewError(http.StatusBadGateway, "M_UNKNOWN", "joining through "+strings.Join(via, ", ")+": "+err.Error())
+	}
+	f.hs.log.Info("joined a remote room", "room", roomID, "user", who.UserID, "via", res.Server)
+	f.hs.cli.dropRemoteInvite(ctx, roomID, who.UserID)
+	return nil
+}
+
+// invite invites a user of another server.
+func (f *fedParts) invite(ctx context.Context, roomID, sender, target string) error {
+	ev, err := f.server.Invite(ctx, roomID, sender, target)
+	if err != nil {
+		var me *federation.Error
+		if errors.As(err, &me) {
+			return me
+		}
+		return clientapi.Forbidden("inviting " + target + ": " + err.Error())
+	}
+	servers, err := f.server.RoomServers(ctx, roomID)
+	if err == nil && len(servers) > 0 {
+		f.out.enqueue(ev, servers)
+	}
+	return nil
+}
+
+// leaveRemote rejects an invite to a room this server is not in.
+func (f *fedParts) leaveRemote(ctx context.Context, roomID, userID string, via []string) error {
+	if _, err := f.server.Leave(ctx, via, roomID, userID); err != nil {
+		f.hs.log.Warn("remote leave failed", "room", roomID, "err", err)
+	}
+	f.hs.cli.dropRemoteInvite(ctx, roomID, userID)
+	return nil
+}
+
+// outbound sends new events to other servers: one queue per destination,
+// delivered in order, in transactions of up to 50 PDUs, retried with
+// backoff while the server runs. Events are committed before they are
+// queued; one lost in a crash is fetched by the receiver as a missing
+// prev event of the next one.
+type outbound struct {
+	hs     *Homeserver
+	client *federation.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	queues map[string]*destQueue
+	wg     sync.WaitGroup
+}
+
+type destQueue struct {
+	mu      sync.Mutex
+	pending []*event.Event
+	wake    chan struct{}
+}
+
+func newOutbound(hs *Homeserver, client *federation.Client) *outbound {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &outbound{hs: hs, client: client, ctx: ctx, cancel: cancel, queues: map[string]*destQueue{}}
+}
+
+func (o *outbound) enqueue(ev *event.Event, servers []string) {
+	for _, s := range servers {
+		if s == o.hs.cfg.ServerName {
+			continue
+		}
+		o.mu.Lock()
+		q := o.queues[s]
+		if q == nil {
+			q = &destQueue{wake: make(chan struct{}, 1)}
+			o.queues[s] = q
+			o.wg.Add(1)
+			go o.run(s, q)
+		}
+		o.mu.Unlock()
+		q.mu.Lock()
+		q.pending = append(q.pending, ev)
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (o *outbound) run(dest string, q *destQueue) {
+	defer o.wg.Done()
+	backoff := 200 * time.Millisecond
+	for {
+		q.mu.Lock()
+		n := min(len(q.pending), 50)
+		batch := q.pending[:n:n]
+		q.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-q.wake:
+				continue
+			case <-o.ctx.Done():
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(o.ctx, 30*time.Second)
+		_, err := o.client.SendPDUs(ctx, dest, batch, nil)
+		cancel()
+		if err != nil {
+			o.hs.log.Warn("sending to a server failed; retrying", "dest", dest, "pdus", n, "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-o.ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, time.Minute)
+			continue
+		}
+		backoff = 200 * time.Millisecond
+		q.mu.Lock()
+		q.pending = q.pending[n:]
+		q.mu.Unlock()
+	}
+}
+
+func (o *outbound) close() {
+	o.cancel()
+	o.wg.Wait()
+}
+
+// keyStore keeps the server keys a FetchingKeyRing fetched in the
+// database, as the signed objects the servers published.
+type keyStore struct{ db *Store }
+
+func (k *keyStore) LoadServerKeys(ctx context.Context, names []string) (map[string][]*signing.ServerKeys, error) {
+	out := map[string][]*signing.ServerKeys{}
+	for _, name := range names {
+		rows, err := k.db.r.QueryContext(ctx, `SELECT raw FROM server_key_objects WHERE server_name = ?`, name)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var raw []byte
+			if err := rows.Scan(&raw); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			sk, err := signing.ParseServerKeys(raw)
+			if err != nil {
+				continue // checked when stored; skip what no longer parses
+			}
+			out[name] = append(out[name], sk)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (k *keyStore) StoreServerKeys(ctx context.Context, keys []*signing.ServerKeys) error {
+	return k.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, sk := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO server_key_objects (server_name, valid_until, raw) VALUES (?, ?, ?)`,
+				sk.ServerName, sk.ValidUntilTS, sk.Raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// invites takes invites of local users to rooms on other servers.
+type invites struct{ hs *Homeserver }
+
+func (i *invites) Invited(ctx context.Context, inv federation.Invite) error {
+	target, _ := inv.Event.StateKey()
+	if serverOf(target) != i.hs.cfg.ServerName {
+		return clientapi.Forbidden("the invitee is not a user of this server")
+	}
+	var n int
+	if err := i.hs.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, target).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return clientapi.NotFound("unknown user " + target)
+	}
+	state, _ := json.Marshal(inv.RoomState)
+	err := i.hs.db.Tx(ctx, func(tx *sql.Tx) error {
+		pos, err := nextPosition(ctx, tx, "account_data")
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO remote_invites (room_id, user_id, event_id, json, room_state, origin, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			inv.Event.RoomID(), target, inv.Event.ID(), inv.Event.JSON(), state, inv.Origin, pos)
+		return err
+	})
+	if err == nil {
+		i.hs.rooms.notify.bump(0)
+	}
+	return err
+}
+
+func (i *invites) ExchangeThirdPartyInvite(ctx context.Context, origin, roomID string, ev json.RawMessage) error {
+	return clientapi.Forbidden("third-party invites are not supported by this server")
+}
+
+func (i *invites) OnBind(ctx context.Context, body json.RawMessage) error {
+	return clientapi.Forbidden("third-party invites are not supported by this server")
+}
+
+// queries answers directory and profile queries about this server.
+type queries struct{ hs *Homeserver }
+
+func (q *queries) QueryDirectory(ctx context.Context, alias string) (*federation.DirectoryResponse, error) {
+	roomID, servers, err := q.hs.cli.ResolveAlias(ctx, alias)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", federation.ErrNotFound, alias)
+	}
+	return &federation.DirectoryResponse{RoomID: roomID, Servers: servers}, nil
+}
+
+func (q *queries) QueryProfile(ctx context.Context, userID, field string) (*federation.Profile, error) {
+	p, err := q.hs.acct.Profile(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", federation.ErrNotFound, userID)
+	}
+	out := &federation.Profile{}
+	if s, ok := p["displayname"].(string); ok && (field == "" || field == "displayname") {
+		out.DisplayName = s
+	}
+	if s, ok := p["avatar_url"].(string); ok && (field == "" || field == "avatar_url") {
+		out.AvatarURL = s
+	}
+	return out, nil
+}
+
+func (q *queries) Query(ctx context.Context, origin, queryType string, args url.Values) (json.RawMessage, error) {
+	return nil, fmt.Errorf("%w: query type %s", federation.ErrNotFound, queryType)
 }

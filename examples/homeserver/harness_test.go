@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -111,6 +112,21 @@ type inProcess struct {
 
 func startInProcess(t *testing.T, name string, fed bool, peers map[string]string) *inProcess {
 	t.Helper()
+	var ln net.Listener
+	if fed {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return startInProcessWith(t, name, ln, peers)
+}
+
+// startInProcessWith starts a homeserver whose federation API (when fedLn
+// is not nil) serves on fedLn.
+func startInProcessWith(t *testing.T, name string, fedLn net.Listener, peers map[string]string) *inProcess {
+	t.Helper()
+	fed := fedLn != nil
 	dir := t.TempDir()
 	cfg := &Config{ServerName: name, Listen: "127.0.0.1:0", DB: filepath.Join(dir, "hs.db"), KeyPath: filepath.Join(dir, "signing.key"),
 		OpenRegistration: "auto", Peers: peers}
@@ -125,6 +141,7 @@ func startInProcess(t *testing.T, name string, fed bool, peers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
+	hs.fedLn = fedLn
 	if err := hs.Listen(); err != nil {
 		hs.Close()
 		t.Fatal(err)

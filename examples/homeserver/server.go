@@ -124,7 +124,7 @@ func (hs *Homeserver) Listen() error {
 	if hs.clientLn, err = net.Listen("tcp", hs.cfg.Listen); err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	if hs.cfg.FederationListen != "" {
+	if hs.cfg.FederationListen != "" && hs.fedLn == nil {
 		if hs.fedLn, err = net.Listen("tcp", hs.cfg.FederationListen); err != nil {
 			hs.clientLn.Close()
 			return fmt.Errorf("--federation-listen: %w", err)

@@ -163,6 +163,24 @@ CREATE TABLE IF NOT EXISTS server_keys (
 	expired_ts    INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (server_name, key_id)
 );
+-- server_key_objects: the signed key objects fetched from other servers.
+CREATE TABLE IF NOT EXISTS server_key_objects (
+	server_name TEXT NOT NULL,
+	valid_until INTEGER NOT NULL,
+	raw         BLOB NOT NULL,
+	PRIMARY KEY (server_name, valid_until)
+);
+-- remote_invites: invites of local users to rooms this server is not in.
+CREATE TABLE IF NOT EXISTS remote_invites (
+	room_id    TEXT NOT NULL,
+	user_id    TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	json       BLOB NOT NULL,
+	room_state BLOB NOT NULL,
+	origin     TEXT NOT NULL,
+	stream     INTEGER NOT NULL,
+	PRIMARY KEY (room_id, user_id)
+);
 -- a counter for the sync positions of what is not an event (account data)
 CREATE TABLE IF NOT EXISTS positions (
 	name  TEXT PRIMARY KEY,

@@ -187,6 +187,36 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			sr.Leave[roomID] = lr
 		}
 	}
+	// Invites to rooms this server is not in.
+	invSince := since.ad
+	if initial {
+		invSince = 0
+	}
+	rows, err = c.db.r.QueryContext(ctx, `SELECT room_id, json, room_state FROM remote_invites WHERE user_id = ? AND stream > ? AND stream <= ?`, who.UserID, invSince, now.ad)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var roomID string
+		var raw, state []byte
+		if err := rows.Scan(&roomID, &raw, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if rooms[roomID] != nil {
+			continue // the room is known here: its state says it all
+		}
+		inv, err := strippedInvite(raw, state)
+		if err != nil {
+			c.log.Warn("unreadable remote invite", "room", roomID, "err", err)
+			continue
+		}
+		if sr.Invite == nil {
+			sr.Invite = map[string]*clientapi.InvitedRoom{}
+		}
+		sr.Invite[roomID] = &clientapi.InvitedRoom{InviteState: clientapi.EventsBlock{Events: inv}}
+	}
+	rows.Close()
 	if sr.Join != nil || sr.Invite != nil || sr.Leave != nil {
 		resp.Rooms = sr
 	}
@@ -279,4 +309,29 @@ func (c *Client) Wait(ctx context.Context, who clientapi.Identity, since string)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// strippedInvite renders a remote invite's room state and the invite
+// itself as stripped state events.
+func strippedInvite(invite, roomState []byte) ([]json.RawMessage, error) {
+	var evs []json.RawMessage
+	if err := json.Unmarshal(roomState, &evs); err != nil {
+		return nil, err
+	}
+	evs = append(evs, invite)
+	out := make([]json.RawMessage, 0, len(evs))
+	for _, raw := range evs {
+		var e struct {
+			Type     string          `json:"type"`
+			StateKey *string         `json:"state_key"`
+			Sender   string          `json:"sender"`
+			Content  json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.StateKey == nil {
+			continue
+		}
+		b, _ := json.Marshal(map[string]any{"type": e.Type, "state_key": *e.StateKey, "sender": e.Sender, "content": e.Content})
+		out = append(out, b)
+	}
+	return out, nil
 }

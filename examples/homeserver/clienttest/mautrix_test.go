@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,4 +227,27 @@ func TestMautrixFlow(t *testing.T) {
 	bin := buildHomeserver(t)
 	url, _ := startHomeserver(t, bin, "mautrix.localhost", false)
 	flow(t, url, url)
+}
+
+// TestMautrixFederation runs the flow with the second user on a second
+// homeserver: the two servers find each other through --peer.
+func TestMautrixFederation(t *testing.T) {
+	bin := buildHomeserver(t)
+	la, lb := freePort(t), freePort(t)
+	peers := []string{"--peer", "a.test=" + la, "--peer", "b.test=" + lb}
+	urlA, _ := startHomeserver(t, bin, "a.test", false, append([]string{"--federation-listen", la}, peers...)...)
+	urlB, _ := startHomeserver(t, bin, "b.test", false, append([]string{"--federation-listen", lb}, peers...)...)
+	flow(t, urlA, urlB)
+}
+
+// freePort finds a free loopback port for a federation listener (the
+// peers must know each other's address before they start).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

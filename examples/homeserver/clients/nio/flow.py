@@ -35,8 +35,8 @@ async def user(url, name):
     return c
 
 
-async def wait_for(c, room_id, body, since, membership="join"):
-    """Syncs until a message with body shows up in room_id."""
+async def wait_for(c, room_id, body, since, membership="join", topic=None):
+    """Syncs until a message with body (or the topic) shows up in room_id."""
     for _ in range(30):
         s = check(await c.sync(timeout=2000, since=since), SyncResponse, "sync " + c.user_id)
         since = s.next_batch
@@ -45,9 +45,11 @@ async def wait_for(c, room_id, body, since, membership="join"):
             if membership == "invite":
                 return since
             for ev in rooms[room_id].timeline.events:
-                if getattr(ev, "body", None) == body:
+                if body is not None and getattr(ev, "body", None) == body:
                     return since
-    raise SystemExit(f"{c.user_id}: {body!r} never arrived in {room_id} through /sync")
+                if topic is not None and getattr(ev, "topic", None) == topic:
+                    return since
+    raise SystemExit(f"{c.user_id}: {body or topic or membership!r} never arrived in {room_id} through /sync")
 
 
 async def main():
@@ -80,6 +82,7 @@ async def main():
             raise SystemExit(f"/messages gave {bodies}")
 
         check(await alice.room_put_state(room, "m.room.topic", {"topic": "a topic from nio"}), RoomPutStateResponse, "topic")
+        since_b = await wait_for(bob, room, None, since_b, topic="a topic from nio")
         t = check(await bob.room_get_state_event(room, "m.room.topic"), RoomGetStateEventResponse, "get topic")
         if t.content.get("topic") != "a topic from nio":
             raise SystemExit(f"topic is {t.content!r}")
