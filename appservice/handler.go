@@ -31,6 +31,21 @@ type ClientEvent struct {
 	Raw            json.RawMessage `json:"-"`
 }
 
+// UnmarshalJSON decodes the event and keeps its bytes in Raw.
+func (e *ClientEvent) UnmarshalJSON(b []byte) error {
+	if !startsWith(b, '{') {
+		return errNotObject
+	}
+	type plain ClientEvent
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
+	}
+	e.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+var errNotObject = errors.New("not an object")
+
 // IsState reports whether the event is a state event. Transactions tell
 // state events by the presence of state_key, not by type
 // (transactions.yaml).
@@ -46,6 +61,19 @@ type EphemeralEvent struct {
 	Sender  string          `json:"sender,omitempty"`
 	Content json.RawMessage `json:"content"`
 	Raw     json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes the event and keeps its bytes in Raw.
+func (e *EphemeralEvent) UnmarshalJSON(b []byte) error {
+	if !startsWith(b, '{') {
+		return errNotObject
+	}
+	type plain EphemeralEvent
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
+	}
+	e.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // IncomingTransaction is a transaction received from the homeserver.
@@ -431,42 +459,46 @@ func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
 		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "transaction has no events array")
 	}
 	txn := &IncomingTransaction{ID: id}
-	var evs []json.RawMessage
-	if !startsWith(top.Events, '[') || json.Unmarshal(top.Events, &evs) != nil {
+	if !startsWith(top.Events, '[') {
 		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "events must be an array")
 	}
-	txn.Events = make([]ClientEvent, len(evs))
-	for i, raw := range evs {
-		// The body was validated as a whole: the first byte says the kind.
-		if !startsWith(raw, '{') {
-			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("events[%d] is not an object", i))
-		}
-		if err := json.Unmarshal(raw, &txn.Events[i]); err != nil {
-			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("events[%d]: %v", i, err))
-		}
-		txn.Events[i].Raw = raw
+	if err := json.Unmarshal(top.Events, &txn.Events); err != nil {
+		return nil, elementError("events", top.Events, func(raw []byte) error { return json.Unmarshal(raw, new(ClientEvent)) }, err)
 	}
 	rawEph := top.Ephemeral
 	if rawEph == nil {
 		rawEph = top.Unstable
 	}
 	if rawEph != nil && !isNullJSON(rawEph) {
-		var eph []json.RawMessage
-		if !startsWith(rawEph, '[') || json.Unmarshal(rawEph, &eph) != nil {
+		if !startsWith(rawEph, '[') {
 			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "ephemeral must be an array")
 		}
-		txn.Ephemeral = make([]EphemeralEvent, len(eph))
-		for i, raw := range eph {
-			if !startsWith(raw, '{') {
-				return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("ephemeral[%d] is not an object", i))
-			}
-			if err := json.Unmarshal(raw, &txn.Ephemeral[i]); err != nil {
-				return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("ephemeral[%d]: %v", i, err))
-			}
-			txn.Ephemeral[i].Raw = raw
+		if err := json.Unmarshal(rawEph, &txn.Ephemeral); err != nil {
+			return nil, elementError("ephemeral", rawEph, func(raw []byte) error { return json.Unmarshal(raw, new(EphemeralEvent)) }, err)
 		}
 	}
+	if txn.Events == nil {
+		txn.Events = []ClientEvent{}
+	}
 	return txn, nil
+}
+
+// elementError names the first bad element of a JSON array that failed to
+// decode as a whole (only on the error path, so the happy path decodes the
+// array in one go).
+func elementError(name string, array []byte, decode func([]byte) error, whole error) *Error {
+	var elems []json.RawMessage
+	if json.Unmarshal(array, &elems) == nil {
+		for i, raw := range elems {
+			if err := decode(raw); err != nil {
+				if errors.Is(err, errNotObject) {
+					return newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("%s[%d] is not an object", name, i))
+				}
+				return newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("%s[%d]: %v", name, i, err))
+			}
+		}
+	}
+	return newError(http.StatusBadRequest, mxerr.BadJSON, name+": "+whole.Error())
 }
 
 func startsWith(b []byte, c byte) bool {

@@ -225,6 +225,17 @@ func TestHandlerTransactionErrors(t *testing.T) {
 			t.Errorf("%.40s: %d %s", tc.body, status, raw)
 		}
 	}
+	// Errors name the element.
+	for body, want := range map[string]string{
+		`{"events":[{},{},1]}`:                       "events[2] is not an object",
+		`{"events":[{},{"sender":{}}]}`:              "events[1]: ",
+		`{"events":[],"ephemeral":[{},{"type":[]}]}`: "ephemeral[1]: ",
+	} {
+		_, err := ParseTransaction("x", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
 	if len(svc.txns) != 0 {
 		t.Fatal("bad transactions handled")
 	}
