@@ -5,10 +5,14 @@ go 1.26.0
 replace github.com/mxkit/mxkit => ../
 
 require (
+	github.com/mxkit/mxkit v0.0.0-00010101000000-000000000000
+	maunium.net/go/mautrix v0.32.0
+)
+
+require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/mxkit/mxkit v0.0.0-00010101000000-000000000000 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/rs/zerolog v1.35.1 // indirect
 	github.com/tidwall/gjson v1.20.0 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
@@ -20,5 +24,4 @@ require (
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-	maunium.net/go/mautrix v0.32.0 // indirect
 )
