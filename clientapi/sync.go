@@ -210,7 +210,9 @@ func (c *call) sync() (any, error) {
 	q := c.r.URL.Query()
 	req := SyncRequest{Since: q.Get("since"), SetPresence: q.Get("set_presence")}
 	switch req.SetPresence {
-	case "", "online", "offline", "unavailable":
+	case "":
+		req.SetPresence = "online"
+	case "online", "offline", "unavailable":
 	default:
 		return nil, InvalidParam("set_presence must be online, offline or unavailable")
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // waitSignal wraps the fake syncer and reports when a long-poll starts
@@ -105,10 +106,12 @@ func TestSyncNoWait(t *testing.T) {
 type filterSyncer struct {
 	*fake
 	got json.RawMessage
+	req SyncRequest
 }
 
 func (f *filterSyncer) Sync(ctx context.Context, who Identity, req SyncRequest) (*SyncResponse, error) {
 	f.got = req.Filter
+	f.req = req
 	return f.fake.Sync(ctx, who, req)
 }
 
@@ -128,6 +131,16 @@ func TestSyncFilter(t *testing.T) {
 	}
 	if r := do(t, s, "GET", "/_matrix/client/v3/user/@alice:example.org/filter/"+id, "tok_alice", ""); r.raw != `{"room":{"timeline":{"limit":1}}}` {
 		t.Fatalf("GET filter: %s", r.raw)
+	}
+	// Parameters reach the backend parsed, with set_presence defaulting
+	// to online and the timeout capped.
+	do(t, s, "GET", "/_matrix/client/v3/sync?since=s1&full_state=true&use_state_after=true&timeout=99999999", "tok_alice", "")
+	if r := fs.req; r.SetPresence != "online" || !r.FullState || !r.UseStateAfter || r.Since != "s1" || r.Timeout != s.MaxSyncTimeout {
+		t.Fatalf("request: %+v", r)
+	}
+	do(t, s, "GET", "/_matrix/client/v3/sync?set_presence=unavailable&timeout=1500", "tok_alice", "")
+	if r := fs.req; r.SetPresence != "unavailable" || r.Timeout != 1500*time.Millisecond {
+		t.Fatalf("request: %+v", r)
 	}
 	// Another user cannot use alice's filter ID.
 	if r := do(t, s, "GET", "/_matrix/client/v3/sync?filter="+id, "tok_bob", ""); r.status != 400 {
