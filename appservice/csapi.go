@@ -405,3 +405,88 @@ func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
 }
+
+// RoomDirectory stores the published room directories of application
+// services, one per service and network (content/application-service-api.md,
+// "Published room directories").
+type RoomDirectory interface {
+	SetAppServiceRoomVisibility(ctx context.Context, serviceID, networkID, roomID string, public bool) error
+}
+
+// DirectoryListHandler serves PUT
+// /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}
+// (data/api/client-server/appservice_room_directory.yaml) with the body
+// {"visibility": "public"|"private"} (required, as the specification says;
+// Synapse defaults it to public), and DELETE on the same path as
+// "private", as Synapse does. Only an as_token may use it: anything else is
+// 403 M_FORBIDDEN (a missing token 401 M_MISSING_TOKEN). It matches the
+// path itself (any client API version prefix), so it can be mounted at
+// "/_matrix/client/v3/directory/list/appservice/".
+type DirectoryListHandler struct {
+	Registry  *Registry
+	Directory RoomDirectory
+}
+
+func (h *DirectoryListHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	const marker = "/directory/list/appservice/"
+	p := req.URL.EscapedPath()
+	i := strings.Index(p, marker)
+	if i < 0 || !strings.HasPrefix(p, "/_matrix/client/") {
+		writeError(w, newError(http.StatusNotFound, mxerr.Unrecognized, "unrecognized request"))
+		return
+	}
+	parts := strings.Split(p[i+len(marker):], "/")
+	if len(parts) != 2 {
+		writeError(w, newError(http.StatusNotFound, mxerr.Unrecognized, "unrecognized request"))
+		return
+	}
+	networkID, err1 := url.PathUnescape(parts[0])
+	roomID, err2 := url.PathUnescape(parts[1])
+	if req.Method != http.MethodPut && req.Method != http.MethodDelete {
+		w.Header().Set("Allow", "PUT, DELETE")
+		writeError(w, newError(http.StatusMethodNotAllowed, mxerr.Unrecognized, "method not allowed"))
+		return
+	}
+	tok, err := AccessToken(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	reg := h.Registry.ByASToken(tok)
+	if reg == nil {
+		writeError(w, newError(http.StatusForbidden, mxerr.Forbidden, "only application services can edit the application service published room list"))
+		return
+	}
+	if err1 != nil || err2 != nil || networkID == "" || !strings.HasPrefix(roomID, "!") {
+		writeError(w, newError(http.StatusBadRequest, mxerr.InvalidParam, "bad network ID or room ID"))
+		return
+	}
+	public := false
+	if req.Method == http.MethodPut {
+		var body struct {
+			Visibility *string `json:"visibility"`
+		}
+		data, err := io.ReadAll(io.LimitReader(req.Body, 64<<10))
+		if err != nil || !startsWith(data, '{') || json.Unmarshal(data, &body) != nil {
+			writeError(w, newError(http.StatusBadRequest, mxerr.NotJSON, "body is not a JSON object"))
+			return
+		}
+		switch {
+		case body.Visibility == nil:
+			writeError(w, newError(http.StatusBadRequest, mxerr.BadJSON, "visibility is required"))
+			return
+		case *body.Visibility == "public":
+			public = true
+		case *body.Visibility == "private":
+		default:
+			writeError(w, newError(http.StatusBadRequest, mxerr.InvalidParam, `visibility must be "public" or "private"`))
+			return
+		}
+	}
+	if err := h.Directory.SetAppServiceRoomVisibility(req.Context(), reg.ID, networkID, roomID, public); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{}`))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -359,5 +360,50 @@ func TestPingHandler(t *testing.T) {
 	// Timeouts are 504 M_CONNECTION_TIMEOUT.
 	if e := PingError(context.DeadlineExceeded); e.Status != 504 || e.Code != CodeConnectionTimeout {
 		t.Fatalf("%+v", e)
+	}
+}
+
+type dirRecorder struct{ calls []string }
+
+func (d *dirRecorder) SetAppServiceRoomVisibility(_ context.Context, svc, network, room string, public bool) error {
+	d.calls = append(d.calls, fmt.Sprintf("%s %s %s %v", svc, network, room, public))
+	return nil
+}
+
+func TestDirectoryListHandler(t *testing.T) {
+	r, _, _ := testRegistry(t)
+	dir := &dirRecorder{}
+	h := &DirectoryListHandler{Registry: r, Directory: dir}
+	const p = "/_matrix/client/v3/directory/list/appservice/irc/%21room%3Aexample.org"
+	tests := []struct {
+		method, target, token, body string
+		status                      int
+		code                        string
+	}{
+		{"PUT", p, "as-irc", `{"visibility":"public"}`, 200, ""},
+		{"PUT", p, "as-log", `{"visibility":"private"}`, 200, ""},
+		{"DELETE", p, "as-irc", ``, 200, ""},
+		{"PUT", p, "as-irc", `{}`, 400, "M_BAD_JSON"},
+		{"PUT", p, "as-irc", `{"visibility":"hidden"}`, 400, "M_INVALID_PARAM"},
+		{"PUT", p, "as-irc", `[`, 400, "M_NOT_JSON"},
+		{"PUT", p, "user-token", `{"visibility":"public"}`, 403, "M_FORBIDDEN"},
+		{"PUT", p, "", `{"visibility":"public"}`, 401, "M_MISSING_TOKEN"},
+		{"GET", p, "as-irc", ``, 405, "M_UNRECOGNIZED"},
+		{"PUT", "/_matrix/client/v3/directory/list/appservice/irc/room", "as-irc", `{"visibility":"public"}`, 400, "M_INVALID_PARAM"},
+		{"PUT", "/_matrix/client/v3/directory/list/appservice/irc", "as-irc", `{"visibility":"public"}`, 404, "M_UNRECOGNIZED"},
+	}
+	for _, tc := range tests {
+		auth := ""
+		if tc.token != "" {
+			auth = "Bearer " + tc.token
+		}
+		status, out, raw := serve(h, tc.method, tc.target, auth, tc.body)
+		if status != tc.status || (tc.code != "" && out["errcode"] != tc.code) {
+			t.Errorf("%s %s %s: %d %s", tc.method, tc.target, tc.body, status, raw)
+		}
+	}
+	want := "irc irc !room:example.org true|logger irc !room:example.org false|irc irc !room:example.org false"
+	if got := strings.Join(dir.calls, "|"); got != want {
+		t.Fatalf("calls %q", got)
 	}
 }

@@ -44,7 +44,8 @@
 // parameters ("Identity assertion"), Timestamp reads ts ("Timestamp
 // massaging"), Registry.Register and Login decide
 // m.login.application_service, and PingHandler serves POST
-// /_matrix/client/v1/appservice/{appserviceId}/ping. They return *Error
+// /_matrix/client/v1/appservice/{appserviceId}/ping, DirectoryListHandler the
+// published room directories ("Published room directories"). They return *Error
 // values (type Error = the shared Matrix error) to send as they are. A
 // client API server plugs ActAs into its token lookup: when ActAs says
 // ok, the request is the service acting as Actor.UserID on
