@@ -23,8 +23,9 @@ import (
 // frame is one open object or array.
 type frame struct {
 	obj     bool
-	start   int // offset in dst of '{' or '['
-	members int // index in state.members of the object's first member
+	dropped bool // AppendWithout leaves out some of its members
+	start   int  // offset in dst of '{' or '['
+	members int  // index in state.members of the object's first member
 }
 
 // member is one object member as written in dst.
@@ -221,6 +222,7 @@ func (s *state) key(dst, raw []byte, i int, drop []string, top bool) ([]byte, in
 		for _, d := range drop {
 			if keyEqual(k, m.esc, d) {
 				m.drop = true
+				s.frames[0].dropped = true
 				break
 			}
 		}
@@ -243,17 +245,21 @@ func (s *state) key(dst, raw []byte, i int, drop []string, top bool) ([]byte, in
 func (s *state) closeObject(dst []byte, f *frame) ([]byte, error) {
 	ms := s.members[f.members:]
 	s.members = s.members[:f.members]
-	sorted, dropped := true, ms[0].drop
+	// Most objects arrive sorted: one comparison per member proves it (and
+	// that no two keys are equal). At the first pair out of order, leave
+	// the rest to the sort, which finds duplicates as neighbours.
+	sorted := true
 	for k := 1; k < len(ms); k++ {
-		dropped = dropped || ms[k].drop
-		switch c := compareKeys(dst, &ms[k-1], &ms[k]); {
-		case c == 0:
+		c := compareKeys(dst, &ms[k-1], &ms[k])
+		if c == 0 {
 			return dst, duplicate(dst, &ms[k])
-		case c > 0:
+		}
+		if c > 0 {
 			sorted = false
+			break
 		}
 	}
-	if sorted && !dropped {
+	if sorted && !f.dropped {
 		return dst, nil
 	}
 	order := s.order[:0]
@@ -332,10 +338,17 @@ func (s *state) sortMembers(dst []byte, ms []member) []sortEntry {
 		for j < len(order) && order[j].prefix == order[i].prefix {
 			j++
 		}
-		if j-i > 1 {
-			slices.SortFunc(order[i:j], func(a, b sortEntry) int {
+		switch run := order[i:j]; {
+		case len(run) > 12:
+			slices.SortFunc(run, func(a, b sortEntry) int {
 				return compareKeys(dst, &ms[a.idx], &ms[b.idx])
 			})
+		case len(run) > 1:
+			for x := 1; x < len(run); x++ {
+				for y := x; y > 0 && compareKeys(dst, &ms[run[y].idx], &ms[run[y-1].idx]) < 0; y-- {
+					run[y], run[y-1] = run[y-1], run[y]
+				}
+			}
 		}
 		i = j
 	}
