@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
@@ -162,6 +163,24 @@ type outbound struct {
 	mu     sync.Mutex
 	queues map[string]*destQueue
 	wg     sync.WaitGroup
+	// held stops delivery while set (tests use it to make forks).
+	held atomic.Bool
+}
+
+// hold stops sending until release; events keep being queued.
+func (o *outbound) hold() { o.held.Store(true) }
+
+// release resumes sending.
+func (o *outbound) release() {
+	o.held.Store(false)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, q := range o.queues {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 type destQueue struct {
@@ -207,7 +226,7 @@ func (o *outbound) run(dest string, q *destQueue) {
 		n := min(len(q.pending), 50)
 		batch := q.pending[:n:n]
 		q.mu.Unlock()
-		if n == 0 {
+		if n == 0 || o.held.Load() {
 			select {
 			case <-q.wake:
 				continue
