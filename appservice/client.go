@@ -79,8 +79,10 @@ func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
 // routes" says. If the legacy path succeeds the service is remembered as
 // legacy and asked on the legacy paths directly for LegacyRecheck, after
 // which the v1 paths are tried again ("Homeservers should periodically try
-// again for the newer endpoints"). A connection failure does not fall back:
-// the other path is on the same host. Ping has no legacy path.
+// again for the newer endpoints"); a non-2xx answer on a legacy path in
+// that time is retried on v1 too, so an upgraded service is followed at
+// once. A connection failure does not fall back: the other path is on the
+// same host. Ping has no legacy path.
 //
 // A Client is safe for concurrent use. The zero Client uses
 // http.DefaultClient and the system clock.
@@ -162,22 +164,38 @@ func (c *Client) call(ctx context.Context, reg *Registration, method, v1Path, le
 	if reg.URL == "" {
 		return nil, ErrNoURL
 	}
-	if legacyPath != "" && !c.NoLegacyFallback && c.inLegacyMode(reg) {
-		return c.do(ctx, reg, method, legacyPath, query, body)
+	if legacyPath == "" || c.NoLegacyFallback {
+		return c.do(ctx, reg, method, v1Path, query, body)
 	}
-	resp, err := c.do(ctx, reg, method, v1Path, query, body)
+	legacy := c.inLegacyMode(reg)
+	first, second := v1Path, legacyPath
+	if legacy {
+		first, second = legacyPath, v1Path
+	}
+	resp, err := c.do(ctx, reg, method, first, query, body)
 	var se *StatusError
-	if legacyPath == "" || c.NoLegacyFallback || !errors.As(err, &se) {
+	if !errors.As(err, &se) {
 		return resp, err
 	}
-	resp2, err2 := c.do(ctx, reg, method, legacyPath, query, body)
+	resp2, err2 := c.do(ctx, reg, method, second, query, body)
 	if err2 != nil {
-		// Report the answer of the current path: the legacy one failing
+		// Report the answer of the path tried first: the other one failing
 		// too says nothing new about the service.
 		return nil, err
 	}
-	c.setLegacyMode(reg)
+	if legacy {
+		// The service was upgraded: back to v1 at once.
+		c.clearLegacyMode(reg)
+	} else {
+		c.setLegacyMode(reg)
+	}
 	return resp2, nil
+}
+
+func (c *Client) clearLegacyMode(reg *Registration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.legacy, reg.ID)
 }
 
 func (c *Client) do(ctx context.Context, reg *Registration, method, path string, query url.Values, body []byte) ([]byte, error) {

@@ -28,8 +28,9 @@ func (p *pathLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Authorization"))
 	p.bodies = append(p.bodies, string(b))
+	answer := p.answer
 	p.mu.Unlock()
-	status, body := p.answer(r)
+	status, body := answer(r)
 	w.WriteHeader(status)
 	io.WriteString(w, body)
 }
@@ -95,6 +96,26 @@ func TestClientLegacyFallback(t *testing.T) {
 	clock.now = clock.now.Add(2 * time.Minute)
 	if c.Legacy(g) {
 		t.Fatal("still legacy after the recheck time")
+	}
+	// An upgraded service is followed at once: in legacy mode, a legacy
+	// path that fails is retried on v1, and v1 is used from then on.
+	if err := c.SendTransaction(ctx, g, "10", []byte(`{"events":[]}`)); err != nil || !c.Legacy(g) {
+		t.Fatalf("back to legacy: %v %v", err, c.Legacy(g))
+	}
+	old.mu.Lock()
+	old.answer = func(r *http.Request) (int, string) {
+		if strings.HasPrefix(r.URL.Path, "/base/_matrix/app/v1/") {
+			return 200, `{}`
+		}
+		return 404, `{"errcode":"M_UNRECOGNIZED"}`
+	}
+	old.mu.Unlock()
+	n := len(old.log())
+	if err := c.SendTransaction(ctx, g, "11", []byte(`{"events":[]}`)); err != nil || c.Legacy(g) {
+		t.Fatalf("upgrade: %v %v", err, c.Legacy(g))
+	}
+	if got := old.log()[n:]; len(got) != 2 || !strings.Contains(got[0], "/base/transactions/11") || !strings.Contains(got[1], "/base/_matrix/app/v1/transactions/11") {
+		t.Fatalf("%q", got)
 	}
 
 	// A current service that fails: the legacy path is tried once and the

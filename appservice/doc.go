@@ -87,7 +87,8 @@
 //     YAML 1.1 booleans are read as PyYAML (Synapse) reads them.
 //   - A non-2xx answer on a /_matrix/app/v1 path is retried once on the
 //     legacy path; a service that answers only there is asked there for an
-//     hour, then v1 again. A transport failure is not a reason to fall back.
+//     hour, then v1 again (at once if the legacy path fails and v1 answers).
+//     A transport failure is not a reason to fall back.
 //   - Transactions hold at most 100 events and 100 ephemeral events
 //     (Synapse); "ephemeral" is left out when empty.
 //   - Limits: transaction bodies 32 MiB, ping bodies 64 KiB, responses read
