@@ -75,7 +75,7 @@ type Registration struct {
 	Namespaces Namespaces
 	// RateLimited says whether requests of its masqueraded users are rate
 	// limited (the sender never is). The specification gives no default;
-	// absent means true, as in Synapse.
+	// ParseRegistration takes an absent key as true, as Synapse does.
 	RateLimited bool
 	// Protocols are the third-party protocols it provides, e.g. "irc".
 	Protocols []string
@@ -169,8 +169,8 @@ func ParseRegistration(data []byte) (*Registration, error) {
 }
 
 // Validate checks a registration built in Go with the rules of
-// ParseRegistration and compiles its namespaces. It returns the first
-// problem as a *RegistrationError.
+// ParseRegistration, compiles its namespaces and drops a trailing "/" from
+// URL. It returns the first problem as a *RegistrationError.
 func (r *Registration) Validate() error {
 	if err := checkID(r.ID); err != nil {
 		return &RegistrationError{Field: "id", Msg: err.Error()}
@@ -239,8 +239,8 @@ func checkURL(s string) error {
 }
 
 // checkLocalpart applies Synapse's rule that the sender localpart needs no
-// URL encoding (urllib.parse.quote leaves it unchanged): letters, digits and
-// "_.-~/" only. Python's isalnum-free quote keeps ASCII letters and digits.
+// URL encoding (urllib.parse.quote leaves it unchanged): ASCII letters and
+// digits, "_.-~", and "/" (quote's default safe character).
 func checkLocalpart(s string) error {
 	if s == "" {
 		return errors.New("must not be empty")
