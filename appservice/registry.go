@@ -1,7 +1,9 @@
 package appservice
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -369,4 +371,55 @@ func (m *MemoryRooms) RoomAliases(_ context.Context, roomID string) ([]string, e
 // JoinedLocalMembers implements Rooms.
 func (m *MemoryRooms) JoinedLocalMembers(_ context.Context, roomID string) ([]string, error) {
 	return m.Members[roomID], nil
+}
+
+// FilterReceipt prepares an m.receipt ephemeral event (the client format
+// with room_id) for reg: private read receipts (m.read.private) are kept
+// only for users reg is interested in; normal and threaded read receipts
+// are kept for everyone (content/application-service-api.md, "Pushing
+// ephemeral data"). ok is false when nothing is left to send. The
+// homeserver first decides, with InterestedInRoom, whether the service gets
+// the room's receipts at all.
+func (r *Registry) FilterReceipt(reg *Registration, ev json.RawMessage) (out json.RawMessage, ok bool, err error) {
+	if !bytes.Contains(ev, []byte("m.read.private")) {
+		return ev, true, nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(ev, &top); err != nil {
+		return nil, false, fmt.Errorf("appservice: receipt: %w", err)
+	}
+	var content map[string]map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(top["content"], &content); err != nil {
+		return nil, false, fmt.Errorf("appservice: receipt content: %w", err)
+	}
+	changed := false
+	for eventID, byType := range content {
+		if private, has := byType["m.read.private"]; has {
+			for user := range private {
+				if !r.InterestedInUser(reg, user) {
+					delete(private, user)
+					changed = true
+				}
+			}
+			if len(private) == 0 {
+				delete(byType, "m.read.private")
+			}
+		}
+		if len(byType) == 0 {
+			delete(content, eventID)
+		}
+	}
+	if len(content) == 0 {
+		return nil, false, nil
+	}
+	if !changed {
+		return ev, true, nil
+	}
+	c, err := json.Marshal(content)
+	if err != nil {
+		return nil, false, err
+	}
+	top["content"] = c
+	out, err = json.Marshal(top)
+	return out, err == nil, err
 }

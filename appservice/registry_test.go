@@ -293,3 +293,33 @@ func TestLoadRegistry(t *testing.T) {
 		t.Fatal("missing file")
 	}
 }
+
+func TestFilterReceipt(t *testing.T) {
+	r, irc, _ := testRegistry(t)
+	tests := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"public receipts pass untouched",
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read":{"@alice:example.org":{"ts":1}}}}}`,
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read":{"@alice:example.org":{"ts":1}}}}}`, true},
+		{"private receipt of a namespace user kept",
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read.private":{"@_irc_a:example.org":{"ts":1}}}}}`,
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read.private":{"@_irc_a:example.org":{"ts":1}}}}}`, true},
+		{"private receipt of another user dropped",
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read":{"@bob:example.org":{"ts":2}},"m.read.private":{"@alice:example.org":{"ts":1},"@_irc_a:example.org":{"ts":3}}}}}`,
+			`{"content":{"$e":{"m.read":{"@bob:example.org":{"ts":2}},"m.read.private":{"@_irc_a:example.org":{"ts":3}}}},"room_id":"!r:example.org","type":"m.receipt"}`, true},
+		{"nothing left",
+			`{"type":"m.receipt","room_id":"!r:example.org","content":{"$e":{"m.read.private":{"@alice:example.org":{"ts":1}}}}}`,
+			``, false},
+	}
+	for _, tc := range tests {
+		out, ok, err := r.FilterReceipt(irc, json.RawMessage(tc.in))
+		if err != nil || ok != tc.ok || string(out) != tc.want {
+			t.Errorf("%s: %s %v %v", tc.name, out, ok, err)
+		}
+	}
+	if _, _, err := r.FilterReceipt(irc, json.RawMessage(`{"content":"m.read.private"}`)); err == nil {
+		t.Error("bad content accepted")
+	}
+}
