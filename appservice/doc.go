@@ -23,9 +23,10 @@
 // only. Registry.Interested is the test of whether an event goes to a
 // service: its sender, the target of a membership event, its room ID, the
 // room's aliases and the room's local members (through the Rooms
-// interface). ExclusiveUser/ExclusiveAlias and Registry.CheckUserID /
-// CheckAlias give M_EXCLUSIVE to others for what a service claims
-// exclusively.
+// interface); InterestedInRoom is the test for typing and receipts, and
+// FilterReceipt keeps private read receipts to the service's own users.
+// ExclusiveUser/ExclusiveAlias and Registry.CheckUserID / CheckAlias give
+// M_EXCLUSIVE to others for what a service claims exclusively.
 //
 // # Homeserver side
 //
