@@ -220,16 +220,34 @@ type ContextResponse struct {
 	State        EventList       `json:"state"`
 }
 
-// EventList is a list of events as raw JSON; it encodes as [] when nil,
-// because the spec's required arrays must be present.
+// EventList is a list of events as raw JSON (client format). In the
+// responses the Server writes, a nil list is sent as [] because the
+// spec's required arrays must be present. It has no MarshalJSON of its
+// own on purpose: each nested json.Marshaler makes encoding/json re-scan
+// its output, and event lists are the bulk of a sync.
 type EventList []json.RawMessage
 
-// MarshalJSON implements json.Marshaler.
-func (l EventList) MarshalJSON() ([]byte, error) {
+func nonNil(l EventList) EventList {
 	if l == nil {
-		return []byte("[]"), nil
+		return EventList{}
 	}
-	return json.Marshal([]json.RawMessage(l))
+	return l
+}
+
+// MarshalJSON implements json.Marshaler: nil lists are sent as [].
+func (m *MessagesResponse) MarshalJSON() ([]byte, error) {
+	type plain MessagesResponse
+	c := *m
+	c.Chunk = nonNil(c.Chunk)
+	return json.Marshal((*plain)(&c))
+}
+
+// MarshalJSON implements json.Marshaler: nil lists are sent as [].
+func (r *ContextResponse) MarshalJSON() ([]byte, error) {
+	type plain ContextResponse
+	c := *r
+	c.EventsBefore, c.EventsAfter, c.State = nonNil(c.EventsBefore), nonNil(c.EventsAfter), nonNil(c.State)
+	return json.Marshal((*plain)(&c))
 }
 
 // Syncer answers /sync. The library does the long-poll: it calls Sync,

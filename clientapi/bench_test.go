@@ -102,3 +102,44 @@ func BenchmarkValidUserID(b *testing.B) {
 		}
 	})
 }
+
+type staticSync struct{ resp *SyncResponse }
+
+func (s staticSync) Sync(context.Context, Identity, SyncRequest) (*SyncResponse, error) {
+	return s.resp, nil
+}
+func (staticSync) Wait(ctx context.Context, _ Identity, _ string) error { return nil }
+
+// BenchmarkSync measures GET /sync through the adapter (auth, parameter
+// parsing, encoding of a response with one room and 20 timeline events)
+// beside json.Marshal of the same response.
+func BenchmarkSync(b *testing.B) {
+	var events EventList
+	for i := range 20 {
+		events = append(events, json.RawMessage(`{"type":"m.room.message","sender":"@bob:example.org","event_id":"$ev`+strconv.Itoa(i)+`","origin_server_ts":1700000000000,"content":{"msgtype":"m.text","body":"hello there"}}`))
+	}
+	resp := &SyncResponse{NextBatch: "s42", Rooms: &SyncRooms{Join: map[string]*JoinedRoom{
+		"!room:example.org": {Timeline: &Timeline{Events: events, PrevBatch: "p1"}},
+	}}}
+	b.Run("adapter", func(b *testing.B) {
+		s := &Server{ServerName: "example.org", Tokens: oneToken{}, Syncer: staticSync{resp}}
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest("GET", "/_matrix/client/v3/sync?since=s41&timeout=0&set_presence=online", nil)
+			r.Header.Set("Authorization", "Bearer t")
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatal(w.Body.String())
+			}
+		}
+	})
+	b.Run("baseline=json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

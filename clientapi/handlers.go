@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -740,7 +741,7 @@ func (c *call) fullState() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return EventList(evs), nil
+	return nonNil(evs), nil
 }
 
 func (c *call) event() (any, error) {
@@ -755,7 +756,11 @@ func (c *call) event() (any, error) {
 	if err := ValidEventID(eventID); err != nil {
 		return nil, paramError(err)
 	}
-	return c.s.Reader.Event(c.ctx, c.who, roomID, eventID)
+	ev, err := c.s.Reader.Event(c.ctx, c.who, roomID, eventID)
+	if err == nil && !isObject(ev) {
+		err = errNoAnswer
+	}
+	return ev, err
 }
 
 var memberships = map[string]bool{"join": true, "invite": true, "knock": true, "leave": true, "ban": true}
@@ -779,7 +784,7 @@ func (c *call) members() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]EventList{"chunk": evs}, nil
+	return map[string]EventList{"chunk": nonNil(evs)}, nil
 }
 
 func (c *call) joinedMembers() (any, error) {
@@ -866,7 +871,11 @@ func (c *call) messages() (any, error) {
 	if req.Filter, err = c.filterParam(); err != nil {
 		return nil, err
 	}
-	return c.s.Reader.Messages(c.ctx, c.who, req)
+	resp, err := c.s.Reader.Messages(c.ctx, c.who, req)
+	if err == nil && resp == nil {
+		err = errNoAnswer
+	}
+	return resp, err
 }
 
 func (c *call) context() (any, error) {
@@ -888,8 +897,16 @@ func (c *call) context() (any, error) {
 	if req.Filter, err = c.filterParam(); err != nil {
 		return nil, err
 	}
-	return c.s.Reader.Context(c.ctx, c.who, req)
+	resp, err := c.s.Reader.Context(c.ctx, c.who, req)
+	if err == nil && resp == nil {
+		err = errNoAnswer
+	}
+	return resp, err
 }
+
+// errNoAnswer is a backend that returned neither a response nor an
+// error: a 500, never a panic.
+var errNoAnswer = errors.New("clientapi: backend returned no response and no error")
 
 // ---- filters ----
 

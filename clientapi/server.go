@@ -260,7 +260,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 type rawResponse []byte
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	switch m := v.(type) {
+	case *SyncResponse, *MessagesResponse, *ContextResponse:
+		// Skip the re-scan encoding/json does of a Marshaler's output:
+		// these produce theirs with json.Marshal, which has validated
+		// the backend's raw events already.
+		b, err = m.(json.Marshaler).MarshalJSON()
+	default:
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		writeError(w, err)
 		return

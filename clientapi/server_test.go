@@ -514,3 +514,64 @@ func TestBackendErrors(t *testing.T) {
 		})
 	}
 }
+
+// nilReader answers with neither a response nor an error.
+type nilReader struct{ *fake }
+
+func (nilReader) Messages(context.Context, Identity, MessagesRequest) (*MessagesResponse, error) {
+	return nil, nil
+}
+func (nilReader) Context(context.Context, Identity, ContextRequest) (*ContextResponse, error) {
+	return nil, nil
+}
+func (nilReader) Event(context.Context, Identity, string, string) (json.RawMessage, error) {
+	return nil, nil
+}
+func (nilReader) Sync(context.Context, Identity, SyncRequest) (*SyncResponse, error) {
+	return nil, nil
+}
+
+func TestBackendAnswersNothing(t *testing.T) {
+	// A backend bug is a 500 M_UNKNOWN, never a panic.
+	f := newFake()
+	tok := f.addUser("alice", "pw")
+	s := &Server{ServerName: "example.org", Tokens: f, Reader: nilReader{f}, Syncer: nilReader{f}}
+	for _, p := range []string{"/rooms/!a:b/messages?dir=b", "/rooms/!a:b/context/$e", "/rooms/!a:b/event/$e", "/sync"} {
+		if r := do(t, s, "GET", "/_matrix/client/v3"+p, tok, ""); r.status != 500 || r.body["errcode"] != "M_UNKNOWN" {
+			t.Errorf("%s: %d %s", p, r.status, r.raw)
+		}
+	}
+}
+
+func TestEmptyListsEncodeAsArrays(t *testing.T) {
+	// Backends may return nil lists; the spec's required arrays are
+	// still sent.
+	f, s, room := setup(t)
+	_ = f
+	s.Reader = emptyReader{f}
+	for _, tc := range []struct{ path, want string }{
+		{"/rooms/" + room + "/messages?dir=b", `{"start":"","chunk":[]}`},
+		{"/rooms/" + room + "/context/$e", `{"events_before":[],"event":{},"events_after":[],"state":[]}`},
+		{"/rooms/" + room + "/members", `{"chunk":[]}`},
+		{"/rooms/" + room + "/state", `[]`},
+	} {
+		if r := do(t, s, "GET", "/_matrix/client/v3"+tc.path, "tok_alice", ""); r.raw != tc.want {
+			t.Errorf("%s: %s, want %s", tc.path, r.raw, tc.want)
+		}
+	}
+}
+
+type emptyReader struct{ *fake }
+
+func (emptyReader) Messages(context.Context, Identity, MessagesRequest) (*MessagesResponse, error) {
+	return &MessagesResponse{}, nil
+}
+func (emptyReader) Context(context.Context, Identity, ContextRequest) (*ContextResponse, error) {
+	return &ContextResponse{Event: json.RawMessage(`{}`)}, nil
+}
+func (emptyReader) Members(context.Context, Identity, MembersRequest) ([]json.RawMessage, error) {
+	return nil, nil
+}
+func (emptyReader) State(context.Context, Identity, string, *StateKey) ([]json.RawMessage, error) {
+	return nil, nil
+}

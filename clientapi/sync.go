@@ -108,33 +108,94 @@ type DeviceLists struct {
 
 func emptyBlock(b *EventsBlock) *EventsBlock {
 	if b == nil {
-		return &EventsBlock{}
+		return &EventsBlock{Events: EventList{}}
+	}
+	if b.Events == nil {
+		return &EventsBlock{Events: EventList{}}
 	}
 	return b
 }
 
-// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
+func fullTimeline(t *Timeline) *Timeline {
+	if t == nil {
+		return &Timeline{Events: EventList{}}
+	}
+	if t.Events == nil {
+		c := *t
+		c.Events = EventList{}
+		return &c
+	}
+	return t
+}
+
+// syncJSON is SyncResponse with every block filled, encoded without
+// custom marshalers below it (see EventList).
+type syncJSON SyncResponse
+
+// MarshalJSON implements json.Marshaler: nil blocks and lists are sent
+// empty. The backend's values are not modified.
 func (r *SyncResponse) MarshalJSON() ([]byte, error) {
-	type plain SyncResponse
 	c := *r
 	if c.DeviceOneTimeKeysCount == nil {
 		c.DeviceOneTimeKeysCount = map[string]int{}
 	}
-	rooms := SyncRooms{}
+	rooms := SyncRooms{
+		Join:   map[string]*JoinedRoom{},
+		Invite: map[string]*InvitedRoom{},
+		Leave:  map[string]*LeftRoom{},
+		Knock:  map[string]*KnockedRoom{},
+	}
 	if c.Rooms != nil {
-		rooms = *c.Rooms
-	}
-	if rooms.Join == nil {
-		rooms.Join = map[string]*JoinedRoom{}
-	}
-	if rooms.Invite == nil {
-		rooms.Invite = map[string]*InvitedRoom{}
-	}
-	if rooms.Leave == nil {
-		rooms.Leave = map[string]*LeftRoom{}
-	}
-	if rooms.Knock == nil {
-		rooms.Knock = map[string]*KnockedRoom{}
+		for id, j := range c.Rooms.Join {
+			if j == nil {
+				j = &JoinedRoom{}
+			}
+			jc := *j
+			if jc.Summary == nil {
+				jc.Summary = &RoomSummary{}
+			}
+			if jc.StateAfter == nil {
+				jc.State = emptyBlock(jc.State)
+			} else {
+				jc.StateAfter = emptyBlock(jc.StateAfter)
+			}
+			jc.Timeline = fullTimeline(jc.Timeline)
+			jc.Ephemeral, jc.AccountData = emptyBlock(jc.Ephemeral), emptyBlock(jc.AccountData)
+			if jc.UnreadNotifications == nil {
+				jc.UnreadNotifications = &UnreadNotifications{}
+			}
+			rooms.Join[id] = &jc
+		}
+		for id, l := range c.Rooms.Leave {
+			if l == nil {
+				l = &LeftRoom{}
+			}
+			lc := *l
+			if lc.StateAfter == nil {
+				lc.State = emptyBlock(lc.State)
+			} else {
+				lc.StateAfter = emptyBlock(lc.StateAfter)
+			}
+			lc.Timeline = fullTimeline(lc.Timeline)
+			lc.AccountData = emptyBlock(lc.AccountData)
+			rooms.Leave[id] = &lc
+		}
+		for id, i := range c.Rooms.Invite {
+			if i == nil {
+				i = &InvitedRoom{}
+			}
+			ic := *i
+			ic.InviteState.Events = nonNil(ic.InviteState.Events)
+			rooms.Invite[id] = &ic
+		}
+		for id, k := range c.Rooms.Knock {
+			if k == nil {
+				k = &KnockedRoom{}
+			}
+			kc := *k
+			kc.KnockState.Events = nonNil(kc.KnockState.Events)
+			rooms.Knock[id] = &kc
+		}
 	}
 	c.Rooms = &rooms
 	c.Presence, c.AccountData, c.ToDevice = emptyBlock(c.Presence), emptyBlock(c.AccountData), emptyBlock(c.ToDevice)
@@ -149,41 +210,7 @@ func (r *SyncResponse) MarshalJSON() ([]byte, error) {
 		dl.Left = []string{}
 	}
 	c.DeviceLists = &dl
-	return json.Marshal((*plain)(&c))
-}
-
-// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
-func (j *JoinedRoom) MarshalJSON() ([]byte, error) {
-	type plain JoinedRoom
-	c := *j
-	if c.Summary == nil {
-		c.Summary = &RoomSummary{}
-	}
-	if c.StateAfter == nil {
-		c.State = emptyBlock(c.State)
-	}
-	if c.Timeline == nil {
-		c.Timeline = &Timeline{}
-	}
-	c.Ephemeral, c.AccountData = emptyBlock(c.Ephemeral), emptyBlock(c.AccountData)
-	if c.UnreadNotifications == nil {
-		c.UnreadNotifications = &UnreadNotifications{}
-	}
-	return json.Marshal((*plain)(&c))
-}
-
-// MarshalJSON implements json.Marshaler: nil blocks are sent empty.
-func (l *LeftRoom) MarshalJSON() ([]byte, error) {
-	type plain LeftRoom
-	c := *l
-	if c.StateAfter == nil {
-		c.State = emptyBlock(c.State)
-	}
-	if c.Timeline == nil {
-		c.Timeline = &Timeline{}
-	}
-	c.AccountData = emptyBlock(c.AccountData)
-	return json.Marshal((*plain)(&c))
+	return json.Marshal((*syncJSON)(&c))
 }
 
 // Empty reports whether the response carries nothing a client would
@@ -280,7 +307,7 @@ func (c *call) sync() (any, error) {
 	return resp, nil
 }
 
-var errNilSync = errors.New("clientapi: Syncer.Sync returned no response and no error")
+var errNilSync = errNoAnswer
 
 func boolParam(v, name string) (bool, error) {
 	switch v {
