@@ -418,3 +418,30 @@ func BenchmarkParseTransaction(b *testing.B) {
 		}
 	})
 }
+
+// TestHandlerUnderPath: a registration url with a path; the service mounts
+// the Handler with http.StripPrefix, and the Client puts the path first.
+func TestHandlerUnderPath(t *testing.T) {
+	svc := &recService{users: map[string]bool{"@a/b:example.org": true}}
+	mux := http.NewServeMux()
+	mux.Handle("/bridge/", http.StripPrefix("/bridge", NewHandler("secret", svc)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	g := reg(t, "s", "as", "secret", "bot", nil, nil, nil)
+	g.URL = srv.URL + "/bridge/"
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{}
+	ctx := context.Background()
+	if err := c.SendTransaction(ctx, g, "1", []byte(`{"events":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	// An escaped "/" in a user ID survives the prefix stripping.
+	if ok, err := c.QueryUser(ctx, g, "@a/b:example.org"); !ok || err != nil {
+		t.Fatalf("QueryUser: %v %v", ok, err)
+	}
+	if len(svc.txns) != 1 || c.Legacy(g) {
+		t.Fatalf("%d transactions, legacy %v", len(svc.txns), c.Legacy(g))
+	}
+}
