@@ -74,8 +74,8 @@ type CreateRoomPlan struct {
 }
 
 // PlanCreateRoom validates a createRoom request and returns the events
-// the room's creation sends, in the order of content/client-server-api
-// /_index.md "Creation" and POST /createRoom in
+// the room's creation sends, in the order of
+// content/client-server-api/_index.md "Creation" and POST /createRoom in
 // data/api/client-server/create_room.yaml:
 //
 //  1. m.room.create: creation_content with room_version set (and creator

@@ -18,8 +18,8 @@ type createRoomVector struct {
 }
 
 // TestPlanCreateRoom runs the vectors of testdata/createroom.json: the
-// ordered events of POST /createRoom (data/api/client-server/
-// create_room.yaml) for the creator @alice:example.org.
+// ordered events of POST /createRoom
+// (data/api/client-server/create_room.yaml) for the creator @alice:example.org.
 func TestPlanCreateRoom(t *testing.T) {
 	raw, err := os.ReadFile("testdata/createroom.json")
 	if err != nil {

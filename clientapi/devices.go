@@ -6,8 +6,8 @@ import (
 	"net/http"
 )
 
-// Devices manages a user's devices (content/client-server-api/modules/
-// device_management.md). Optional: without it the device endpoints
+// Devices manages a user's devices
+// (content/client-server-api/modules/device_management.md). Optional: without it the device endpoints
 // answer 404 M_UNRECOGNIZED.
 type Devices interface {
 	// Devices lists the user's devices.

@@ -85,8 +85,8 @@
 // # Rooms
 //
 // PlanCreateRoom turns a createRoom request into the ordered state events
-// of the room's creation ("Creation" and data/api/client-server/
-// create_room.yaml), including the version 12 rules (creator not listed
+// of the room's creation ("Creation" and
+// data/api/client-server/create_room.yaml), including the version 12 rules (creator not listed
 // in the power levels, tombstone above state_default, trusted_private_chat
 // invitees as additional_creators); the backend builds, signs and sends
 // them. Sends are idempotent per device, endpoint and txnId

@@ -7,8 +7,8 @@ import (
 	"net/http"
 )
 
-// The filter objects of data/api/client-server/definitions/
-// sync_filter.yaml, event_filter.yaml and room_event_filter.yaml, used
+// The filter objects of data/api/client-server/definitions/sync_filter.yaml,
+// event_filter.yaml and room_event_filter.yaml, used
 // only to check the types of a filter a client uploads or passes inline;
 // the backend receives the filter's raw JSON.
 type eventFilterTypes struct {

@@ -1095,8 +1095,8 @@ func profileFieldPut(field string) handlerFunc {
 
 // ---- account data ----
 
-// serverAccountData are the types the server controls (data/api/
-// client-server/account-data.yaml: 405 M_BAD_JSON).
+// serverAccountData are the types the server controls
+// (data/api/client-server/account-data.yaml: 405 M_BAD_JSON).
 var serverAccountData = map[string]bool{"m.fully_read": true, "m.push_rules": true}
 
 func (c *call) accountDataParams(what string) (roomID, typ string, err error) {

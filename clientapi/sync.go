@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// SyncResponse is the body of GET /sync (content/client-server-api
-// /_index.md "Syncing", data/api/client-server/sync.yaml).
+// SyncResponse is the body of GET /sync
+// (content/client-server-api/_index.md "Syncing",
+// data/api/client-server/sync.yaml).
 //
 // It encodes the way the reference server does: every block present even
 // when empty (rooms with join, invite, leave and knock; presence,
