@@ -445,3 +445,42 @@ func TestHandlerUnderPath(t *testing.T) {
 		t.Fatalf("%d transactions, legacy %v", len(svc.txns), c.Legacy(g))
 	}
 }
+
+// FuzzHandler: any path, header and body get a Matrix error or a 200,
+// never a panic, and nothing is handled without the token.
+func FuzzHandler(f *testing.F) {
+	f.Add("PUT", "/_matrix/app/v1/transactions/1", "Bearer secret", txnBody)
+	f.Add("GET", "/_matrix/app/v1/users/%40a%3Ab", "Bearer nope", "")
+	f.Add("GET", "/_matrix/app/unstable/thirdparty/user/irc?x=1", "", "")
+	f.Add("POST", "/_matrix/app/v1/ping", "Bearer secret", "{")
+	f.Add("PUT", "/transactions/%zz", "Bearer secret", "{}")
+	f.Fuzz(func(t *testing.T, method, target, auth, body string) {
+		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n\t#") || strings.ContainsAny(method, " \r\n\t/") || method == "" {
+			return
+		}
+		req, err := http.NewRequest(method, "http://as.example"+target, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", auth)
+		svc := &tpService{}
+		rec := httptest.NewRecorder()
+		NewHandler("secret", svc).ServeHTTP(rec, req)
+		var out map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &out) != nil && rec.Code != 200 {
+			t.Fatalf("%d with a non-JSON body %q", rec.Code, rec.Body.String())
+		}
+		if rec.Code != 200 && out["errcode"] == nil {
+			t.Fatalf("%d without errcode: %q", rec.Code, rec.Body.String())
+		}
+		scheme, tok, _ := strings.Cut(auth, " ")
+		headerOK := strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) == "secret"
+		queryOK := false
+		for _, v := range req.URL.Query()["access_token"] {
+			queryOK = queryOK || v == "secret"
+		}
+		if len(svc.txns)+len(svc.got) > 0 && !headerOK && !queryOK {
+			t.Fatalf("handled without the token: %s %s %q", method, target, auth)
+		}
+	})
+}
