@@ -17,6 +17,7 @@
 //	Presence       presence status                    UserDirectory user search
 //	Transactions   txnId replay store (default: memory)
 //	Devices        device list, rename, delete (with a password UIA stage)
+//	PublishedRooms published room directory (publicRooms, directory/list/room)
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an

@@ -33,6 +33,7 @@ type fake struct {
 	wake     chan struct{}
 
 	deviceNames map[string]string
+	published   map[string]bool
 }
 
 type fakeEntry struct {
@@ -65,6 +66,7 @@ func (f *fake) handler() *Server {
 		ServerName: f.server, BaseURL: "https://matrix.example.org", AllowRegistration: true,
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
+		PublishedRooms: f,
 	}
 }
 
@@ -551,4 +553,38 @@ func (f *fake) DeleteDevices(_ context.Context, who Identity, ids []string) erro
 		}
 	}
 	return nil
+}
+
+func (f *fake) Visibility(_ context.Context, roomID string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.room(roomID); err != nil {
+		return false, err
+	}
+	return f.published[roomID], nil
+}
+
+func (f *fake) SetVisibility(_ context.Context, _ Identity, roomID string, public bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.room(roomID); err != nil {
+		return err
+	}
+	if f.published == nil {
+		f.published = map[string]bool{}
+	}
+	f.published[roomID] = public
+	return nil
+}
+
+func (f *fake) PublicRooms(_ context.Context, _ *Identity, req PublicRoomsRequest) (*PublicRoomsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &PublicRoomsResponse{}
+	for id, pub := range f.published {
+		if pub && (req.Limit == 0 || len(resp.Chunk) < req.Limit) {
+			resp.Chunk = append(resp.Chunk, PublicRoom{RoomID: id, NumJoinedMembers: 1})
+		}
+	}
+	return resp, nil
 }

@@ -21,6 +21,7 @@ func allRoutes() []routeInfo {
 	}
 	s.routes(add)
 	s.deviceRoutes(add)
+	s.publicRoomRoutes(add)
 	return out
 }
 

@@ -70,22 +70,23 @@ type Server struct {
 	// default flows, sessions in memory for 30 minutes.
 	UIA *UIA
 
-	Tokens        TokenLookup
-	Accounts      Accounts
-	Registration  Registration
-	Rooms         Rooms
-	Sender        Sender
-	Reader        RoomReader
-	Syncer        Syncer
-	Filters       Filters
-	Directory     Directory
-	Profile       Profile
-	AccountData   AccountData
-	Ephemeral     Ephemeral
-	Presence      Presence
-	UserDirectory UserDirectory
-	Transactions  Transactions
-	Devices       Devices
+	Tokens         TokenLookup
+	Accounts       Accounts
+	Registration   Registration
+	Rooms          Rooms
+	Sender         Sender
+	Reader         RoomReader
+	Syncer         Syncer
+	Filters        Filters
+	Directory      Directory
+	Profile        Profile
+	AccountData    AccountData
+	Ephemeral      Ephemeral
+	Presence       Presence
+	UserDirectory  UserDirectory
+	Transactions   Transactions
+	Devices        Devices
+	PublishedRooms PublishedRooms
 
 	once    sync.Once
 	mux     *http.ServeMux
@@ -175,6 +176,7 @@ func (s *Server) init() {
 	}
 	s.routes(add)
 	s.deviceRoutes(add)
+	s.publicRoomRoutes(add)
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {

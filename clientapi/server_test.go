@@ -289,6 +289,28 @@ func TestEndpoints(t *testing.T) {
 				t.Errorf("aliases: %s", r.raw)
 			}
 		}},
+		// Published room directory.
+		{name: "visibility default", method: "GET", path: "/_matrix/client/v3/directory/list/room/{room}", status: 200, check: func(t *testing.T, _ *fake, r result) {
+			if r.raw != `{"visibility":"private"}` {
+				t.Errorf("visibility: %s", r.raw)
+			}
+		}},
+		{name: "publish", method: "PUT", path: "/_matrix/client/v3/directory/list/room/{room}", token: "tok_alice", body: `{}`, status: 200, check: func(t *testing.T, f *fake, r result) {
+			if len(f.published) != 1 {
+				t.Errorf("not published (visibility defaults to public)")
+			}
+		}},
+		{name: "publish bad", method: "PUT", path: "/_matrix/client/v3/directory/list/room/{room}", token: "tok_alice", body: `{"visibility":"hidden"}`, status: 400, errcode: "M_INVALID_PARAM"},
+		{name: "visibility unknown room", method: "GET", path: "/_matrix/client/v3/directory/list/room/!nope:example.org", status: 404, errcode: "M_NOT_FOUND"},
+		{name: "public rooms get", method: "GET", path: "/_matrix/client/v3/publicRooms?limit=5", status: 200, check: func(t *testing.T, _ *fake, r result) {
+			if r.raw != `{"chunk":[]}` {
+				t.Errorf("publicRooms: %s", r.raw)
+			}
+		}},
+		{name: "public rooms post", method: "POST", path: "/_matrix/client/v3/publicRooms", token: "tok_alice", body: `{"limit":10,"filter":{"generic_search_term":"x","room_types":[null,"m.space"]}}`, status: 200},
+		{name: "public rooms post no token", method: "POST", path: "/_matrix/client/v3/publicRooms", body: `{}`, status: 401, errcode: "M_MISSING_TOKEN"},
+		{name: "public rooms bad limit", method: "GET", path: "/_matrix/client/v3/publicRooms?limit=-1", status: 400, errcode: "M_INVALID_PARAM"},
+		{name: "public rooms bad server", method: "GET", path: "/_matrix/client/v3/publicRooms?server=a%20b", status: 400, errcode: "M_INVALID_PARAM"},
 		// Profile.
 		{name: "displayname put", method: "PUT", path: "/_matrix/client/v3/profile/@alice:example.org/displayname", token: "tok_alice", body: `{"displayname":"Alice"}`, status: 200, check: func(t *testing.T, f *fake, r result) {
 			if f.profiles["@alice:example.org"]["displayname"] != "Alice" {
@@ -574,4 +596,24 @@ func (emptyReader) Members(context.Context, Identity, MembersRequest) ([]json.Ra
 }
 func (emptyReader) State(context.Context, Identity, string, *StateKey) ([]json.RawMessage, error) {
 	return nil, nil
+}
+
+func TestPublishedRooms(t *testing.T) {
+	_, s, room := setup(t)
+	do(t, s, "PUT", "/_matrix/client/v3/directory/list/room/"+room, "tok_alice", `{"visibility":"public"}`)
+	if r := do(t, s, "GET", "/_matrix/client/v3/directory/list/room/"+room, "", ""); r.raw != `{"visibility":"public"}` {
+		t.Fatalf("visibility: %s", r.raw)
+	}
+	r := do(t, s, "GET", "/_matrix/client/v3/publicRooms", "", "")
+	if r.raw != `{"chunk":[{"room_id":"`+room+`","num_joined_members":1,"world_readable":false,"guest_can_join":false}]}` {
+		t.Fatalf("publicRooms: %s", r.raw)
+	}
+	// Without a backend the directory is empty and nothing is public.
+	bare := &Server{ServerName: "example.org"}
+	if r := do(t, bare, "GET", "/_matrix/client/r0/publicRooms", "", ""); r.raw != `{"chunk":[],"total_room_count_estimate":0}` {
+		t.Fatalf("bare publicRooms: %s", r.raw)
+	}
+	if r := do(t, bare, "GET", "/_matrix/client/v3/directory/list/room/"+room, "", ""); r.raw != `{"visibility":"private"}` {
+		t.Fatalf("bare visibility: %s", r.raw)
+	}
 }
