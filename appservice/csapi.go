@@ -206,7 +206,7 @@ func (r *Registry) CheckUserID(userID string, by *Registration) error {
 		if reg == by {
 			continue
 		}
-		if (r.IsLocal(userID) && userID == reg.SenderUserID(r.serverName)) || reg.ExclusiveUser(userID) {
+		if r.isSender(reg, userID) || reg.ExclusiveUser(userID) {
 			return newError(http.StatusBadRequest, mxerr.Exclusive, "this user ID is reserved by an application service")
 		}
 	}

@@ -225,7 +225,15 @@ func (r *Registry) InterestedInUser(reg *Registration, userID string) bool {
 	if !r.IsLocal(userID) {
 		return false
 	}
-	return userID == reg.SenderUserID(r.serverName) || reg.UserInNamespace(userID)
+	return r.isSender(reg, userID) || reg.UserInNamespace(userID)
+}
+
+// isSender reports whether userID is reg's sender user, without building
+// the ID (the interest test runs it for every member of a room).
+func (r *Registry) isSender(reg *Registration, userID string) bool {
+	lp := reg.SenderLocalpart
+	return len(userID) == len(lp)+len(r.serverName)+2 && userID[0] == '@' &&
+		userID[1:1+len(lp)] == lp && userID[1+len(lp)] == ':' && userID[2+len(lp):] == r.serverName
 }
 
 // ExclusiveUserOwner returns the application service that claims userID
@@ -233,7 +241,7 @@ func (r *Registry) InterestedInUser(reg *Registration, userID string) bool {
 // Registration of that user by anyone else gets M_EXCLUSIVE.
 func (r *Registry) ExclusiveUserOwner(userID string) *Registration {
 	for _, reg := range r.services {
-		if r.IsLocal(userID) && userID == reg.SenderUserID(r.serverName) {
+		if r.isSender(reg, userID) {
 			return reg
 		}
 		if reg.ExclusiveUser(userID) {

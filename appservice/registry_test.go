@@ -253,7 +253,7 @@ func btoi(b bool) int {
 func BenchmarkInterested(b *testing.B) {
 	r, irc, _ := testRegistry(b)
 	rooms := &MemoryRooms{Members: map[string][]string{"!members:example.org": {"@alice:example.org", "@bob:example.org", "@_irc_carol:example.org"}}}
-	ev := testEvent{sender: "@alice:example.org", typ: "m.room.message", roomID: "!members:example.org"}
+	var ev Event = testEvent{sender: "@alice:example.org", typ: "m.room.message", roomID: "!members:example.org"}
 	ctx := context.Background()
 	b.Run("interested", func(b *testing.B) {
 		b.ReportAllocs()
