@@ -84,10 +84,10 @@ func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
 // once. A connection failure does not fall back: the other path is on the
 // same host. Ping has no legacy path.
 //
-// A Client is safe for concurrent use. The zero Client uses
-// http.DefaultClient and the system clock.
+// A Client is safe for concurrent use. The zero Client is ready to use.
 type Client struct {
-	// HTTP sends the requests; nil means http.DefaultClient.
+	// HTTP sends the requests; nil means a client with a 60 s timeout. A
+	// client without a timeout lets a hung service stall its queue.
 	HTTP *http.Client
 	// Clock measures ping durations and legacy rechecks; nil means the
 	// system clock.
@@ -106,11 +106,15 @@ type Client struct {
 	legacy map[string]time.Time // registration id -> legacy mode until
 }
 
+// defaultHTTP bounds every call: a service that hangs must not stall the
+// queue forever (Synapse's HTTP client gives up after 60 s too).
+var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return defaultHTTP
 }
 
 func (c *Client) clock() Clock {
