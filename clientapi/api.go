@@ -69,6 +69,11 @@ type Registration interface {
 	Available(ctx context.Context, localpart string) (bool, error)
 	// Register creates the account userID with password (may be empty
 	// for application services). A taken ID is a 400 M_USER_IN_USE.
+	// appService is the registering application service, "" for a
+	// user; the backend answers 400 M_EXCLUSIVE for a service outside
+	// its namespace or a user inside an exclusive namespace
+	// (content/application-service-api.md "Server admin style
+	// permissions").
 	Register(ctx context.Context, userID, password string, appService string) error
 }
 
@@ -77,7 +82,10 @@ type LoginRequest struct {
 	UserID             string
 	DeviceID           string // empty: the backend generates one
 	InitialDisplayName string
-	AppService         string // set for m.login.application_service
+	// AppService is set for m.login.application_service (and for
+	// registrations by an application service): the backend checks
+	// UserID is in the service's namespace, else 400 M_EXCLUSIVE.
+	AppService string
 }
 
 // Credentials are the result of a login or registration.

@@ -117,6 +117,9 @@ func (f *fake) CheckPassword(_ context.Context, userID, password string) error {
 func (f *fake) Login(_ context.Context, req LoginRequest) (Credentials, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if req.AppService != "" && !strings.HasPrefix(req.UserID, "@bridge_") {
+		return Credentials{}, NewError(http.StatusBadRequest, CodeExclusive, "user is not in the application service's namespace")
+	}
 	f.nextID++
 	dev := req.DeviceID
 	if dev == "" {
@@ -152,9 +155,12 @@ func (f *fake) Available(_ context.Context, local string) (bool, error) {
 	return !taken, nil
 }
 
-func (f *fake) Register(_ context.Context, userID, password, _ string) error {
+func (f *fake) Register(_ context.Context, userID, password, appService string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if (appService != "") != strings.HasPrefix(userID, "@bridge_") {
+		return NewError(http.StatusBadRequest, CodeExclusive, "namespace")
+	}
 	if _, ok := f.users[userID]; ok {
 		return NewError(http.StatusBadRequest, CodeUserInUse, "taken")
 	}

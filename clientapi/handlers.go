@@ -174,6 +174,7 @@ func (c *call) login() (any, error) {
 		return nil, err
 	}
 	userID, idErr := identifierUser(b.Identifier, b.User, c.s.ServerName)
+	appService := ""
 	switch b.Type {
 	case AuthTypePassword:
 		if idErr != nil {
@@ -187,8 +188,10 @@ func (c *call) login() (any, error) {
 		}
 	case AuthTypeAppService:
 		// content/application-service-api.md "Server admin style
-		// permissions": the as_token authenticates and the identifier
-		// names a user in the service's namespace.
+		// permissions": the as_token authenticates (401 M_MISSING_TOKEN
+		// or M_UNKNOWN_TOKEN without a valid one) and the identifier
+		// names a user of the service's namespace (the backend answers
+		// M_EXCLUSIVE otherwise).
 		if idErr != nil {
 			return nil, idErr
 		}
@@ -197,16 +200,16 @@ func (c *call) login() (any, error) {
 			return nil, err
 		}
 		if who.AppService == "" {
-			return nil, Forbidden("m.login.application_service needs an application service token")
+			return nil, UnknownToken(false)
 		}
-		c.who = who
+		appService = who.AppService
 	case "":
 		return nil, BadJSON("missing login type")
 	default:
 		return nil, NewError(http.StatusBadRequest, CodeUnknown, "unknown login type "+quote(b.Type))
 	}
 	creds, err := c.s.Accounts.Login(c.ctx, LoginRequest{UserID: userID, DeviceID: b.DeviceID,
-		InitialDisplayName: b.InitialDeviceDisplayName, AppService: c.who.AppService})
+		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService})
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +279,12 @@ func (c *call) register() (any, error) {
 	appService := ""
 	if b.Type == AuthTypeAppService || c.who.AppService != "" {
 		if c.who.AppService == "" {
-			return nil, NewError(http.StatusUnauthorized, CodeMissingToken, "m.login.application_service needs an application service token")
+			// content/application-service-api.md "Server admin style
+			// permissions": 401 M_MISSING_TOKEN or M_UNKNOWN_TOKEN.
+			if c.who.UserID == "" {
+				return nil, errMissingToken
+			}
+			return nil, UnknownToken(false)
 		}
 		appService = c.who.AppService
 		if b.Username == "" {
@@ -639,11 +647,9 @@ func (c *call) redact() (any, error) {
 	if b.Reason != nil {
 		content["reason"] = *b.Reason
 	}
-	ts, err := c.timestamp()
-	if err != nil {
-		return nil, err
-	}
-	ev := OutgoingEvent{RoomID: roomID, Type: "m.room.redaction", Content: mustJSON(content), Redacts: eventID, TxnID: c.r.PathValue("txnId"), Timestamp: ts}
+	// ts is honoured only on send and state
+	// (content/application-service-api.md "Timestamp massaging").
+	ev := OutgoingEvent{RoomID: roomID, Type: "m.room.redaction", Content: mustJSON(content), Redacts: eventID, TxnID: c.r.PathValue("txnId")}
 	return c.transact("redact/"+roomID+"/"+eventID, func() (any, error) {
 		id, err := c.s.Sender.Send(c.ctx, c.who, ev)
 		if err != nil {

@@ -150,6 +150,14 @@ func TestEndpoints(t *testing.T) {
 			}
 		}},
 		{name: "logout all", method: "POST", path: "/_matrix/client/v3/logout/all", token: "tok_bob", status: 200},
+		{name: "login appservice", method: "POST", path: "/_matrix/client/v3/login", token: "as_token", body: `{"type":"m.login.application_service","identifier":{"type":"m.id.user","user":"bridge_z"}}`, status: 200, check: func(t *testing.T, _ *fake, r result) {
+			if r.body["user_id"] != "@bridge_z:example.org" {
+				t.Errorf("login: %s", r.raw)
+			}
+		}},
+		{name: "login appservice outside namespace", method: "POST", path: "/_matrix/client/v3/login", token: "as_token", body: `{"type":"m.login.application_service","identifier":{"type":"m.id.user","user":"alice"}}`, status: 400, errcode: "M_EXCLUSIVE"},
+		{name: "login appservice user token", method: "POST", path: "/_matrix/client/v3/login", token: "tok_alice", body: `{"type":"m.login.application_service","identifier":{"type":"m.id.user","user":"bridge_z"}}`, status: 401, errcode: "M_UNKNOWN_TOKEN"},
+		{name: "login appservice no token", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":"m.login.application_service","identifier":{"type":"m.id.user","user":"bridge_z"}}`, status: 401, errcode: "M_MISSING_TOKEN"},
 		// Registration.
 		{name: "register available", method: "GET", path: "/_matrix/client/v3/register/available?username=carol", status: 200},
 		{name: "register taken", method: "GET", path: "/_matrix/client/v3/register/available?username=alice", status: 400, errcode: "M_USER_IN_USE"},
@@ -170,6 +178,10 @@ func TestEndpoints(t *testing.T) {
 				t.Errorf("register: %s", r.raw)
 			}
 		}},
+		{name: "register appservice no token", method: "POST", path: "/_matrix/client/v3/register", body: `{"type":"m.login.application_service","username":"bridge_y"}`, status: 401, errcode: "M_MISSING_TOKEN"},
+		{name: "register appservice user token", method: "POST", path: "/_matrix/client/v3/register", token: "tok_alice", body: `{"type":"m.login.application_service","username":"bridge_y"}`, status: 401, errcode: "M_UNKNOWN_TOKEN"},
+		{name: "register appservice outside namespace", method: "POST", path: "/_matrix/client/v3/register", token: "as_token", body: `{"type":"m.login.application_service","username":"carol"}`, status: 400, errcode: "M_EXCLUSIVE"},
+		{name: "register user in exclusive namespace", method: "POST", path: "/_matrix/client/v3/register", body: `{"username":"bridge_q","auth":{"type":"m.login.dummy"}}`, status: 400, errcode: "M_EXCLUSIVE"},
 		// Rooms.
 		{name: "createRoom unknown version", method: "POST", path: "/_matrix/client/v3/createRoom", token: "tok_alice", body: `{"room_version":"999"}`, status: 400, errcode: "M_UNSUPPORTED_ROOM_VERSION"},
 		{name: "createRoom wrong type", method: "POST", path: "/_matrix/client/v3/createRoom", token: "tok_alice", body: `{"invite":"@bob:example.org"}`, status: 400, errcode: "M_BAD_JSON"},
