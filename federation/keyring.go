@@ -118,9 +118,9 @@ const maxKeysResponse = 1 << 20
 // keys. Fetched objects go to Store and are used while valid.
 //
 // A key is fetched again when the stored one's valid_until_ts is before
-// the request's MinimumValidUntilTS (old keys are never refetched); if
-// the fetch fails, the stored key is returned anyway, and the caller
-// judges its validity. Concurrent lookups that need the same server's keys
+// the request's MinimumValidUntilTS (old keys are never refetched), or when
+// it is unknown, but not twice within RefetchInterval; if the fetch fails,
+// the stored key is returned anyway, and the caller judges its validity. Concurrent lookups that need the same server's keys
 // share one fetch. Fetch failures are not errors of PublicKeys: the keys
 // are just absent.
 //
@@ -138,8 +138,18 @@ type FetchingKeyRing struct {
 	NoDirect bool
 	// Store holds the fetched keys (nil: a MemoryKeyStore).
 	Store KeyStore
+	// RefetchInterval is the least time between two fetches of one
+	// server's keys (0: DefaultRefetchInterval; negative: no limit). The
+	// specification asks requesting servers to limit how often they query
+	// ("GET /_matrix/key/v2/server", keys_server.yaml): without a limit,
+	// requests signed with made-up key IDs would make us fetch each time.
+	RefetchInterval time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	mu       sync.Mutex
+	attempts map[string]time.Time // last fetch started, per server
+	fetched  map[string]time.Time // last successful fetch, per server
 
 	once   sync.Once
 	client *http.Client
@@ -165,6 +175,35 @@ func (k *FetchingKeyRing) now() time.Time {
 		return k.Now()
 	}
 	return time.Now()
+}
+
+// DefaultRefetchInterval is the RefetchInterval of a FetchingKeyRing that
+// sets none.
+const DefaultRefetchInterval = time.Minute
+
+// recentlyFetched reports whether a fetch of name's keys started less
+// than RefetchInterval ago.
+func (k *FetchingKeyRing) recentlyFetched(name string) bool {
+	interval := k.RefetchInterval
+	if interval == 0 {
+		interval = DefaultRefetchInterval
+	}
+	if interval < 0 {
+		return false
+	}
+	k.mu.Lock()
+	last, ok := k.attempts[name]
+	k.mu.Unlock()
+	return ok && k.now().Sub(last) < interval
+}
+
+// lastFetched returns when name's keys were last fetched successfully by
+// this ring (ok false: not since it started).
+func (k *FetchingKeyRing) lastFetched(name string) (time.Time, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := k.fetched[name]
+	return t, ok
 }
 
 // findKey looks up id in the objects, preferring the newest object.
@@ -224,7 +263,12 @@ func (k *FetchingKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequ
 	results := make(chan result, len(need))
 	for name, minTS := range need {
 		go func() {
+			// Callers join a fetch in flight; a new fetch starts only
+			// RefetchInterval after the last one.
 			objs, _ := k.flight.do(ctx, name, func() ([]*signing.ServerKeys, error) {
+				if k.recentlyFetched(name) {
+					return nil, nil
+				}
 				return k.fetch(context.WithoutCancel(ctx), name, minTS, false)
 			})
 			results <- result{name, objs}
@@ -259,6 +303,12 @@ var ErrNoKeys = errors.New("federation: no usable server keys")
 // verified and returns it. It returns at the first source that gave an
 // object valid until minTS, else everything gathered.
 func (k *FetchingKeyRing) fetch(ctx context.Context, name string, minTS int64, directOnly bool) ([]*signing.ServerKeys, error) {
+	k.mu.Lock()
+	if k.attempts == nil {
+		k.attempts, k.fetched = map[string]time.Time{}, map[string]time.Time{}
+	}
+	k.attempts[name] = k.now()
+	k.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var got []*signing.ServerKeys
@@ -294,6 +344,9 @@ func (k *FetchingKeyRing) fetch(ctx context.Context, name string, minTS int64, d
 	if len(got) == 0 {
 		return nil, errors.Join(append([]error{ErrNoKeys}, errs...)...)
 	}
+	k.mu.Lock()
+	k.fetched[name] = k.now()
+	k.mu.Unlock()
 	if err := k.store.StoreServerKeys(ctx, got); err != nil {
 		return got, err
 	}

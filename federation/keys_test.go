@@ -110,10 +110,11 @@ func TestFetchingKeyRingDirect(t *testing.T) {
 	n := newKeyNet(t)
 	key := testKey(t, "cur")
 	n.serve("origin.test", keyMux("origin.test", key, nil, nil))
-	ring := &FetchingKeyRing{Client: n.client}
+	clock := time.Now()
+	ring := &FetchingKeyRing{Client: n.client, Now: func() time.Time { return clock }}
 	ctx := context.Background()
 	id := signing.ServerKeyID{ServerName: "origin.test", KeyID: key.ID}
-	nowMS := time.Now().UnixMilli()
+	nowMS := clock.UnixMilli()
 	got, err := ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: key.ID, MinimumValidUntilTS: nowMS}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,12 +124,13 @@ func TestFetchingKeyRingDirect(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 	// Cached: no second request while valid.
+	clock = clock.Add(2 * DefaultRefetchInterval)
 	ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: key.ID, MinimumValidUntilTS: nowMS}})
 	if c := n.count("origin.test"); c != 1 {
 		t.Fatalf("%d requests, want 1", c)
 	}
 	// Asked to be valid beyond what is known: fetched again, and the key
-	// still returned (the caller judges).
+	// still returned (the caller judges)...
 	later := nowMS + 3*time.Hour.Milliseconds()
 	got, _ = ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: key.ID, MinimumValidUntilTS: later}})
 	if c := n.count("origin.test"); c != 2 {
@@ -137,8 +139,19 @@ func TestFetchingKeyRingDirect(t *testing.T) {
 	if _, ok := got[id]; !ok {
 		t.Fatal("stale key not returned")
 	}
-	// An unknown key of a known server, and an unknown server: absent, no error.
-	got, err = ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: "ed25519:nope"}, {ServerName: "gone.test", KeyID: key.ID}, {ServerName: "bad name", KeyID: key.ID}})
+	// ...but not again within RefetchInterval, known key or not.
+	clock = clock.Add(DefaultRefetchInterval - time.Second)
+	ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: key.ID, MinimumValidUntilTS: later}, {ServerName: "origin.test", KeyID: "ed25519:new"}})
+	if c := n.count("origin.test"); c != 2 {
+		t.Fatalf("%d requests within the refetch interval, want 2", c)
+	}
+	clock = clock.Add(2 * time.Second)
+	got, _ = ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "origin.test", KeyID: "ed25519:new"}})
+	if c := n.count("origin.test"); c != 3 || len(got) != 0 {
+		t.Fatalf("%d requests after the refetch interval, want 3; got %v", c, got)
+	}
+	// An unknown server, a bad name: absent, no error.
+	got, err = ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "gone.test", KeyID: key.ID}, {ServerName: "bad name", KeyID: key.ID}})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("got %v, %v", got, err)
 	}
@@ -206,12 +219,15 @@ type notaryNet struct {
 	*keyNet
 	originKey, notaryKey *signing.SigningKey
 	origin               *httptest.Server
+	clock                time.Time // the notary's
 }
 
 func newNotaryNet(t *testing.T) *notaryNet {
 	n := &notaryNet{keyNet: newKeyNet(t), originKey: testKey(t, "o1"), notaryKey: testKey(t, "n1")}
 	n.origin = n.serve("origin.test", keyMux("origin.test", n.originKey, nil, nil))
-	notary := &Notary{ServerName: "notary.test", Key: n.notaryKey, Keys: &FetchingKeyRing{Client: n.client}}
+	n.clock = time.Now()
+	now := func() time.Time { return n.clock }
+	notary := &Notary{ServerName: "notary.test", Key: n.notaryKey, Keys: &FetchingKeyRing{Client: n.client, Now: now}, Now: now}
 	n.serve("notary.test", keyMux("notary.test", n.notaryKey, nil, notary))
 	return n
 }
@@ -269,19 +285,40 @@ func TestNotary(t *testing.T) {
 	if status != 200 || len(keys) != 1 || n.count("origin.test") != 1 {
 		t.Fatalf("POST: %d %d keys, origin asked %d times", status, len(keys), n.count("origin.test"))
 	}
-	// A minimum beyond the cached validity: fetched again.
+	// A minimum beyond the cached validity: fetched again, though not
+	// within the refetch interval.
 	far := time.Now().Add(5 * time.Hour).UnixMilli()
+	n.query(t, "GET", "/_matrix/key/v2/query/origin.test?minimum_valid_until_ts="+itoa(far), "")
+	if c := n.count("origin.test"); c != 1 {
+		t.Fatalf("origin asked %d times within the refetch interval, want 1", c)
+	}
+	n.clock = n.clock.Add(DefaultRefetchInterval + time.Second)
 	n.query(t, "GET", "/_matrix/key/v2/query/origin.test?minimum_valid_until_ts="+itoa(far), "")
 	if c := n.count("origin.test"); c != 2 {
 		t.Fatalf("origin asked %d times, want 2", c)
 	}
 	// An unknown key ID: fetched again (maybe the server rotated).
+	n.clock = n.clock.Add(DefaultRefetchInterval + time.Second)
 	n.query(t, "POST", "/_matrix/key/v2/query", `{"server_keys":{"origin.test":{"ed25519:new":{}}}}`)
 	if c := n.count("origin.test"); c != 3 {
 		t.Fatalf("origin asked %d times, want 3", c)
 	}
+	// Half the lifetime passed: fetched again. The origin's answer is
+	// valid for an hour from its making, about two minutes before the
+	// last fetch (by the notary's clock): half is about 29 minutes on.
+	n.clock = n.clock.Add(25 * time.Minute)
+	n.query(t, "GET", "/_matrix/key/v2/query/origin.test", "")
+	if c := n.count("origin.test"); c != 3 {
+		t.Fatalf("origin asked %d times before half the lifetime, want 3", c)
+	}
+	n.clock = n.clock.Add(6 * time.Minute)
+	n.query(t, "GET", "/_matrix/key/v2/query/origin.test", "")
+	if c := n.count("origin.test"); c != 4 {
+		t.Fatalf("origin asked %d times after half the lifetime, want 4", c)
+	}
 	// Origin offline: the cached copy is served.
 	n.origin.Close()
+	n.clock = n.clock.Add(DefaultRefetchInterval + time.Second)
 	status, keys, _ = n.query(t, "GET", "/_matrix/key/v2/query/origin.test?minimum_valid_until_ts="+itoa(far), "")
 	if status != 200 || len(keys) != 1 {
 		t.Fatalf("offline origin: %d %d keys, want the cached copy", status, len(keys))
