@@ -13,7 +13,8 @@
 //	Sender         send, state PUT, redact            RoomReader    event, state, members, messages, context
 //	Syncer         /sync and its long-poll            Filters       filter storage (default: memory)
 //	Directory      room aliases                       Profile       displayname, avatar_url
-//	AccountData    global and per-room account data   Ephemeral     typing, receipts
+//	AccountData    global and per-room account data, room tags (m.tag)
+//	Ephemeral      typing, receipts (m.fully_read markers are account data)
 //	Presence       presence status                    UserDirectory user search
 //	Transactions   txnId replay store (default: memory)
 //	Devices        device list, rename, delete (with a password UIA stage)

@@ -33,6 +33,9 @@ var jsonEndpoints = []struct{ method, path string }{
 	{"POST", "/_matrix/client/v3/keys/query"},
 	{"PUT", "/_matrix/client/v3/devices/DEValice"},
 	{"POST", "/_matrix/client/v3/delete_devices"},
+	{"PUT", "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags/u.t"},
+	{"POST", "/_matrix/client/v3/publicRooms"},
+	{"PUT", "/_matrix/client/v3/directory/list/room/{room}"},
 	{"DELETE", "/_matrix/client/v3/devices/DEVother"},
 }
 

@@ -22,6 +22,7 @@ func allRoutes() []routeInfo {
 	s.routes(add)
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
+	s.tagRoutes(add)
 	return out
 }
 

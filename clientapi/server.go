@@ -177,6 +177,7 @@ func (s *Server) init() {
 	s.routes(add)
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
+	s.tagRoutes(add)
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {

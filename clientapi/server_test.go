@@ -339,6 +339,23 @@ func TestEndpoints(t *testing.T) {
 		{name: "account data fully_read", method: "PUT", path: "/_matrix/client/v3/user/@alice:example.org/account_data/m.fully_read", token: "tok_alice", body: `{}`, status: 405, errcode: "M_BAD_JSON"},
 		{name: "account data other", method: "GET", path: "/_matrix/client/v3/user/@bob:example.org/account_data/m.direct", token: "tok_alice", status: 403, errcode: "M_FORBIDDEN"},
 		{name: "account data missing", method: "GET", path: "/_matrix/client/v3/user/@alice:example.org/account_data/x.y", token: "tok_alice", status: 404, errcode: "M_NOT_FOUND"},
+		// Tags.
+		{name: "tag put", method: "PUT", path: "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags/m.favourite", token: "tok_alice", body: `{"order":0.25}`, status: 200, check: func(t *testing.T, f *fake, r result) {
+			for k, v := range f.acct {
+				if k[2] == "m.tag" && string(v) == `{"tags":{"m.favourite":{"order":0.25}}}` {
+					return
+				}
+			}
+			t.Errorf("m.tag account data: %v", f.acct)
+		}},
+		{name: "tag put bad order", method: "PUT", path: "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags/u.x", token: "tok_alice", body: `{"order":"first"}`, status: 400, errcode: "M_BAD_JSON"},
+		{name: "tag other user", method: "GET", path: "/_matrix/client/v3/user/@bob:example.org/rooms/{room}/tags", token: "tok_alice", status: 403, errcode: "M_FORBIDDEN"},
+		{name: "tags empty", method: "GET", path: "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags", token: "tok_alice", status: 200, check: func(t *testing.T, _ *fake, r result) {
+			if r.raw != `{"tags":{}}` {
+				t.Errorf("tags: %s", r.raw)
+			}
+		}},
+		{name: "tag delete absent", method: "DELETE", path: "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags/u.x", token: "tok_alice", status: 200},
 		// Ephemeral.
 		{name: "typing", method: "PUT", path: "/_matrix/client/v3/rooms/{room}/typing/@alice:example.org", token: "tok_alice", body: `{"typing":true,"timeout":5000}`, status: 200, check: func(t *testing.T, f *fake, r result) {
 			if len(f.typing) != 1 || !strings.HasSuffix(f.typing[0], "true 5s") {
@@ -608,6 +625,24 @@ func (emptyReader) Members(context.Context, Identity, MembersRequest) ([]json.Ra
 }
 func (emptyReader) State(context.Context, Identity, string, *StateKey) ([]json.RawMessage, error) {
 	return nil, nil
+}
+
+func TestTagsRoundTrip(t *testing.T) {
+	_, s, room := setup(t)
+	base := "/_matrix/client/v3/user/@alice:example.org/rooms/" + room + "/tags"
+	do(t, s, "PUT", base+"/m.favourite", "tok_alice", `{"order":0.5}`)
+	do(t, s, "PUT", base+"/u.work", "tok_alice", `{}`)
+	if r := do(t, s, "GET", base, "tok_alice", ""); r.raw != `{"tags":{"m.favourite":{"order":0.5},"u.work":{}}}` {
+		t.Fatalf("tags: %s", r.raw)
+	}
+	do(t, s, "DELETE", base+"/m.favourite", "tok_alice", "")
+	if r := do(t, s, "GET", base, "tok_alice", ""); r.raw != `{"tags":{"u.work":{}}}` {
+		t.Fatalf("after delete: %s", r.raw)
+	}
+	// The tags are the room's m.tag account data, as clients see in sync.
+	if r := do(t, s, "GET", "/_matrix/client/v3/user/@alice:example.org/rooms/"+room+"/account_data/m.tag", "tok_alice", ""); r.raw != `{"tags":{"u.work":{}}}` {
+		t.Fatalf("m.tag: %s", r.raw)
+	}
 }
 
 func TestPublishedRooms(t *testing.T) {
