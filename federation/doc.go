@@ -1,35 +1,103 @@
 // Package federation implements the Matrix server-server API over net/http
-// (specification, content/server-server-api.md).
+// (specification, content/server-server-api.md): request signing and
+// authentication, server discovery, a transport that reaches servers by
+// name, server keys (publishing, notary, fetching), a Client with a method
+// per endpoint, a Server that routes every endpoint to interfaces the
+// embedder implements, and the pipeline that checks received PDUs.
 //
 // # Request authentication
 //
 // Every federation request carries an "Authorization: X-Matrix ..." header
-// ("Request Authentication"): the sender signs a JSON object made of the
-// method, the request target (path and query), its own server name
-// (origin), the receiver's (destination) and the body (content), with the
-// JSON signing algorithm (content/appendices.md, "Signing JSON").
-// SignRequest makes the header; ParseXMatrix reads one; Authenticator
-// checks incoming requests with keys from a signing.KeyRing, and its
-// Middleware hands the verified origin and the body to the handler
-// through the request's context.
+// ("Request Authentication"): the sender signs the JSON object
+// {"method", "uri", "origin", "destination", "content"} with the JSON
+// signing algorithm (content/appendices.md, "Signing JSON"). "uri" is the
+// request target as sent, path and "?query", without scheme or host;
+// "content" is the body, left out when there is none; origin and
+// destination are server names before delegation. SignRequest makes the
+// header, ParseXMatrix reads one, and Authenticator checks requests with
+// keys from a signing.KeyRing. Its Middleware hands the verified origin and
+// the body to the handler in the request's context (OriginFromContext,
+// BodyFromContext).
+//
+// Choices where the specification leaves room:
+//
+//   - The header follows RFC 9110 section 11.4, as the specification says:
+//     case-insensitive scheme and parameter names, token or quoted values
+//     with backslash escapes, spaces and tabs around commas, unknown
+//     parameters ignored, each parameter at most once. Unquoted values may
+//     contain ':' (the specification asks recipients to allow it) and the
+//     '/', '+', '=' of base64 that older senders leave unquoted.
+//   - The signature parameter is "sig": the specification's example and
+//     sample code, Synapse, ruma and gomatrixserverlib all use it, while its
+//     list of parameters calls it "signature". "signature" is read only when
+//     "sig" is absent; SignRequest writes "sig".
+//   - A request may carry several X-Matrix headers (one per key); it is
+//     authentic when one verifies. They must name the same origin.
+//   - "destination" may be absent (older servers); present, it must be our
+//     server name, else 401 M_UNAUTHORIZED as the specification requires.
+//     The signed object always uses our server name as destination, as the
+//     reference server does.
+//   - Every authentication failure is 401 M_UNAUTHORIZED: the specification
+//     names 401 for the destination check and the reference server answers
+//     401 for missing, malformed and unverifiable signatures. 403
+//     M_FORBIDDEN is for what comes after authentication (server ACLs).
+//     A body that is not JSON is 400 M_NOT_JSON, one over the limit 413
+//     M_TOO_LARGE (Authenticator.MaxBody, DefaultMaxBody 16 MiB).
+//   - Request keys must be current: a key only in old_verify_keys, or
+//     whose valid_until_ts has passed, does not authenticate a request
+//     ("Publishing Keys": old keys are only valid for events).
+//   - The body is encoded as the reference server encodes it for signing
+//     (canonicaljson.Lenient: floats allowed, written as Python writes them);
+//     request bodies are not events of a room version.
 //
 // # Server discovery
 //
-// Resolver follows "Resolving server names" step by step: IP literals,
-// explicit ports, /.well-known/matrix/server (cached as the specification
-// recommends), SRV records _matrix-fed._tcp then the deprecated
-// _matrix._tcp, and port 8448. NewTransport makes an http.RoundTripper that
-// sends requests addressed to a server name to the destinations found,
-// with the right Host header and TLS name. By default, addresses in
-// loopback, private, link-local and other special-purpose ranges are
-// refused where they are dialed, so that a remote server name cannot
-// point our requests into our own network.
+// Resolver follows "Resolving server names" step by step: 1. an IP literal
+// is used with its port or 8448; 2. a host with an explicit port is
+// resolved (CNAME, AAAA, A); 3. otherwise https://<host>/.well-known/
+// matrix/server is fetched and its m.server processed as steps 3.1 to 3.5
+// (IP literal, explicit port, SRV _matrix-fed._tcp, deprecated SRV
+// _matrix._tcp, port 8448); 4 to 6. without a valid well-known answer, the
+// same SRV lookups and port 8448 for the host itself. Each Destination
+// carries the address to dial, the Host header and the certificate name
+// each step prescribes (for SRV records, the name looked up, never the
+// target). Redirects of the well-known fetch are followed (at most 10,
+// https only, loops stopped). Its answers are cached as Cache-Control says,
+// 24 hours by default and at most 48 (no-store and no-cache: not cached);
+// invalid answers for an hour; failures to reach the server with a backoff
+// from 2 minutes doubling to an hour. SRV records are tried by priority;
+// a single "." target means the service is not offered (RFC 2782).
+//
+// Server names come from other servers, so by default a Resolver refuses
+// loopback, private, link-local, multicast and other special-purpose
+// addresses (including IPv4 addresses mapped into IPv6, NAT64 and 6to4):
+// they are dropped from the destinations, and checked again on the address
+// actually connected to, for the well-known fetch as well as for requests,
+// so that no name can point our requests into our own network.
+// Resolver.AllowPrivate lifts this; Resolver.Static maps names to fixed
+// addresses for tests, examples and private deployments. DNS lookups and
+// the well-known transport are fields, so tests run offline.
+//
+// NewTransport returns an http.RoundTripper for URLs whose host is a server
+// name ("matrix-federation://example.org/_matrix/..."): it resolves the name,
+// tries the destinations in order, sends the destination's Host header and
+// verifies TLS for its certificate name (with SNI, except for IP
+// addresses), or speaks plain HTTP for loopback tests.
 //
 // # Keys
 //
 // ServerKeysHandler publishes our keys (GET /_matrix/key/v2/server,
-// "Retrieving server keys"); Notary answers the key queries of other
-// servers ("Querying Keys Through Another Server"); FetchingKeyRing is a
-// signing.KeyRing that fetches, checks and caches other servers' keys,
-// through notaries or directly, persisting them in a KeyStore.
+// "Retrieving server keys", "Publishing Keys"; data/api/server-server/
+// keys_server.yaml). Notary answers other servers' queries (GET
+// /_matrix/key/v2/query/{serverName}, POST /_matrix/key/v2/query; "Querying
+// Keys Through Another Server", keys_query.yaml): minimum_valid_until_ts
+// defaults to now, answers are refreshed after half their lifetime, cached
+// copies are served when the server is unreachable, and every object
+// returned is signed by us on top of the server's own signature.
+// FetchingKeyRing is a signing.KeyRing that fetches what it lacks, from
+// trusted notaries then from the server itself, checks every object (the
+// server's self-signature, server_name, the notary's signature), stores it
+// through a KeyStore (MemoryKeyStore by default), joins concurrent
+// lookups of one server into one fetch, and limits refetches to one per
+// RefetchInterval.
 package federation
