@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,7 +83,9 @@ func authErr(status int, code string, err error) *AuthError {
 // built from r.Method, the request target as received (r.RequestURI: path
 // and query, exactly as sent), the header's origin, our ServerName as
 // destination (also when the header has none, as the reference server
-// does) and the body, as "content", when it is not empty.
+// does) and, for PUT and POST, the body as "content" (it must be a JSON
+// object; bodies of other methods are read but not signed, as the
+// reference server does).
 //
 // Keys are asked of the key ring in one batch with MinimumValidUntilTS set
 // to now. A key listed only in old_verify_keys (ExpiredTS != 0) is refused
@@ -90,10 +93,12 @@ func authErr(status int, code string, err error) *AuthError {
 // Keys"), and so is a key whose ValidUntilTS is in the past, as the
 // reference server refuses it.
 //
-// Errors: 401 M_UNAUTHORIZED for a missing or malformed header, an unknown
-// or expired key, a bad signature, or a destination naming another server
-// (the status the specification requires); 400 M_NOT_JSON for a body
-// that is not JSON; 413 M_TOO_LARGE for a body over MaxBody. The
+// Errors: 401 M_UNAUTHORIZED for a missing header, an unknown or expired
+// key, a bad signature, or a destination naming another server (the
+// status the specification requires); 400 M_UNAUTHORIZED for a malformed
+// header (the reference server's answer); 400 M_NOT_JSON or M_BAD_JSON for
+// a PUT or POST body that is not a JSON object; 413 M_TOO_LARGE for a body
+// over MaxBody. The
 // specification names no case of 403 M_FORBIDDEN for the signature itself;
 // that answer belongs to server ACLs and deny lists, applied after
 // authentication by the handlers.
@@ -113,7 +118,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 	}
 	if len(headers) == 0 {
 		if parseErr != nil {
-			return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, parseErr)
+			// 400, as the reference server answers a malformed header.
+			return "", nil, authErr(http.StatusBadRequest, mxerr.Unauthorized, parseErr)
 		}
 		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, ErrNoAuthorization)
 	}
@@ -132,6 +138,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 	body, err = a.readBody(r)
 	if err != nil {
 		return "", nil, err
+	}
+	// Only PUT and POST requests have content: their body must be a JSON
+	// object ("API standards": "(potentially empty) JSON object"), and it
+	// is signed. A body sent with another method is not part of the
+	// signed object, as the reference server builds it.
+	signedBody := body
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		if err := checkObject(body); err != nil {
+			return "", nil, err
+		}
+	} else {
+		signedBody = nil
 	}
 
 	now := time.Now
@@ -160,7 +178,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 	}
 	msgBuf := msgPool.Get().(*[]byte)
 	defer msgPool.Put(msgBuf)
-	msg, err := requestJSON((*msgBuf)[:0], r.Method, uri, origin, a.ServerName, body)
+	msg, err := requestJSON((*msgBuf)[:0], r.Method, uri, origin, a.ServerName, signedBody)
 	*msgBuf = msg[:0]
 	if err != nil {
 		return "", nil, authErr(http.StatusBadRequest, mxerr.NotJSON, err)
@@ -193,6 +211,26 @@ func moreSpecific(prev, next error) error {
 		return prev
 	}
 	return next
+}
+
+// checkObject requires body to be a JSON object: 400 M_NOT_JSON when it
+// is not JSON (or empty), 400 M_BAD_JSON when it is another JSON value, as
+// the reference server answers.
+func checkObject(body []byte) error {
+	i := 0
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	if i == len(body) {
+		return authErr(http.StatusBadRequest, mxerr.NotJSON, errors.New("request body is empty; PUT and POST need a JSON object"))
+	}
+	if !json.Valid(body) {
+		return authErr(http.StatusBadRequest, mxerr.NotJSON, errors.New("request body is not JSON"))
+	}
+	if body[i] != '{' {
+		return authErr(http.StatusBadRequest, mxerr.BadJSON, errors.New("request body is not a JSON object"))
+	}
+	return nil
 }
 
 var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

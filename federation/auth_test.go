@@ -72,7 +72,7 @@ func TestAuthenticate(t *testing.T) {
 		{name: "valid body with other whitespace and key order", body: "{ \"pdus\": [], \"edus\":[],\"origin\":\"origin.example\" }", headers: []string{good}},
 		{name: "no header", headers: nil, status: 401, code: "M_UNAUTHORIZED", is: ErrNoAuthorization},
 		{name: "other scheme only", headers: []string{"Bearer x"}, status: 401, code: "M_UNAUTHORIZED", is: ErrNoAuthorization},
-		{name: "malformed header", headers: []string{`X-Matrix origin=`}, status: 401, code: "M_UNAUTHORIZED", is: ErrXMatrix},
+		{name: "malformed header (400, as the reference server answers)", headers: []string{`X-Matrix origin=`}, status: 400, code: "M_UNAUTHORIZED", is: ErrXMatrix},
 		{name: "destination mismatch", headers: []string{signed(t, "PUT", target, "origin.example", "other.example", body, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrWrongDestination},
 		{name: "wrong signature (other body)", headers: []string{signed(t, "PUT", target, "origin.example", "dest.example", `{"a":1}`, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrBadSignature},
 		{name: "wrong signature (other method)", headers: []string{signed(t, "POST", target, "origin.example", "dest.example", body, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrBadSignature},
@@ -93,6 +93,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "several headers, one with wrong destination", headers: []string{good, signed(t, "PUT", target, "origin.example", "x.example", body, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrWrongDestination},
 		{name: "body too large", body: `{"a":"` + strings.Repeat("x", 1100) + `"}`, headers: []string{good}, status: 413, code: "M_TOO_LARGE", is: ErrBodyTooLarge},
 		{name: "body not JSON", body: `{"a":`, headers: []string{good}, status: 400, code: "M_NOT_JSON"},
+		{name: "PUT body empty", body: " ", headers: []string{good}, status: 400, code: "M_NOT_JSON"},
+		{name: "PUT body not an object", body: `[1]`, headers: []string{good}, status: 400, code: "M_BAD_JSON"},
+		{name: "GET body not signed (as the reference server builds the object)", method: "GET", body: `{"x":1}`,
+			headers: []string{signed(t, "GET", target, "origin.example", "dest.example", "", f.k1)}},
+		{name: "GET body signed as content: refused", method: "GET", body: `{"x":1}`,
+			headers: []string{signed(t, "GET", target, "origin.example", "dest.example", `{"x":1}`, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

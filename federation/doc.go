@@ -37,12 +37,16 @@
 //     server name, else 401 M_UNAUTHORIZED as the specification requires.
 //     The signed object always uses our server name as destination, as the
 //     reference server does.
-//   - Every authentication failure is 401 M_UNAUTHORIZED: the specification
-//     names 401 for the destination check and the reference server answers
-//     401 for missing, malformed and unverifiable signatures. 403
+//   - Authentication failures are 401 M_UNAUTHORIZED (the specification
+//     names 401 for the destination check; the reference server answers
+//     401 for missing and unverifiable signatures), except a malformed
+//     header: 400 M_UNAUTHORIZED, as the reference server answers. 403
 //     M_FORBIDDEN is for what comes after authentication (server ACLs).
-//     A body that is not JSON is 400 M_NOT_JSON, one over the limit 413
-//     M_TOO_LARGE (Authenticator.MaxBody, DefaultMaxBody 16 MiB).
+//     A PUT or POST body must be a JSON object (400 M_NOT_JSON or
+//     M_BAD_JSON otherwise); a body over the limit is 413 M_TOO_LARGE
+//     (Authenticator.MaxBody, DefaultMaxBody 16 MiB).
+//   - Only PUT and POST bodies are signed as "content", as the reference
+//     server builds the object; SignRequest signs the content it is given.
 //   - Request keys must be current: a key only in old_verify_keys, or
 //     whose valid_until_ts has passed, does not authenticate a request
 //     ("Publishing Keys": old keys are only valid for events).
