@@ -41,6 +41,11 @@ const (
 	WellKnownDefaultCache = 24 * time.Hour
 	// WellKnownMaxCache caps what Cache-Control asks for.
 	WellKnownMaxCache = 48 * time.Hour
+	// WellKnownMinCache is the least time an answer is kept when its
+	// headers ask for less (no-store, a small max-age, an Expires in the
+	// past), as the reference server does, so that a server cannot make
+	// us fetch its well-known file for every request.
+	WellKnownMinCache = 5 * time.Minute
 	// WellKnownInvalidCache is how long an invalid answer (a status other
 	// than 200 and 5xx, bad JSON, a bad m.server) is remembered.
 	WellKnownInvalidCache = time.Hour
@@ -50,8 +55,10 @@ const (
 	WellKnownErrorBackoff = 2 * time.Minute
 )
 
-// maxWellKnownBody bounds the /.well-known/matrix/server answer read.
-const maxWellKnownBody = 64 << 10
+// maxWellKnownBody bounds the /.well-known/matrix/server answer read (the
+// reference server's limit); a larger answer counts as a failure to reach
+// the server.
+const maxWellKnownBody = 50 << 10
 
 // Errors of discovery.
 var (
@@ -137,7 +144,8 @@ type wellKnownResult struct {
 
 type wellKnownEntry struct {
 	wellKnownResult
-	failures int // consecutive failures to reach the server
+	failures int    // consecutive failures to reach the server
+	lastGood string // the last valid m.server, kept through failures to reach the server
 }
 
 func (r *Resolver) now() time.Time {
@@ -368,10 +376,10 @@ func (r *Resolver) fetchWellKnown(ctx context.Context, host string) wellKnownRes
 		}
 		switch {
 		case err == nil:
-			e.failures = 0
+			e.failures, e.lastGood = 0, server
 			e.wellKnownResult = wellKnownResult{server: server, expires: now.Add(maxAge)}
 		case errors.Is(err, errWellKnownInvalid):
-			e.failures = 0
+			e.failures, e.lastGood = 0, ""
 			e.wellKnownResult = wellKnownResult{err: err, expires: now.Add(WellKnownInvalidCache)}
 		default:
 			e.failures++
@@ -381,6 +389,12 @@ func (r *Resolver) fetchWellKnown(ctx context.Context, host string) wellKnownRes
 			}
 			backoff = min(backoff, WellKnownInvalidCache)
 			e.wellKnownResult = wellKnownResult{err: err, expires: now.Add(backoff)}
+			if e.lastGood != "" {
+				// The server answered before and cannot be reached now:
+				// keep its delegation rather than guess another route,
+				// as the reference server does.
+				e.wellKnownResult = wellKnownResult{server: e.lastGood, expires: now.Add(backoff)}
+			}
 		}
 		return e.wellKnownResult, nil
 	})
@@ -416,7 +430,7 @@ func (r *Resolver) getWellKnown(ctx context.Context, host string) (server string
 		return "", 0, err
 	}
 	if len(body) > maxWellKnownBody {
-		return "", 0, fmt.Errorf("%w: body larger than %d bytes", errWellKnownInvalid, maxWellKnownBody)
+		return "", 0, fmt.Errorf("well-known: body larger than %d bytes", maxWellKnownBody)
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
@@ -432,27 +446,45 @@ func (r *Resolver) getWellKnown(ctx context.Context, host string) (server string
 	if _, _, ok := splitServerName(server); !ok {
 		return "", 0, fmt.Errorf("%w: m.server %q is not a server name", errWellKnownInvalid, truncate(server))
 	}
-	return server, cachePeriod(resp.Header), nil
+	return server, cachePeriod(resp.Header, r.now()), nil
 }
 
-// cachePeriod reads Cache-Control: no-store or no-cache mean no caching,
-// max-age is used up to WellKnownMaxCache, otherwise the default.
-func cachePeriod(h http.Header) time.Duration {
-	period := WellKnownDefaultCache
+// cachePeriod is how long a valid answer is kept: Cache-Control max-age,
+// else Expires, else WellKnownDefaultCache; no-store, a max-age or an
+// Expires below WellKnownMinCache give WellKnownMinCache, and nothing is
+// kept beyond WellKnownMaxCache (the reference server's rules).
+func cachePeriod(h http.Header, now time.Time) time.Duration {
+	period, given := WellKnownDefaultCache, false
+	noStore := false
+	maxAge := int64(-1)
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {
-			d = strings.TrimSpace(d)
 			name, value, _ := strings.Cut(d, "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "no-store", "no-cache":
-				return 0
+			case "no-store":
+				noStore = true
 			case "max-age":
 				n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(value), `"`), 10, 64)
 				if err == nil && n >= 0 {
-					period = time.Duration(min(n, int64(WellKnownMaxCache/time.Second))) * time.Second
+					maxAge = n
 				}
 			}
 		}
+	}
+	switch {
+	case noStore:
+		period, given = 0, true
+	case maxAge >= 0:
+		period, given = time.Duration(min(maxAge, int64(WellKnownMaxCache/time.Second)))*time.Second, true
+	case h.Get("Expires") != "":
+		given = true
+		period = 0 // an invalid date means already expired (RFC 9111)
+		if t, err := http.ParseTime(h.Get("Expires")); err == nil {
+			period = t.Sub(now)
+		}
+	}
+	if given {
+		period = max(period, WellKnownMinCache)
 	}
 	return min(period, WellKnownMaxCache)
 }

@@ -281,6 +281,7 @@ func TestResolveInvalidWellKnown(t *testing.T) {
 		"status 500":          respond(500, `{"m.server":"x.example"}`),
 		"connection error":    nil,
 		"too large":           respond(200, `{"m.server":"x.example","pad":"`+strings.Repeat("x", maxWellKnownBody)+`"}`),
+		"status 503":          respond(503, `{"m.server":"x.example"}`),
 	}
 	for name, page := range bodies {
 		t.Run(name, func(t *testing.T) {
@@ -310,8 +311,13 @@ func TestWellKnownCache(t *testing.T) {
 		{"default 24h", nil, WellKnownDefaultCache},
 		{"max-age", []string{"Cache-Control", "public, max-age=3600"}, time.Hour},
 		{"max-age capped at 48h", []string{"Cache-Control", "max-age=604800"}, WellKnownMaxCache},
-		{"no-store", []string{"Cache-Control", "no-store"}, 0},
+		{"max-age raised to 5 minutes", []string{"Cache-Control", "max-age=10"}, WellKnownMinCache},
+		{"no-store: 5 minutes", []string{"Cache-Control", "no-store"}, WellKnownMinCache},
+		{"no-store wins over max-age", []string{"Cache-Control", "max-age=3600", "Cache-Control", "no-store"}, WellKnownMinCache},
 		{"bad max-age ignored", []string{"Cache-Control", "max-age=soon"}, WellKnownDefaultCache},
+		{"Expires", []string{"Expires", testNow.Add(2 * time.Hour).UTC().Format(http.TimeFormat)}, 2 * time.Hour},
+		{"max-age wins over Expires", []string{"Expires", testNow.Add(2 * time.Hour).UTC().Format(http.TimeFormat), "Cache-Control", "max-age=7200, must-revalidate"}, 2 * time.Hour},
+		{"invalid Expires: 5 minutes", []string{"Expires", "0"}, WellKnownMinCache},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -474,9 +480,9 @@ func TestResolveCache(t *testing.T) {
 	// A resolution never outlives the well-known answer it used.
 	g := newDiscovery()
 	g.r.CacheTTL = time.Hour
-	g.web.set(wk("example.com"), respond(200, `{"m.server":"5.6.7.8"}`, "Cache-Control", "max-age=60"))
+	g.web.set(wk("example.com"), respond(200, `{"m.server":"5.6.7.8"}`, "Cache-Control", "max-age=600"))
 	g.r.Resolve(context.Background(), "example.com")
-	g.now = g.now.Add(61 * time.Second)
+	g.now = g.now.Add(601 * time.Second)
 	g.r.Resolve(context.Background(), "example.com")
 	if n := g.web.count(wk("example.com")); n != 2 {
 		t.Fatalf("%d fetches, want 2: the resolution outlived its well-known answer", n)
@@ -628,4 +634,31 @@ func TestSplitServerName(t *testing.T) {
 			t.Errorf("splitServerName(%q) = %q, %q, %v; want %q, %q, %v", tt.in, h, p, ok, tt.host, tt.port, tt.ok)
 		}
 	}
+}
+
+// A server that delegated before and cannot be reached now keeps its
+// delegation (with the failure backoff), rather than being looked up as
+// if it had none; an invalid answer ends the delegation.
+func TestWellKnownKeptThroughFailures(t *testing.T) {
+	f := newDiscovery()
+	f.r.CacheTTL = time.Second
+	f.dns.ips["example.com"] = []string{"93.184.216.34"}
+	f.web.set(wk("example.com"), respond(200, `{"m.server":"5.6.7.8"}`, "Cache-Control", "max-age=3600"))
+	delegated := []Destination{d("5.6.7.8:8448", "5.6.7.8", "5.6.7.8")}
+	resolveAt := func(at time.Time, want []Destination) {
+		t.Helper()
+		f.now = at
+		got, err := f.r.Resolve(context.Background(), "example.com")
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("at +%s: %+v, %v; want %+v", at.Sub(testNow), got, err, want)
+		}
+	}
+	resolveAt(testNow, delegated)
+	f.web.set(wk("example.com"), respond(502, "bad gateway"))
+	resolveAt(testNow.Add(time.Hour+time.Second), delegated)
+	if n := f.web.count(wk("example.com")); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+	f.web.set(wk("example.com"), respond(404, "gone"))
+	resolveAt(testNow.Add(time.Hour+WellKnownErrorBackoff+2*time.Second), []Destination{d("93.184.216.34:8448", "example.com", "example.com")})
 }

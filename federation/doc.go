@@ -66,11 +66,15 @@
 // carries the address to dial, the Host header and the certificate name
 // each step prescribes (for SRV records, the name looked up, never the
 // target). Redirects of the well-known fetch are followed (at most 10,
-// https only, loops stopped). Its answers are cached as Cache-Control says,
-// 24 hours by default and at most 48 (no-store and no-cache: not cached);
-// invalid answers for an hour; failures to reach the server with a backoff
-// from 2 minutes doubling to an hour. SRV records are tried by priority;
-// a single "." target means the service is not offered (RFC 2782).
+// https only, loops stopped). Its answers are cached as Cache-Control
+// (or Expires) says, 24 hours by default, at least 5 minutes and at most
+// 48 hours as the reference server does; invalid answers (a status other
+// than 200 or 5xx, bad JSON, a bad m.server) for an hour; failures to reach
+// the server (connection errors, 5xx, an answer over 50 KiB) with a
+// backoff from 2 minutes doubling to an hour, during which a delegation
+// seen before is kept. SRV records are tried by priority; a single "."
+// target means the service is not offered (RFC 2782). An SRV target that
+// is a CNAME (which RFC 2782 forbids) is resolved all the same.
 //
 // Server names come from other servers, so by default a Resolver refuses
 // loopback, private, link-local, multicast and other special-purpose
