@@ -147,7 +147,7 @@
     laneCount = laneEnd.length;
   }
 
-  const RH = 22, LW = 18, TOP = 16, LEFT = 40;
+  const RH = 22, LW = 18, TOP = 16, LEFT = 64;
   function nx(k) { return LEFT + laneOf[k] * LW; }
   function ny(k) { return TOP + k * RH; }
 
