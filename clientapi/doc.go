@@ -19,6 +19,7 @@
 //	Transactions   txnId replay store (default: memory)
 //	Devices        device list, rename, delete (with a password UIA stage)
 //	PublishedRooms published room directory (publicRooms, directory/list/room)
+//	PushRules      a user's push rule changes (default: the spec's rules, read-only)
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an

@@ -34,6 +34,7 @@ type fake struct {
 
 	deviceNames map[string]string
 	published   map[string]bool
+	push        map[string][]byte
 }
 
 type fakeEntry struct {
@@ -66,7 +67,7 @@ func (f *fake) handler() *Server {
 		ServerName: f.server, BaseURL: "https://matrix.example.org", AllowRegistration: true,
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
-		PublishedRooms: f,
+		PublishedRooms: f, PushRules: f,
 	}
 }
 
@@ -593,4 +594,30 @@ func (f *fake) PublicRooms(_ context.Context, _ *Identity, req PublicRoomsReques
 		}
 	}
 	return resp, nil
+}
+
+func (f *fake) UserPushRules(_ context.Context, userID string) (*UserPushRules, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	raw, ok := f.push[userID]
+	if !ok {
+		return nil, nil
+	}
+	var u UserPushRules
+	err := json.Unmarshal(raw, &u)
+	return &u, err
+}
+
+func (f *fake) SetUserPushRules(_ context.Context, userID string, u *UserPushRules) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	raw, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	if f.push == nil {
+		f.push = map[string][]byte{}
+	}
+	f.push[userID] = raw
+	return nil
 }

@@ -35,6 +35,9 @@ var jsonEndpoints = []struct{ method, path string }{
 	{"POST", "/_matrix/client/v3/delete_devices"},
 	{"PUT", "/_matrix/client/v3/user/@alice:example.org/rooms/{room}/tags/u.t"},
 	{"POST", "/_matrix/client/v3/publicRooms"},
+	{"PUT", "/_matrix/client/v3/pushrules/global/override/r1?before=x"},
+	{"PUT", "/_matrix/client/v3/pushrules/global/content/r2"},
+	{"PUT", "/_matrix/client/v3/pushrules/global/override/.m.rule.master/actions"},
 	{"PUT", "/_matrix/client/v3/directory/list/room/{room}"},
 	{"DELETE", "/_matrix/client/v3/devices/DEVother"},
 }

@@ -76,9 +76,6 @@ func (s *Server) routes(add addFunc) {
 	add(L, "POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", authRequired, (*call).receipt)
 	add(L, "POST", "/rooms/{roomId}/read_markers", authRequired, (*call).readMarkers)
 
-	add(L, "GET", "/pushrules", authRequired, (*call).pushRules)
-	add(L, "GET", "/pushrules/{rest...}", authRequired, (*call).pushRules)
-
 	add(L, "GET", "/presence/{userId}/status", authRequired, (*call).getPresence)
 	add(L, "PUT", "/presence/{userId}/status", authRequired, (*call).putPresence)
 	add(L, "POST", "/user_directory/search", authRequired, (*call).userDirectorySearch)

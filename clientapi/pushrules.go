@@ -2,7 +2,6 @@ package clientapi
 
 import (
 	"encoding/json"
-	"strings"
 	"sync"
 )
 
@@ -123,12 +122,16 @@ func DefaultPushRules(userID string) PushRuleset {
 	}
 }
 
-// pushRules serves GET /pushrules/, /pushrules/global/,
-// /pushrules/global/{kind}/{ruleId}[/enabled|/actions] from the default
-// rules.
+// pushRules serves GET /pushrules/, /pushrules/global/ and
+// /pushrules/global/{kind}/{ruleId}[/enabled|/actions] from the
+// effective rules (defaults merged with the user's changes).
 func (c *call) pushRules() (any, error) {
-	rules := DefaultPushRules(c.who.UserID)
-	parts := strings.Split(strings.Trim(c.r.PathValue("rest"), "/"), "/")
+	u, err := c.userPushRules()
+	if err != nil {
+		return nil, err
+	}
+	rules := EffectivePushRules(c.who.UserID, u)
+	parts := c.pushSegments()
 	if len(parts) == 1 && parts[0] == "" {
 		return map[string]PushRuleset{"global": rules}, nil
 	}
@@ -138,25 +141,14 @@ func (c *call) pushRules() (any, error) {
 	if len(parts) == 1 {
 		return rules, nil
 	}
-	var list []PushRule
-	switch parts[1] {
-	case "override":
-		list = rules.Override
-	case "content":
-		list = rules.Content
-	case "room":
-		list = rules.Room
-	case "sender":
-		list = rules.Sender
-	case "underride":
-		list = rules.Underride
-	default:
+	list := rules.kind(parts[1])
+	if list == nil {
 		return nil, InvalidParam("unknown push rule kind " + quote(parts[1]))
 	}
 	if len(parts) == 2 {
-		return list, nil
+		return *list, nil
 	}
-	for _, r := range list {
+	for _, r := range *list {
 		if r.RuleID != parts[2] {
 			continue
 		}

@@ -23,6 +23,7 @@ func allRoutes() []routeInfo {
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
+	s.pushRuleRoutes(add)
 	return out
 }
 
@@ -39,6 +40,8 @@ func samplePath(p string) string {
 			return "%24e1"
 		case "roomAlias":
 			return "%23room%3Aexample.org"
+		case "rest":
+			return "global/override/r1"
 		}
 		return "x"
 	})

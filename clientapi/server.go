@@ -87,6 +87,7 @@ type Server struct {
 	Transactions   Transactions
 	Devices        Devices
 	PublishedRooms PublishedRooms
+	PushRules      PushRuleStore
 
 	once    sync.Once
 	mux     *http.ServeMux
@@ -178,6 +179,7 @@ func (s *Server) init() {
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
+	s.pushRuleRoutes(add)
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {
