@@ -114,6 +114,7 @@
 // presence (offline without a Presence backend), user directory search
 // (nobody without a UserDirectory), media config, and push rules (the
 // "Predefined Rules" of content/client-server-api/modules/push.md, built
-// by DefaultPushRules). An embedder with real implementations mounts its
+// by DefaultPushRules and merged with a user's changes by
+// EffectivePushRules). An embedder with real implementations mounts its
 // own handlers for those paths on its mux.
 package clientapi
