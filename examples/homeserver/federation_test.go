@@ -14,7 +14,7 @@ import (
 // --peer, with their federation listeners open before either starts.
 type pair struct{ a, b *inProcess }
 
-func startPair(t *testing.T) pair {
+func startPair(t testing.TB) pair {
 	t.Helper()
 	la, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,13 +68,13 @@ func TestFederationConcurrentState(t *testing.T) {
 
 	p.a.hs.fed.out.hold()
 	p.b.hs.fed.out.hold()
-	var ta, tb, na struct {
+	var ta, tb, na, nb struct {
 		EventID string `json:"event_id"`
 	}
 	alice.must("PUT", rp+"/state/m.room.topic/", map[string]string{"topic": "from a"}, &ta)
 	alice.must("PUT", rp+"/state/m.room.name/", map[string]string{"name": "named by a"}, &na)
 	bob.must("PUT", rp+"/state/m.room.topic/", map[string]string{"topic": "from b"}, &tb)
-	bob.must("PUT", rp+"/state/m.room.name/", map[string]string{"name": "named by b"}, nil)
+	bob.must("PUT", rp+"/state/m.room.name/", map[string]string{"name": "named by b"}, &nb)
 	p.a.hs.fed.out.release()
 	p.b.hs.fed.out.release()
 
@@ -82,8 +82,8 @@ func TestFederationConcurrentState(t *testing.T) {
 	ctx := context.Background()
 	for _, hs := range []*Homeserver{p.a.hs, p.b.hs} {
 		waitFor(t, "both forks on "+hs.cfg.ServerName, func() bool {
-			evs, _ := hs.rooms.Events(ctx, []string{ta.EventID, tb.EventID})
-			return evs[0].Event != nil && evs[1].Event != nil
+			evs, _ := hs.rooms.Events(ctx, []string{ta.EventID, tb.EventID, na.EventID, nb.EventID})
+			return evs[0].Event != nil && evs[1].Event != nil && evs[2].Event != nil && evs[3].Event != nil
 		})
 	}
 	for _, hs := range []*Homeserver{p.a.hs, p.b.hs} {

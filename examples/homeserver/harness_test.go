@@ -110,7 +110,7 @@ type inProcess struct {
 	hs *Homeserver
 }
 
-func startInProcess(t *testing.T, name string, fed bool, peers map[string]string) *inProcess {
+func startInProcess(t testing.TB, name string, fed bool, peers map[string]string) *inProcess {
 	t.Helper()
 	var ln net.Listener
 	if fed {
@@ -124,7 +124,7 @@ func startInProcess(t *testing.T, name string, fed bool, peers map[string]string
 
 // startInProcessWith starts a homeserver whose federation API (when fedLn
 // is not nil) serves on fedLn.
-func startInProcessWith(t *testing.T, name string, fedLn net.Listener, peers map[string]string) *inProcess {
+func startInProcessWith(t testing.TB, name string, fedLn net.Listener, peers map[string]string) *inProcess {
 	t.Helper()
 	fed := fedLn != nil
 	dir := t.TempDir()
@@ -197,7 +197,7 @@ func tail(s string, n int) string {
 
 // api is a minimal client for the tests' own requests.
 type api struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }
@@ -241,7 +241,7 @@ func (a *api) must(method, path string, body any, out any) {
 }
 
 // register creates a user and returns a client logged in as it.
-func register(t *testing.T, base, name string) *api {
+func register(t testing.TB, base, name string) *api {
 	t.Helper()
 	a := &api{t: t, base: base}
 	var c struct {
@@ -253,7 +253,7 @@ func register(t *testing.T, base, name string) *api {
 	return a
 }
 
-func login(t *testing.T, base, name string) *api {
+func login(t testing.TB, base, name string) *api {
 	t.Helper()
 	a := &api{t: t, base: base}
 	var c struct {
@@ -263,3 +263,5 @@ func login(t *testing.T, base, name string) *api {
 	a.token = c.AccessToken
 	return a
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

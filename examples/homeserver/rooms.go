@@ -352,23 +352,20 @@ func (r *Rooms) sendOut(ctx context.Context, ev *event.Event, state map[stateKey
 	}
 }
 
-// serversIn lists the servers with a joined member in state.
-func (r *Rooms) serversIn(ctx context.Context, roomID string, state map[stateKey]string) []string {
-	var servers []string
-	var ids []string
-	for k, id := range state {
-		if k.Type == event.TypeMember {
-			ids = append(ids, id)
-		}
-	}
-	evs, err := r.load(ctx, ids)
+// serversIn lists the servers with a joined member in the room's
+// current state.
+func (r *Rooms) serversIn(ctx context.Context, roomID string, _ map[stateKey]string) []string {
+	rows, err := r.db.r.QueryContext(ctx, `SELECT DISTINCT substr(state_key, instr(state_key, ':') + 1) FROM current_state
+		WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
 	if err != nil {
 		return nil
 	}
-	for _, se := range evs {
-		if se.Event.Membership() == "join" {
-			k, _ := se.Event.StateKey()
-			servers = append(servers, serverOf(k))
+	defer rows.Close()
+	var servers []string
+	for rows.Next() {
+		var s string
+		if rows.Scan(&s) == nil {
+			servers = append(servers, s)
 		}
 	}
 	return servers

@@ -208,7 +208,11 @@ var ErrNotFound = errors.New("not found")
 func OpenStore(path string) (*Store, error) {
 	dsn := func(extra string) string {
 		q := url.Values{}
-		q.Add("_pragma", "journal_mode(WAL)")
+		if extra != "" {
+			// The journal mode is a property of the file, set once
+			// by the writer; readers changing it would take locks.
+			q.Add("_pragma", "journal_mode(WAL)")
+		}
 		q.Add("_pragma", "busy_timeout(10000)")
 		// FULL: a transaction is on disk when COMMIT returns, which is
 		// what answering 200 after the commit relies on.
@@ -224,6 +228,8 @@ func OpenStore(path string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
 	if _, err := w.Exec(schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
@@ -248,7 +254,9 @@ func OpenStore(path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(4)
+	// Connections are kept open: opening one runs the pragmas again.
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
 	return &Store{w: w, r: r, cache: make(map[string]*event.Event)}, nil
 }
 

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // substring; "" for success
+		check   func(*Config) bool
+	}{
+		{name: "defaults", args: nil, check: func(c *Config) bool {
+			return c.ServerName == "localhost:8008" && c.Listen == "127.0.0.1:8008" && c.FederationListen == "" &&
+				c.DB == "./homeserver.db" && c.KeyPath == "./signing.key" && c.OpenRegistration == "auto"
+		}},
+		{name: "peers", args: []string{"--peer", "a.test=127.0.0.1:1", "--peer", "b.test=127.0.0.1:2"}, check: func(c *Config) bool {
+			return c.Peers["a.test"] == "127.0.0.1:1" && c.Peers["b.test"] == "127.0.0.1:2"
+		}},
+		{name: "bad peer", args: []string{"--peer", "a.test"}, wantErr: "NAME=HOST:PORT"},
+		{name: "bad peer address", args: []string{"--peer", "a.test=nowhere"}, wantErr: "peer a.test"},
+		{name: "bad server name", args: []string{"--server-name", "no spaces allowed"}, wantErr: "--server-name"},
+		{name: "plain HTTP off loopback", args: []string{"--listen", "0.0.0.0:8008"}, wantErr: "only allowed on loopback"},
+		{name: "plain federation off loopback", args: []string{"--federation-listen", "192.0.2.1:8448"}, wantErr: "--federation-listen"},
+		{name: "half TLS", args: []string{"--tls-cert", "c.pem"}, wantErr: "go together"},
+		{name: "TLS off loopback", args: []string{"--listen", "0.0.0.0:8008", "--tls-cert", "c", "--tls-key", "k"}, check: func(c *Config) bool { return c.TLSCert == "c" }},
+		{name: "registration", args: []string{"--open-registration", "maybe"}, wantErr: "--open-registration"},
+		{name: "bad listen", args: []string{"--listen", "nocolon"}, wantErr: "--listen"},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+		{name: "log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseFlags(tt.args, &bytes.Buffer{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+// TestBadConfigExits checks the program itself: a bad flag is a clear
+// message and exit status 2; an unreadable key file exit status 1.
+func TestBadConfigExits(t *testing.T) {
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "MXKIT_HOMESERVER_MAIN=1", "MXKIT_HOMESERVER_ARGS="+strings.Join(args, " "))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, stderr.String()
+	}
+	if code, msg := run("--listen", "0.0.0.0:1"); code != 2 || !strings.Contains(msg, "plain HTTP is only allowed on loopback") {
+		t.Errorf("non-loopback listen: exit %d, %q", code, msg)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "bad.key")
+	os.WriteFile(key, []byte("not a key\n"), 0o600)
+	if code, msg := run("--listen", "127.0.0.1:0", "--key", key, "--db", filepath.Join(dir, "x.db")); code != 1 || !strings.Contains(msg, "signing key") {
+		t.Errorf("bad key file: exit %d, %q", code, msg)
+	}
+}
+
+// TestKeyPersists checks that the signing key is generated once and read
+// back on the next start.
+func TestKeyPersists(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "signing.key")
+	log := discardLog()
+	k1, err := loadOrCreateKey(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := loadOrCreateKey(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k1.ID != k2.ID || !k1.Private.Equal(k2.Private) {
+		t.Fatalf("the key changed between starts: %s, %s", k1.ID, k2.ID)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func FuzzParseSyncPos(f *testing.F) {
+	for _, s := range []string{"", "s0_0", "s12_3", "s-1_0", "s1", "x", "s99999999999999999999_0", "s1_2_3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseSyncPos(s)
+		if err != nil || s == "" {
+			return
+		}
+		// A token that parses round-trips through its string form.
+		q, err := parseSyncPos(p.String())
+		if err != nil || q != p {
+			t.Fatalf("%q -> %v -> %q -> %v, %v", s, p, p.String(), q, err)
+		}
+	})
+}
+
+func FuzzDecodeState(f *testing.F) {
+	f.Add([]byte(`[["m.room.create","","$a"],["m.room.member","@u:x","$b"]]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"a":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := decodeState(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeState(encodeState(st))
+		if err != nil || len(again) != len(st) {
+			t.Fatalf("state does not round-trip: %v -> %v, %v", st, again, err)
+		}
+		for k, v := range st {
+			if again[k] != v {
+				t.Fatalf("key %v: %q became %q", k, v, again[k])
+			}
+		}
+	})
+}
