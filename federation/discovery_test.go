@@ -662,3 +662,58 @@ func TestWellKnownKeptThroughFailures(t *testing.T) {
 	f.web.set(wk("example.com"), respond(404, "gone"))
 	resolveAt(testNow.Add(time.Hour+WellKnownErrorBackoff+2*time.Second), []Destination{d("93.184.216.34:8448", "example.com", "example.com")})
 }
+
+// FuzzSplitServerName: no panic; an accepted name splits into a host and
+// port that put together give the name back, and the host is an IP
+// literal in brackets or a DNS name.
+func FuzzSplitServerName(f *testing.F) {
+	for _, s := range []string{"example.com", "example.com:8448", "1.2.3.4", "[::1]:80", "[::1", "a:", ":1", "[1.2.3.4]", "ex ample", "a:00000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		host, port, ok := splitServerName(name)
+		if !ok {
+			return
+		}
+		joined := host
+		if port != "" {
+			joined += ":" + port
+		}
+		if joined != name {
+			t.Fatalf("%q split as %q %q", name, host, port)
+		}
+		if strings.HasPrefix(host, "[") {
+			if ip, err := netip.ParseAddr(unbracket(host)); err != nil || !ip.Is6() {
+				t.Fatalf("%q: bracketed host %q is not IPv6", name, host)
+			}
+		} else if strings.ContainsAny(host, ":[]") {
+			t.Fatalf("%q: host %q", name, host)
+		}
+	})
+}
+
+// FuzzCachePeriod: whatever the headers, the period is within
+// [0, WellKnownMaxCache], and at least WellKnownMinCache when the headers
+// set one.
+func FuzzCachePeriod(f *testing.F) {
+	f.Add("max-age=3600", "")
+	f.Add("no-store", "")
+	f.Add("", "Thu, 01 Jan 1970 00:00:00 GMT")
+	f.Add("max-age=-1, max-age=99999999999999999999", "0")
+	f.Fuzz(func(t *testing.T, cc, expires string) {
+		h := http.Header{}
+		if cc != "" {
+			h.Set("Cache-Control", cc)
+		}
+		if expires != "" {
+			h.Set("Expires", expires)
+		}
+		p := cachePeriod(h, testNow)
+		if p < 0 || p > WellKnownMaxCache {
+			t.Fatalf("period %s for %q %q", p, cc, expires)
+		}
+		if p < WellKnownMinCache && p != WellKnownDefaultCache {
+			t.Fatalf("period %s below the minimum for %q %q", p, cc, expires)
+		}
+	})
+}

@@ -489,3 +489,24 @@ func b64(b []byte) string { return base64.EncodeToString(b) }
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func runtimeGosched() { runtime.Gosched() }
+
+// FuzzParseNotaryAnswer: no panic, and nothing is accepted that is not
+// about the server asked for (the fuzzer cannot forge the signatures, so
+// in practice nothing but the seeds is accepted).
+func FuzzParseNotaryAnswer(f *testing.F) {
+	notaryKey, originKey := testKey(f, "n1"), testKey(f, "o1")
+	obj, _ := signing.MakeServerKeys("origin.test", 1<<50, []*signing.SigningKey{originKey}, nil)
+	signedObj, _ := signing.SignJSON(obj, "notary.test", notaryKey, canonicaljson.Lenient)
+	f.Add([]byte(`{"server_keys":[` + string(signedObj) + `]}`))
+	f.Add([]byte(`{"server_keys":[]}`))
+	f.Add([]byte(`{"server_keys":[{}, 1, "x", null]}`))
+	trusted := TrustedNotary{ServerName: "notary.test", Keys: map[signing.KeyID]ed25519PublicKey{notaryKey.ID: notaryKey.Public()}}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		objs, _ := parseNotaryAnswer(body, trusted, "origin.test")
+		for _, o := range objs {
+			if o.ServerName != "origin.test" {
+				t.Fatalf("accepted keys of %q", o.ServerName)
+			}
+		}
+	})
+}
