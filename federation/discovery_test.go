@@ -591,7 +591,7 @@ func TestCheckIP(t *testing.T) {
 	refused := []string{"127.0.0.1", "127.8.9.10", "::1", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
 		"169.254.169.254", "fe80::1", "fc00::1", "fd12:3456::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1",
 		"100.64.0.1", "255.255.255.255", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "64:ff9b::a00:1", "2002:a00:1::1",
-		"192.0.2.1", "198.18.0.1", "240.0.0.1", "fec0::1"}
+		"192.0.2.1", "192.88.99.1", "198.18.0.1", "240.0.0.1", "fec0::1"}
 	allowed := []string{"93.184.216.34", "8.8.8.8", "2a00:1450:4001::1", "172.32.0.1", "100.128.0.1", "64:ff9b::808:808", "2002:808:808::1"}
 	for _, s := range refused {
 		if err := checkIP(netip.MustParseAddr(s)); !errors.Is(err, ErrForbiddenAddress) {
@@ -717,3 +717,46 @@ func FuzzCachePeriod(f *testing.F) {
 		}
 	})
 }
+
+func ExampleResolver() {
+	// DNS and HTTP are fields: here a fake DNS and no well-known file, so
+	// the example runs offline. A real Resolver leaves them nil.
+	srv := map[string][]*net.SRV{"_matrix-fed._tcp.example.org": {{Target: "matrix.example.net.", Port: 443}}}
+	ips := map[string][]net.IPAddr{
+		"matrix.example.net": {{IP: net.ParseIP("203.0.114.7")}},
+		"example.org":        {{IP: net.ParseIP("203.0.114.8")}},
+	}
+	r := &Resolver{
+		LookupSRV: func(ctx context.Context, service, proto, name string) (string, []*net.SRV, error) {
+			return "", srv["_"+service+"._"+proto+"."+name], nil
+		},
+		LookupIPAddr: func(ctx context.Context, host string) ([]net.IPAddr, error) {
+			return ips[host], nil
+		},
+		WellKnownTransport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 404, Body: http.NoBody, Header: http.Header{}}, nil
+		}),
+	}
+	for _, name := range []string{"example.org", "example.org:8449", "[2a00:1450::1]"} {
+		dests, err := r.Resolve(context.Background(), name)
+		if err != nil {
+			fmt.Println(name, err)
+			continue
+		}
+		for _, d := range dests {
+			fmt.Printf("%s: dial %s, Host %s, TLS name %s\n", name, d.Addr, d.Host, d.TLSName)
+		}
+	}
+	// The default refuses private addresses:
+	_, err := r.Resolve(context.Background(), "10.0.0.1")
+	fmt.Println(errors.Is(err, ErrForbiddenAddress))
+	// Output:
+	// example.org: dial 203.0.114.7:443, Host example.org, TLS name example.org
+	// example.org:8449: dial 203.0.114.8:8449, Host example.org:8449, TLS name example.org
+	// [2a00:1450::1]: dial [2a00:1450::1]:8448, Host [2a00:1450::1], TLS name 2a00:1450::1
+	// true
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
