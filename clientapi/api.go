@@ -40,8 +40,10 @@ type TokenLookup interface {
 	// user's token it ignores as. For an application service's as_token
 	// it returns Identity.AppService set and UserID/DeviceID taken from
 	// as (after checking the user is in the service's namespace, else
-	// M_EXCLUSIVE, and the device exists, else 400 M_UNKNOWN_DEVICE), or
-	// the service's sender user when as.UserID is empty.
+	// 403 M_FORBIDDEN — the specification names no code for this, and
+	// the reference server answers M_FORBIDDEN, as appservice.Registry.ActAs
+	// does — and the device exists, else 400 M_UNKNOWN_DEVICE), or the
+	// service's sender user when as.UserID is empty.
 	// An unknown token is ErrUnknownToken (or UnknownToken(true) for an
 	// expired one); a locked or suspended account an *Error with that code.
 	LookupToken(ctx context.Context, token string, as Masquerade) (Identity, error)
