@@ -188,6 +188,10 @@ func unquote(h string, i int) (string, int, *XMatrixError) {
 	seg := i
 	for i < len(h) {
 		c := h[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+			i++
+			continue
+		}
 		switch {
 		case c == '"':
 			if b == nil {
@@ -215,21 +219,26 @@ func unquote(h string, i int) (string, int, *XMatrixError) {
 	return "", start, &XMatrixError{Offset: start, Reason: "unterminated quoted value"}
 }
 
-// isTchar reports whether c is a tchar of RFC 9110 section 5.6.2.
-func isTchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// Character classes of the header grammar, as tables: the parser looks
+// at every byte of a header on each federation request.
+var tchars, valueChars [256]bool
+
+func init() {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+		tchars[c] = t
+		valueChars[c] = t || b == ':' || b == '/' || b == '=' || b == '[' || b == ']'
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
+
+// isTchar reports whether c is a tchar of RFC 9110 section 5.6.2.
+func isTchar(c byte) bool { return tchars[c] }
 
 // isValueChar is what an unquoted value may hold: a tchar, or one of the
 // characters that server names, key IDs and base64 signatures use and that
 // older senders leave unquoted.
-func isValueChar(c byte) bool {
-	return isTchar(c) || c == ':' || c == '/' || c == '=' || c == '[' || c == ']'
-}
+func isValueChar(c byte) bool { return valueChars[c] }
 
 // String returns the header value, as the specification asks senders to
 // write it: one space after the scheme, lower-case names, no space around
