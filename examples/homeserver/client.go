@@ -86,13 +86,25 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 		}
 	}
 	var rest []Local
+	var remoteInvites []string
 	for _, p := range plan.Events[1:] {
 		sk := p.StateKey
+		if p.Type == event.TypeMember && c.fed != nil && serverOf(sk) != c.name && jsonMembership([]byte(`{"content":`+string(p.Content)+`}`)) == "invite" {
+			// A user of another server is invited through the
+			// federation handshake, once the room exists.
+			remoteInvites = append(remoteInvites, sk)
+			continue
+		}
 		rest = append(rest, Local{Sender: who.UserID, Type: p.Type, StateKey: &sk, Content: p.Content})
 	}
 	roomID, err := c.rooms.CreateRoom(ctx, plan.Version, who.UserID, plan.Events[0].Content, rest)
 	if err != nil {
 		return roomID, mapErr(err)
+	}
+	for _, target := range remoteInvites {
+		if err := c.fed.invite(ctx, roomID, who.UserID, target); err != nil {
+			c.log.Warn("invite at room creation failed", "room", roomID, "target", target, "err", err)
+		}
 	}
 	if plan.Alias != "" {
 		if err := c.SetAlias(ctx, who, plan.Alias, roomID); err != nil {

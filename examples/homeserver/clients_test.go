@@ -35,6 +35,7 @@ func requireJS(t *testing.T) {
 // TestClientNio runs the client flow of clients/nio/flow.py (matrix-nio,
 // r0 endpoints, access_token query parameter) against a homeserver.
 func TestClientNio(t *testing.T) {
+	t.Parallel()
 	requireNio(t)
 	hs := startInProcess(t, "nio.localhost", false, nil)
 	runClient(t, 90*time.Second, ".", systemPython, filepath.Join("clients", "nio", "flow.py"), hs.hs.ClientURL())
@@ -43,6 +44,7 @@ func TestClientNio(t *testing.T) {
 // TestClientJS runs the client flow of clients/js/flow.mjs
 // (matrix-js-sdk with its sync loop) against a homeserver.
 func TestClientJS(t *testing.T) {
+	t.Parallel()
 	requireJS(t)
 	hs := startInProcess(t, "js.localhost", false, nil)
 	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "flow.mjs", hs.hs.ClientURL())

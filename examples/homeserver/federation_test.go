@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net"
 	"net/url"
@@ -34,6 +35,7 @@ func startPair(t testing.TB) pair {
 // servers: the room is created on one, the second user is invited over
 // federation, joins through the first server, and they talk.
 func TestFederationNio(t *testing.T) {
+	t.Parallel()
 	requireNio(t)
 	p := startPair(t)
 	runClient(t, 90*time.Second, ".", systemPython, filepath.Join("clients", "nio", "flow.py"), p.a.hs.ClientURL(), p.b.hs.ClientURL())
@@ -42,6 +44,7 @@ func TestFederationNio(t *testing.T) {
 // TestFederationJS runs the matrix-js-sdk flow with its two users on two
 // servers.
 func TestFederationJS(t *testing.T) {
+	t.Parallel()
 	requireJS(t)
 	p := startPair(t)
 	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "flow.mjs", p.a.hs.ClientURL(), p.b.hs.ClientURL())
@@ -53,6 +56,7 @@ func TestFederationJS(t *testing.T) {
 // two forward extremities and resolves them, and both must arrive at the
 // same state. A message sent afterwards merges the fork, on both sides.
 func TestFederationConcurrentState(t *testing.T) {
+	t.Parallel()
 	p := startPair(t)
 	alice := register(t, p.a.hs.ClientURL(), "alice")
 	bob := register(t, p.b.hs.ClientURL(), "bob")
@@ -153,4 +157,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("gave up waiting for %s", what)
+}
+
+// TestFederationInviteAtCreation invites a user of the other server in
+// createRoom itself: the invite goes through the federation handshake,
+// shows up in the invitee's sync, and the invitee joins.
+func TestFederationInviteAtCreation(t *testing.T) {
+	t.Parallel()
+	p := startPair(t)
+	alice := register(t, p.a.hs.ClientURL(), "alice")
+	bob := register(t, p.b.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "private_chat", "invite": []string{"@bob:b.test"}}, &room)
+	waitFor(t, "the invite in bob's sync", func() bool {
+		var r struct {
+			Rooms struct {
+				Invite map[string]json.RawMessage `json:"invite"`
+			} `json:"rooms"`
+		}
+		_, err := bob.do("GET", "/sync", nil, &r)
+		return err == nil && r.Rooms.Invite[room.RoomID] != nil
+	})
+	bob.must("POST", "/join/"+url.PathEscape(room.RoomID), map[string]any{}, nil)
+	waitState(t, alice, "/rooms/"+url.PathEscape(room.RoomID), "m.room.member", "@bob:b.test", "join")
 }

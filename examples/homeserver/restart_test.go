@@ -13,6 +13,7 @@ import (
 // that every event it acknowledged (answered 200), the user and the
 // room are still there; then the same after a clean stop.
 func TestRestartKeepsAcknowledged(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	args := []string{"--server-name", "restart.localhost", "--listen", "127.0.0.1:0",
 		"--db", filepath.Join(dir, "hs.db"), "--key", filepath.Join(dir, "signing.key")}
