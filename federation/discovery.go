@@ -55,6 +55,9 @@ const (
 	WellKnownErrorBackoff = 2 * time.Minute
 )
 
+// maxCacheEntries bounds each of the Resolver's caches.
+const maxCacheEntries = 10000
+
 // maxWellKnownBody bounds the /.well-known/matrix/server answer read (the
 // reference server's limit); a larger answer counts as a failure to reach
 // the server.
@@ -191,11 +194,15 @@ func (r *Resolver) lookupIP(ctx context.Context, host string) ([]netip.Addr, err
 // the error wraps ErrForbiddenAddress.
 func (r *Resolver) Resolve(ctx context.Context, serverName string) ([]Destination, error) {
 	host, port, ok := splitServerName(serverName)
+	if addr, found := r.Static[serverName]; found {
+		tlsName := serverName
+		if ok {
+			tlsName = unbracket(host)
+		}
+		return []Destination{{Addr: addr, Host: serverName, TLSName: tlsName, static: true}}, nil
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidServerName, truncate(serverName))
-	}
-	if addr, ok := r.Static[serverName]; ok {
-		return []Destination{{Addr: addr, Host: serverName, TLSName: unbracket(host), static: true}}, nil
 	}
 	now := r.now()
 	r.mu.Lock()
@@ -234,6 +241,16 @@ func (r *Resolver) Resolve(ctx context.Context, serverName string) ([]Destinatio
 	r.mu.Lock()
 	if r.results == nil {
 		r.results = map[string]resolved{}
+	}
+	if len(r.results) >= maxCacheEntries {
+		for name, c := range r.results {
+			if !now.Before(c.expires) {
+				delete(r.results, name)
+			}
+		}
+		if len(r.results) >= maxCacheEntries {
+			clear(r.results)
+		}
 	}
 	r.results[serverName] = resolved{dests: allowed, expires: expires}
 	r.mu.Unlock()
@@ -368,6 +385,19 @@ func (r *Resolver) fetchWellKnown(ctx context.Context, host string) wellKnownRes
 		defer r.mu.Unlock()
 		if r.wellKnown == nil {
 			r.wellKnown = map[string]*wellKnownEntry{}
+		}
+		if len(r.wellKnown) >= maxCacheEntries {
+			// Server names come from other servers: keep the cache
+			// bounded. Expired entries go first; failure counts of
+			// servers dropped this way start again.
+			for h, e := range r.wellKnown {
+				if !now.Before(e.expires) {
+					delete(r.wellKnown, h)
+				}
+			}
+			if len(r.wellKnown) >= maxCacheEntries {
+				clear(r.wellKnown)
+			}
 		}
 		e := r.wellKnown[host]
 		if e == nil {

@@ -760,3 +760,27 @@ func ExampleResolver() {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestResolverCachesBounded(t *testing.T) {
+	f := newDiscovery()
+	for i := 0; i <= maxCacheEntries+10; i++ {
+		name := fmt.Sprintf("8.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		if _, err := f.r.Resolve(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.r.results); n > maxCacheEntries {
+		t.Fatalf("%d cached resolutions, limit %d", n, maxCacheEntries)
+	}
+}
+
+// A Static entry is used even for a name outside the server name grammar
+// (a test or private deployment may name peers as it likes).
+func TestResolveStaticAnyName(t *testing.T) {
+	f := newDiscovery()
+	f.r.Static = map[string]string{"hs_1": "127.0.0.1:8001"}
+	got, err := f.r.Resolve(context.Background(), "hs_1")
+	if err != nil || len(got) != 1 || got[0].Addr != "127.0.0.1:8001" || got[0].Host != "hs_1" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
