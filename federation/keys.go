@@ -91,10 +91,11 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 const maxNotaryServers = 100
 
 // Notary answers the notary endpoints ("Querying Keys Through Another
-// Server", content/server-server-api.md; data/api/server-server/
-// keys_query.yaml): GET /_matrix/key/v2/query/{serverName} and POST
-// /_matrix/key/v2/query. Mount it on both paths; it tells them apart by
-// method.
+// Server", content/server-server-api.md; data/api/server-server/keys_query.yaml):
+// GET /_matrix/key/v2/query/{serverName} and POST /_matrix/key/v2/query.
+// Mount it on both paths; it tells them apart by method, and takes the
+// server name from the pattern's {serverName} wildcard on an
+// http.ServeMux, else from the path after "/query/".
 //
 // For each server asked about it returns the stored keys objects from
 // Keys' store, fetching the server's keys directly (never through other
