@@ -43,6 +43,11 @@ type Authenticator struct {
 	MaxBody int64
 	// Now is the clock for key validity (nil: time.Now).
 	Now func() time.Time
+	// AllowOrigin, when set, says which servers may federate with us
+	// (an allow or deny list). A request from another origin is refused
+	// with 403 M_FORBIDDEN before its keys are looked up, as the reference
+	// server does with its federation domain whitelist.
+	AllowOrigin func(origin string) bool
 }
 
 // Sentinel errors of Authenticate; the error returned is an *Error (with
@@ -54,6 +59,7 @@ var (
 	ErrKeyExpired       = errors.New("origin's key is not valid now")
 	ErrBadSignature     = errors.New("request signature does not verify")
 	ErrBodyTooLarge     = errors.New("request body too large")
+	ErrOriginDenied     = errors.New("origin not allowed to federate with this server")
 )
 
 // AuthError is the error of Authenticate: the response to send (Response,
@@ -98,7 +104,7 @@ func authErr(status int, code string, err error) *AuthError {
 // status the specification requires); 400 M_UNAUTHORIZED for a malformed
 // header (the reference server's answer); 400 M_NOT_JSON or M_BAD_JSON for
 // a PUT or POST body that is not a JSON object; 413 M_TOO_LARGE for a body
-// over MaxBody. The
+// over MaxBody; 403 M_FORBIDDEN for an origin AllowOrigin refuses. The
 // specification names no case of 403 M_FORBIDDEN for the signature itself;
 // that answer belongs to server ACLs and deny lists, applied after
 // authentication by the handlers.
@@ -133,6 +139,10 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		if x.Destination != "" && x.Destination != a.ServerName {
 			return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, fmt.Errorf("%w: %q", ErrWrongDestination, truncate(x.Destination)))
 		}
+	}
+
+	if a.AllowOrigin != nil && !a.AllowOrigin(origin) {
+		return "", nil, authErr(http.StatusForbidden, mxerr.Forbidden, fmt.Errorf("%w: %q", ErrOriginDenied, truncate(origin)))
 	}
 
 	body, err = a.readBody(r)

@@ -331,3 +331,26 @@ func ExampleAuthenticator_Middleware() {
 	// 200 hello origin.example, you sent {"limit":10}
 	// 401 {"errcode":"M_UNAUTHORIZED","error":"no X-Matrix authorization header"}
 }
+
+func TestAuthenticateAllowOrigin(t *testing.T) {
+	f := newAuthFixture(t)
+	rr := &recordingRing{KeyRing: f.ring}
+	f.auth.Keys = rr
+	f.auth.AllowOrigin = func(origin string) bool { return origin != "origin.example" }
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("Authorization", signed(t, "GET", "/x", "origin.example", "dest.example", "", f.k1))
+	_, _, err := f.auth.Authenticate(r)
+	var me *Error
+	if !errors.As(err, &me) || me.Status != 403 || me.Code != "M_FORBIDDEN" || !errors.Is(err, ErrOriginDenied) {
+		t.Fatalf("err = %v, want 403 M_FORBIDDEN", err)
+	}
+	if len(rr.reqs) != 0 {
+		t.Fatal("keys looked up for a denied origin")
+	}
+	f.auth.AllowOrigin = func(origin string) bool { return origin == "origin.example" }
+	r = httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("Authorization", signed(t, "GET", "/x", "origin.example", "dest.example", "", f.k1))
+	if _, _, err := f.auth.Authenticate(r); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -41,7 +41,8 @@
 //     names 401 for the destination check; the reference server answers
 //     401 for missing and unverifiable signatures), except a malformed
 //     header: 400 M_UNAUTHORIZED, as the reference server answers. 403
-//     M_FORBIDDEN is for what comes after authentication (server ACLs).
+//     M_FORBIDDEN is for origins the embedder refuses
+//     (Authenticator.AllowOrigin) and, after authentication, server ACLs.
 //     A PUT or POST body must be a JSON object (400 M_NOT_JSON or
 //     M_BAD_JSON otherwise); a body over the limit is 413 M_TOO_LARGE
 //     (Authenticator.MaxBody, DefaultMaxBody 16 MiB).
