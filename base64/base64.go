@@ -15,6 +15,12 @@
 // module, which ignores those bits, so a signature whose encoding sets them
 // verifies there; rejecting it here would make two servers disagree about
 // the same event.
+//
+// AppendDecodeLenient is a separate decoder that reads base64 exactly as
+// the reference homeserver does (both alphabets, characters outside them
+// skipped, padding inferred). It is for another server's hashes,
+// signatures and keys, where refusing what the reference server accepts
+// would split a room; Std and URL stay strict.
 package base64
 
 import (

@@ -238,7 +238,7 @@ func (e *Event) claimedContentHash() ([]byte, bool) {
 	}
 	h, err := base64.Std.AppendDecode(make([]byte, 0, 33), body)
 	if err != nil {
-		h, err = decodeLenientBase64(make([]byte, 0, 33), body)
+		h, err = base64.AppendDecodeLenient(make([]byte, 0, 33), body)
 	}
 	if err != nil || len(h) != sha256.Size {
 		return nil, false

@@ -373,8 +373,8 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 			result = fail(id, ErrBadBase64, "the signature is not a string")
 			return false
 		}
-		// Decoded as the reference server decodes it (see pybase64.go).
-		sig, err := decodePythonBase64(sigBuf[:0], s)
+		// Decoded as the reference server decodes it (see base64.AppendDecodeLenient).
+		sig, err := base64.AppendDecodeLenient(sigBuf[:0], s)
 		if err != nil {
 			result = fail(id, ErrBadBase64, err.Error())
 			return false

@@ -236,7 +236,7 @@ func keyField(entry []byte, field string) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, missingOr(v, field+".key", "not a string")
 	}
-	b, err := decodePythonBase64(nil, s)
+	b, err := base64.AppendDecodeLenient(nil, s)
 	if err != nil {
 		return nil, &ServerKeysError{Field: field + ".key", Err: fmt.Errorf("%w: %v", ErrBadBase64, err)}
 	}
