@@ -34,16 +34,7 @@ type authInput struct {
 // the event (or an auth event) is not a valid event of V. Status 2 is for a
 // document that does not have this shape.
 func runAuth(e *env, args []string) error {
-	fs := newFlags("auth")
-	versionID := fs.String("room-version", "", "room version identifier (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	v, err := authRoomVersion(*versionID)
-	if err != nil {
-		return err
-	}
-	raw, err := readInput(e)
+	v, raw, err := versionAndInput(e, "auth", args)
 	if err != nil {
 		return err
 	}
@@ -83,19 +74,6 @@ func runAuth(e *env, args []string) error {
 	default:
 		return err
 	}
-}
-
-// authRoomVersion resolves --room-version; a missing or unknown version is
-// a usage error.
-func authRoomVersion(id string) (roomversion.Version, error) {
-	if id == "" {
-		return roomversion.Version{}, usagef("--room-version is required")
-	}
-	v, ok := roomversion.Lookup(id)
-	if !ok {
-		return roomversion.Version{}, usagef("unknown room version %q", id)
-	}
-	return v, nil
 }
 
 // decodeAuthInput checks the document: JSON without duplicate keys, an

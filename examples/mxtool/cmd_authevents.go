@@ -19,16 +19,7 @@ func init() {
 // or a membership event whose needs cannot be told (no state_key or
 // membership), is unusable input: status 2.
 func runAuthEvents(e *env, args []string) error {
-	fs := newFlags("auth-events")
-	versionID := fs.String("room-version", "", "room version identifier (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	v, err := authRoomVersion(*versionID)
-	if err != nil {
-		return err
-	}
-	raw, err := readInput(e)
+	v, raw, err := versionAndInput(e, "auth-events", args)
 	if err != nil {
 		return err
 	}

@@ -23,16 +23,7 @@ func init() {
 // keys, numbers V does not allow, no string type, no event_id in versions
 // 1 and 2) is unusable: status 2.
 func runEventID(e *env, args []string) error {
-	fs := newFlags("event-id")
-	id := fs.String("room-version", "", "room version identifier (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	v, err := eventRoomVersion(*id, true)
-	if err != nil {
-		return err
-	}
-	raw, err := readInput(e)
+	v, raw, err := versionAndInput(e, "event-id", args)
 	if err != nil {
 		return err
 	}
@@ -41,6 +32,27 @@ func runEventID(e *env, args []string) error {
 		return usagef("%v", err)
 	}
 	return writeJSON(e, map[string]string{"event_id": eventID})
+}
+
+// versionAndInput is how the subcommands that read one document for a
+// required room version begin (event-id, hashes, auth, auth-events): parse
+// the flags of command name (only --room-version), look the version up,
+// read the input. Errors are usage errors (status 2).
+func versionAndInput(e *env, name string, args []string) (roomversion.Version, []byte, error) {
+	fs := newFlags(name)
+	id := fs.String("room-version", "", "room version identifier (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return roomversion.Version{}, nil, err
+	}
+	v, err := eventRoomVersion(*id, true)
+	if err != nil {
+		return roomversion.Version{}, nil, err
+	}
+	raw, err := readInput(e)
+	if err != nil {
+		return roomversion.Version{}, nil, err
+	}
+	return v, raw, nil
 }
 
 // eventRoomVersion looks up the --room-version of the event subcommands.

@@ -22,16 +22,7 @@ func init() {
 // Like event-id it hashes any JSON object the algorithms accept; input
 // they refuse is unusable (status 2).
 func runHashes(e *env, args []string) error {
-	fs := newFlags("hashes")
-	id := fs.String("room-version", "", "room version identifier (required)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	v, err := eventRoomVersion(*id, true)
-	if err != nil {
-		return err
-	}
-	raw, err := readInput(e)
+	v, raw, err := versionAndInput(e, "hashes", args)
 	if err != nil {
 		return err
 	}
