@@ -274,17 +274,15 @@ func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map
 // preparePDU finds the room version, applies the ACL and parses the PDU. It
 // returns nil for a PDU that cannot be named (no room known, no ID).
 func (r *Receiver) preparePDU(ctx context.Context, origin string, raw json.RawMessage, acls map[string]*ServerACL) *pdu {
-	var head struct {
-		RoomID string `json:"room_id"`
-	}
-	if json.Unmarshal(raw, &head) != nil || head.RoomID == "" {
+	roomID, ok := topLevelString(raw, "room_id")
+	if !ok || roomID == "" {
 		return nil
 	}
-	v, err := r.Store.RoomVersion(ctx, head.RoomID)
+	v, err := r.Store.RoomVersion(ctx, roomID)
 	if err != nil {
 		return nil
 	}
-	p := &pdu{roomID: head.RoomID, v: v}
+	p := &pdu{roomID: roomID, v: v}
 	ev, perr := event.Parse(v, raw)
 	if perr != nil {
 		id, err := event.EventID(v, raw)
@@ -295,7 +293,7 @@ func (r *Receiver) preparePDU(ctx context.Context, origin string, raw json.RawMe
 		return p
 	}
 	p.id = ev.ID()
-	acl, err := r.roomACL(ctx, head.RoomID, acls)
+	acl, err := r.roomACL(ctx, roomID, acls)
 	if err != nil {
 		p.err = "cannot read the room's server ACL"
 		return p
@@ -429,12 +427,18 @@ func sameSet(a, b []string) bool {
 }
 
 // stateAfter is before with ev applied when it is a state event that counts.
+// The map is before itself when nothing changes (stored state maps are never
+// modified), so that a message does not copy the room state.
 func stateAfter(before stateres.StateMap, ev *event.Event, apply bool) stateres.StateMap {
+	sk, ok := ev.StateKey()
+	if before != nil && (!ok || !apply) {
+		return before
+	}
 	after := maps.Clone(before)
 	if after == nil {
 		after = stateres.StateMap{}
 	}
-	if sk, ok := ev.StateKey(); ok && apply {
+	if ok && apply {
 		after[stateres.StateKey{Type: ev.Type(), StateKey: sk}] = ev.ID()
 	}
 	return after
