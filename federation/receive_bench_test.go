@@ -74,4 +74,3 @@ func BenchmarkReceive(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pdu")
 	})
 }
-
