@@ -289,7 +289,7 @@ func conformReport(cases []*conformCase, verbose bool, maxShown int) (string, in
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%-16s %7s %7s %7s  %s\n", "area", "cases", "passed", "failed", "")
+	fmt.Fprintf(&b, "%-16s %7s %7s %7s\n", "area", "cases", "passed", "failed")
 	for _, a := range order {
 		n := per[a]
 		verdict := "PASS"
