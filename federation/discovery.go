@@ -299,10 +299,12 @@ func (r *Resolver) resolve(ctx context.Context, serverName, host, port string) (
 // name are the name looked up, never the SRV target.
 func (r *Resolver) srvDests(ctx context.Context, name string) ([]Destination, error) {
 	for _, service := range []string{"matrix-fed", "matrix"} {
-		records, err := r.lookupSRV(ctx, service, name)
-		if err != nil || len(records) == 0 {
+		records, _ := r.lookupSRV(ctx, service, name)
+		if len(records) == 0 {
 			// Not found, or the DNS failed: go on with the next step,
 			// as the reference server does when it has nothing cached.
+			// (With an error, net.Resolver may still return the records
+			// whose target names were valid: those are used.)
 			continue
 		}
 		if len(records) == 1 && (records[0].Target == "." || records[0].Target == "") {
