@@ -25,9 +25,9 @@ type Error = mxerr.Error
 
 // DefaultMaxBody is the request body limit of an Authenticator whose
 // MaxBody is 0. A transaction holds at most 50 PDUs of at most 65536 bytes
-// and 100 EDUs, so a valid /send body can exceed 3 MiB; the reference
-// server's limit for federation requests is larger still. 16 MiB leaves
-// room for every endpoint but media.
+// and 100 EDUs of unbounded size, so a valid /send body can exceed 3 MiB;
+// the reference server accepts 200 × 65536 bytes (12.5 MiB) outside media
+// uploads. 16 MiB covers that.
 const DefaultMaxBody = 16 << 20
 
 // Authenticator checks the X-Matrix signature of incoming requests
