@@ -301,10 +301,12 @@ func (r *Resolver) srvDests(ctx context.Context, name string) ([]Destination, er
 	for _, service := range []string{"matrix-fed", "matrix"} {
 		records, _ := r.lookupSRV(ctx, service, name)
 		if len(records) == 0 {
-			// Not found, or the DNS failed: go on with the next step,
-			// as the reference server does when it has nothing cached.
-			// (With an error, net.Resolver may still return the records
-			// whose target names were valid: those are used.)
+			// Not found, or the DNS failed: go on with the next step.
+			// (The reference server gives up on a DNS failure when it
+			// has no cached answer; going on reaches the server when it
+			// has no SRV record, the common case. With an error,
+			// net.Resolver may still return the records whose target
+			// names were valid: those are used.)
 			continue
 		}
 		if len(records) == 1 && (records[0].Target == "." || records[0].Target == "") {
