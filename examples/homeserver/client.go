@@ -15,6 +15,7 @@ import (
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/federation"
+	"github.com/mxkit/mxkit/redact"
 )
 
 // Client implements the room side of clientapi (Rooms, Sender,
@@ -260,6 +261,18 @@ func (c *Client) Send(ctx context.Context, who clientapi.Identity, ev clientapi.
 	if _, err := c.rooms.Version(ev.RoomID); err != nil {
 		return "", mapErr(err)
 	}
+	if ev.Type == event.TypeRedaction {
+		// Redacting someone else's event takes the redact power level.
+		if orig, err := c.rooms.Event(ctx, ev.Redacts); err == nil && orig.Event.RoomID() == ev.RoomID && orig.Event.Sender() != who.UserID {
+			pl, err := c.rooms.powerLevels(ctx, ev.RoomID)
+			if err != nil {
+				return "", err
+			}
+			if pl.UserLevel(who.UserID) < pl.Redact() {
+				return "", clientapi.Forbidden("redacting another user's event needs power level " + strconv.FormatInt(pl.Redact(), 10))
+			}
+		}
+	}
 	e, err := c.rooms.Send(ctx, Local{RoomID: ev.RoomID, Sender: who.UserID, Type: ev.Type, StateKey: ev.StateKey,
 		Content: ev.Content, Redacts: ev.Redacts, TS: ev.Timestamp, TxnDevice: who.DeviceID, TxnID: ev.TxnID})
 	if err != nil {
@@ -283,13 +296,36 @@ func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
 		Redacts        string          `json:"redacts,omitempty"`
 		Unsigned       map[string]any  `json:"unsigned"`
 	}
-	o := out{Content: ev.Content(), EventID: ev.ID(), OriginServerTS: ev.OriginServerTS(), RoomID: ev.RoomID(),
+	content := ev.Content()
+	var redactedBecause json.RawMessage
+	if se.RedactedBy.Valid {
+		if red, err := redact.Redact(ev.Version(), ev.JSON()); err == nil {
+			var r struct {
+				Content json.RawMessage `json:"content"`
+			}
+			if json.Unmarshal(red, &r) == nil && r.Content != nil {
+				content = r.Content
+			}
+		}
+		var by struct {
+			EventID string `json:"event_id"`
+			Sender  string `json:"sender"`
+			TS      int64  `json:"origin_server_ts"`
+		}
+		json.Unmarshal([]byte(se.RedactedBy.String), &by)
+		redactedBecause, _ = json.Marshal(map[string]any{"event_id": by.EventID, "sender": by.Sender, "origin_server_ts": by.TS,
+			"type": event.TypeRedaction, "room_id": ev.RoomID(), "redacts": ev.ID(), "content": map[string]string{"redacts": ev.ID()}})
+	}
+	o := out{Content: content, EventID: ev.ID(), OriginServerTS: ev.OriginServerTS(), RoomID: ev.RoomID(),
 		Sender: ev.Sender(), Type: ev.Type(), Redacts: ev.Redacts(), Unsigned: map[string]any{}}
 	if k, ok := ev.StateKey(); ok {
 		o.StateKey = &k
 	}
 	if age := time.Now().UnixMilli() - ev.OriginServerTS(); age >= 0 {
 		o.Unsigned["age"] = age
+	}
+	if redactedBecause != nil {
+		o.Unsigned["redacted_because"] = redactedBecause
 	}
 	if se.TxnID != "" && se.TxnUser == forUser && se.TxnDevice == forDevice {
 		o.Unsigned["transaction_id"] = se.TxnID

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
 	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/stateres"
@@ -207,6 +208,15 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 		}
 	}
 
+	// Redactions that apply (decided before the transaction, which must
+	// not wait on reads).
+	applies := map[string]bool{}
+	for _, ne := range fresh {
+		if ne.Status == federation.Accepted && ne.Event.Type() == event.TypeRedaction && ne.Event.Redacts() != "" {
+			applies[ne.Event.ID()] = r.redactionApplies(ctx, ne.Event, batch)
+		}
+	}
+
 	var lastStream int64
 	groupOf := map[string]int64{} // event ID -> state group, this batch
 	err = r.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -242,6 +252,12 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 			}
 			if lastStream, err = res.LastInsertId(); err != nil {
 				return err
+			}
+			if applies[ev.ID()] {
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO redactions (redacts, redaction_id, sender, ts) VALUES (?, ?, ?, ?)`,
+					ev.Redacts(), ev.ID(), ev.Sender(), ev.OriginServerTS()); err != nil {
+					return err
+				}
 			}
 			if sk != nil {
 				for _, a := range ev.AuthEventIDs() {
@@ -342,4 +358,45 @@ func (r *Rooms) groupTx(ctx context.Context, tx *sql.Tx, id int64) (stateres.Sta
 // Events implements federation.EventStore and stateres.Store.
 func (r *Rooms) Events(ctx context.Context, ids []string) ([]stateres.Stored, error) {
 	return stateStore{r}.Events(ctx, ids)
+}
+
+// redactionApplies reports whether a redaction takes effect on the event it
+// names (content/client-server-api/_index.md, "Redactions"; from room
+// version 3 the authorization rules leave it to this check): the events
+// are in the same room, and the redaction comes from the original
+// sender's server or from a user with the redact power level.
+func (r *Rooms) redactionApplies(ctx context.Context, red *event.Event, batch map[string]federation.NewEvent) bool {
+	var orig *event.Event
+	if ne, ok := batch[red.Redacts()]; ok {
+		orig = ne.Event
+	} else if se, err := r.Event(ctx, red.Redacts()); err == nil {
+		orig = se.Event
+	}
+	if orig == nil || orig.RoomID() != red.RoomID() {
+		return false
+	}
+	if serverOf(orig.Sender()) == serverOf(red.Sender()) {
+		return true
+	}
+	pl, err := r.powerLevels(ctx, red.RoomID())
+	return err == nil && pl.UserLevel(red.Sender()) >= pl.Redact()
+}
+
+// powerLevels reads the room's current power levels.
+func (r *Rooms) powerLevels(ctx context.Context, roomID string) (*eventauth.PowerLevels, error) {
+	v, err := r.Version(roomID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	view := &stateView{ctx: ctx, r: r, ids: st}
+	pl := view.StateEvent("m.room.power_levels", "")
+	create := view.StateEvent(event.TypeCreate, "")
+	if view.err != nil {
+		return nil, view.err
+	}
+	return eventauth.NewPowerLevels(v, pl, create)
 }

@@ -181,6 +181,16 @@ CREATE TABLE IF NOT EXISTS remote_invites (
 	stream     INTEGER NOT NULL,
 	PRIMARY KEY (room_id, user_id)
 );
+-- redactions: the redactions applied to events (content/client-server-api/_index.md,
+-- "Redactions"): by the original sender's server, or by a user with the
+-- redact power level.
+CREATE TABLE IF NOT EXISTS redactions (
+	redacts      TEXT NOT NULL,
+	redaction_id TEXT NOT NULL,
+	sender       TEXT NOT NULL,
+	ts           INTEGER NOT NULL,
+	PRIMARY KEY (redacts, redaction_id)
+);
 -- a counter for the sync positions of what is not an event (account data)
 CREATE TABLE IF NOT EXISTS positions (
 	name  TEXT PRIMARY KEY,
@@ -289,9 +299,13 @@ type StoredEvent struct {
 	TxnUser   string
 	TxnDevice string
 	TxnID     string
+	// RedactedBy is {event_id, sender, origin_server_ts} of the redaction
+	// applied to the event, if any.
+	RedactedBy sql.NullString
 }
 
-const eventCols = `stream, event_id, room_id, json, status, state_after, txn_user, txn_device, txn_id`
+const eventCols = `stream, event_id, room_id, json, status, state_after, txn_user, txn_device, txn_id,
+	(SELECT json_object('event_id', x.redaction_id, 'sender', x.sender, 'origin_server_ts', x.ts) FROM redactions x WHERE x.redacts = events.event_id LIMIT 1)`
 
 type rowScanner interface{ Scan(...any) error }
 
@@ -299,7 +313,7 @@ func (s *Store) scanEvent(row rowScanner, versions func(roomID string) (roomvers
 	var se StoredEvent
 	var id, roomID string
 	var raw []byte
-	if err := row.Scan(&se.Stream, &id, &roomID, &raw, &se.Status, &se.After, &se.TxnUser, &se.TxnDevice, &se.TxnID); err != nil {
+	if err := row.Scan(&se.Stream, &id, &roomID, &raw, &se.Status, &se.After, &se.TxnUser, &se.TxnDevice, &se.TxnID, &se.RedactedBy); err != nil {
 		return nil, err
 	}
 	s.cacheMu.Lock()
