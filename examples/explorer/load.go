@@ -173,10 +173,16 @@ func loadDB(ctx context.Context, path, roomID string) (*room, error) {
 		var ids []string
 		for rows.Next() {
 			var id string
-			rows.Scan(&id)
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
 			ids = append(ids, id)
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 		if len(ids) != 1 {
 			return nil, fmt.Errorf("%s holds %d rooms; choose one with -room (%s)", path, len(ids), strings.Join(ids, ", "))
 		}
@@ -242,12 +248,18 @@ func loadDB(ctx context.Context, path, roomID string) (*room, error) {
 	r.extremities = []int{}
 	for ext.Next() {
 		var id string
-		ext.Scan(&id)
+		if err := ext.Scan(&id); err != nil {
+			ext.Close()
+			return nil, err
+		}
 		if i, ok := r.index[id]; ok {
 			r.extremities = append(r.extremities, i)
 		}
 	}
 	ext.Close()
+	if err := ext.Err(); err != nil {
+		return nil, err
+	}
 	// The stored states are read now: the database is closed on return.
 	states := map[int64]stateres.StateMap{}
 	r.stateAfter = func(i int) (stateres.StateMap, error) {
