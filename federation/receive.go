@@ -821,10 +821,44 @@ func (r *Receiver) handleEDUs(ctx context.Context, origin string, raws []json.Ra
 		case "m.typing":
 			var c struct {
 				RoomID string `json:"room_id"`
+				UserID string `json:"user_id"`
 			}
-			if json.Unmarshal(edu.Content, &c) != nil || denied(c.RoomID) {
+			// "Receiving servers should verify that the user is in the
+			// room, and is a user belonging to the sending server"
+			// ("Typing Notifications"); membership is the embedder's
+			// to check.
+			if json.Unmarshal(edu.Content, &c) != nil || serverOf(c.UserID) != origin || denied(c.RoomID) {
 				continue
 			}
+		case "m.device_list_update", "m.signing_key_update":
+			// Updates about another server's users are refused, as the
+			// reference server refuses them.
+			var c struct {
+				UserID string `json:"user_id"`
+			}
+			if json.Unmarshal(edu.Content, &c) != nil || serverOf(c.UserID) != origin {
+				continue
+			}
+		case "m.presence":
+			var c struct {
+				Push []json.RawMessage `json:"push"`
+			}
+			if json.Unmarshal(edu.Content, &c) != nil {
+				continue
+			}
+			kept := c.Push[:0]
+			for _, p := range c.Push {
+				var u struct {
+					UserID string `json:"user_id"`
+				}
+				if json.Unmarshal(p, &u) == nil && serverOf(u.UserID) == origin {
+					kept = append(kept, p)
+				}
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			edu.Content, _ = json.Marshal(map[string]any{"push": kept})
 		case "m.receipt":
 			var c map[string]json.RawMessage
 			if json.Unmarshal(edu.Content, &c) != nil {

@@ -203,7 +203,7 @@ func TestReceiveTransactionLimitsAndDedupe(t *testing.T) {
 	}
 	edus := make([]EDU, 101)
 	for i := range edus {
-		edus[i] = EDU{Type: "m.presence", Content: json.RawMessage(`{"push":[]}`)}
+		edus[i] = EDU{Type: "m.presence", Content: json.RawMessage(`{"push":[{"user_id":"@bob:remote.test","presence":"online","last_active_ago":1}]}`)}
 	}
 	for _, c := range []struct {
 		name string
@@ -281,9 +281,10 @@ func TestReceiveACL(t *testing.T) {
 	msg := f.remote(event.Builder{Type: "m.room.message", Sender: bob, Content: []byte(`{"body":"denied"}`)})
 	typing, _ := json.Marshal(map[string]any{"room_id": f.roomID, "user_id": bob, "typing": true})
 	otherTyping, _ := json.Marshal(map[string]any{"room_id": "!unknown:x", "user_id": bob, "typing": true})
+	spoofTyping, _ := json.Marshal(map[string]any{"room_id": "!unknown:x", "user_id": alice, "typing": true})
 	receipt, _ := json.Marshal(map[string]any{f.roomID: map[string]any{}, "!unknown:x": map[string]any{}})
 	res := f.receiveRaw("acl", []json.RawMessage{msg.JSON()}, []EDU{
-		{Type: "m.typing", Content: typing}, {Type: "m.typing", Content: otherTyping}, {Type: "m.receipt", Content: receipt},
+		{Type: "m.typing", Content: typing}, {Type: "m.typing", Content: otherTyping}, {Type: "m.typing", Content: spoofTyping}, {Type: "m.receipt", Content: receipt},
 	})
 	f.expect(res, msg, "ACL")
 	if _, ok := f.status(msg.ID()); ok {
@@ -306,4 +307,66 @@ func mustEvents(t *testing.T, store EventStore, ids []string) []*event.Event {
 		out[i] = s.Event
 	}
 	return out
+}
+
+// TestReceiveEDUOrigin: EDUs about users of another server than the origin
+// are dropped (presence entries one by one).
+func TestReceiveEDUOrigin(t *testing.T) {
+	f := newFixture(t, roomversion.V10)
+	presence := json.RawMessage(`{"push":[{"user_id":"@bob:remote.test","presence":"online","last_active_ago":1},{"user_id":"@alice:hs.test","presence":"online","last_active_ago":1}]}`)
+	f.receiveRaw("edus", []json.RawMessage{}, []EDU{
+		{Type: "m.presence", Content: presence},
+		{Type: "m.device_list_update", Content: json.RawMessage(`{"user_id":"@alice:hs.test","device_id":"D","stream_id":1}`)},
+		{Type: "m.device_list_update", Content: json.RawMessage(`{"user_id":"@bob:remote.test","device_id":"D","stream_id":1}`)},
+		{Type: "m.direct_to_device", Content: json.RawMessage(`{"sender":"@bob:remote.test","type":"m.x","message_id":"1","messages":{}}`)},
+		{Type: "", Content: json.RawMessage(`{}`)},
+	})
+	got := f.edus.Received()
+	if len(got) != 3 {
+		t.Fatalf("EDUs handed over: %+v", got)
+	}
+	if strings.Contains(string(got[0].EDU.Content), "alice") || !strings.Contains(string(got[0].EDU.Content), "bob") {
+		t.Errorf("presence after the origin check: %s", got[0].EDU.Content)
+	}
+	if !strings.Contains(string(got[1].EDU.Content), "bob") || got[2].EDU.Type != "m.direct_to_device" || got[2].Origin != "remote.test" {
+		t.Errorf("EDUs: %+v", got)
+	}
+}
+
+// FuzzReceive: any transaction body gives results or a 400, never a panic,
+// and every result names a PDU of the body.
+func FuzzReceive(f *testing.F) {
+	fx := newFixture(&testing.T{}, roomversion.V10)
+	msg := fx.remote(event.Builder{Type: "m.room.message", Sender: bob, Content: []byte(`{"body":"seed"}`)})
+	seeds := []string{
+		`{"origin":"remote.test","origin_server_ts":1,"pdus":[` + string(msg.JSON()) + `]}`,
+		`{"origin":"remote.test","origin_server_ts":1,"pdus":[{"room_id":"` + fx.roomID + `"}]}`,
+		`{"origin":"remote.test","origin_server_ts":1,"pdus":[],"edus":[{"edu_type":"m.typing","content":{"room_id":"` + fx.roomID + `","user_id":"@bob:remote.test"}}]}`,
+		`{"pdus":1}`, `[]`, `{`, `{"origin_server_ts":1,"pdus":[1,"x",null,{}]}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	n := 0
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n++
+		res, err := fx.recv.Receive(context.Background(), "remote.test", fmt.Sprint("fuzz", n), body)
+		if err != nil {
+			var me *Error
+			if !errors.As(err, &me) || me.Status != 400 {
+				t.Fatalf("error %v, want a 400", err)
+			}
+			return
+		}
+		var t2 struct{ PDUs []json.RawMessage }
+		json.Unmarshal(body, &t2)
+		if len(res) > len(t2.PDUs) {
+			t.Fatalf("%d results for %d PDUs", len(res), len(t2.PDUs))
+		}
+		for id := range res {
+			if !strings.HasPrefix(id, "$") {
+				t.Fatalf("result for %q, not an event ID", id)
+			}
+		}
+	})
 }
