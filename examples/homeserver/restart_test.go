@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -106,4 +107,81 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 	p2.stop(t)
 	p3 := startProc(t, args...)
 	check(p3)
+}
+
+// TestFederationPeerRestart kills the second server with SIGKILL while the
+// first is sending it a room's messages, starts it again, and checks that
+// it catches up: every message reaches its user, and the room works both
+// ways afterwards.
+func TestFederationPeerRestart(t *testing.T) {
+	t.Parallel()
+	lb, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrB := lb.Addr().String()
+	lb.Close() // the process listens there itself
+	la, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startInProcessWith(t, "a.test", la, map[string]string{"b.test": addrB})
+	dir := t.TempDir()
+	args := []string{"--server-name", "b.test", "--listen", "127.0.0.1:0", "--federation-listen", addrB,
+		"--peer", "a.test=" + la.Addr().String(), "--db", filepath.Join(dir, "b.db"), "--key", filepath.Join(dir, "b.key")}
+	b := startProc(t, args...)
+
+	alice := register(t, a.hs.ClientURL(), "alice")
+	bob := register(t, b.clientURL, "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	rp := "/rooms/" + url.PathEscape(room.RoomID)
+	bob.must("POST", "/join/"+url.PathEscape(room.RoomID)+"?server_name=a.test", map[string]any{}, nil)
+	waitState(t, alice, rp, "m.room.member", "@bob:b.test", "join")
+
+	const total, killAt = 30, 10
+	for i := range total {
+		if i == killAt {
+			b.kill()
+		}
+		alice.must("PUT", rp+"/send/m.room.message/m"+fmt.Sprint(i), map[string]string{"msgtype": "m.text", "body": fmt.Sprint("message ", i)}, nil)
+	}
+	b = startProc(t, args...)
+	bob = login(t, b.clientURL, "bob")
+	waitFor(t, "every message on b.test after its restart", func() bool {
+		var r struct {
+			Chunk []struct {
+				Content struct {
+					Body string `json:"body"`
+				} `json:"content"`
+			} `json:"chunk"`
+		}
+		if _, err := bob.do("GET", rp+"/messages?dir=b&limit=100", nil, &r); err != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		for _, ev := range r.Chunk {
+			seen[ev.Content.Body] = true
+		}
+		for i := range total {
+			if !seen[fmt.Sprint("message ", i)] {
+				return false
+			}
+		}
+		return true
+	})
+	bob.must("PUT", rp+"/send/m.room.message/back", map[string]string{"msgtype": "m.text", "body": "bob is back"}, nil)
+	waitFor(t, "bob's message on a.test", func() bool {
+		var r struct {
+			Chunk []struct {
+				Content struct {
+					Body string `json:"body"`
+				} `json:"content"`
+			} `json:"chunk"`
+		}
+		_, err := alice.do("GET", rp+"/messages?dir=b&limit=5", nil, &r)
+		return err == nil && len(r.Chunk) > 0 && r.Chunk[0].Content.Body == "bob is back"
+	})
 }
