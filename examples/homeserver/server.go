@@ -183,10 +183,11 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 			errc <- err
 		}
 	}
-	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errLog := slog.NewLogLogger(hs.log.Handler(), slog.LevelDebug)
+	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	go serve(hs.clientSrv, hs.clientLn)
 	if hs.fedLn != nil && hs.fed != nil {
-		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second}
+		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 		go serve(hs.fedSrv, hs.fedLn)
 	}
 	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())
