@@ -76,7 +76,7 @@ func (s *Server) membershipTemplate(w http.ResponseWriter, r *http.Request, memb
 		}
 	}
 	content := map[string]any{"membership": membership}
-	ev, err := s.buildLocal(ctx, v, roomID, event.TypeMember, &userID, userID, content, true)
+	ev, err := s.buildLocal(ctx, v, roomID, event.TypeMember, &userID, userID, content)
 	if err != nil {
 		if membership == "join" {
 			// Restricted rooms: vouch for the join with a local user who
@@ -86,7 +86,7 @@ func (s *Server) membershipTemplate(w http.ResponseWriter, r *http.Request, memb
 				return
 			} else if via != "" {
 				content["join_authorised_via_users_server"] = via
-				ev, err = s.buildLocal(ctx, v, roomID, event.TypeMember, &userID, userID, content, true)
+				ev, err = s.buildLocal(ctx, v, roomID, event.TypeMember, &userID, userID, content)
 			}
 		}
 		if err != nil {
@@ -205,7 +205,7 @@ func (s *Server) stateEvent(ctx context.Context, st stateres.StateMap, typ, key 
 // events: the forward extremities; auth events: the auth events selection from
 // the current state), signed by us, and checks that the rules allow it (403
 // M_FORBIDDEN otherwise). It does not store it.
-func (s *Server) buildLocal(ctx context.Context, v roomversion.Version, roomID, typ string, stateKey *string, sender string, content any, _ bool) (*event.Event, error) {
+func (s *Server) buildLocal(ctx context.Context, v roomversion.Version, roomID, typ string, stateKey *string, sender string, content any) (*event.Event, error) {
 	_, st, extrem, err := currentState(ctx, s.Rooms, roomID)
 	if err != nil {
 		return nil, err
@@ -317,10 +317,9 @@ func (s *Server) acceptMembership(r *http.Request, membership string) (*event.Ev
 	case ev.SenderServer() != org:
 		return nil, nil, badRequest(mxerr.InvalidParam, "the event's sender is not a user of the requesting server")
 	}
-	vr := &event.Verifier{KeyRing: s.Keys, Now: s.Now}
-	if res := vr.Verify(ctx, ev); res.Verdict != event.Valid {
-		return nil, nil, badRequest(mxerr.InvalidParam, "the event's signatures or hashes do not verify: "+res.Err.Error())
-	}
+	// Our signature goes on first: a restricted join vouched for by one of
+	// our users must carry it to verify. Signing recomputes the content
+	// hash, which the sender's signature covers, so a bad hash still fails.
 	signedRaw, err := event.Sign(v, ev.JSON(), s.ServerName, s.Key)
 	if err != nil {
 		return nil, nil, err
@@ -331,6 +330,10 @@ func (s *Server) acceptMembership(r *http.Request, membership string) (*event.Ev
 	}
 	if signed.ID() != ev.ID() {
 		return nil, nil, fmt.Errorf("federation: signing changed the event ID")
+	}
+	vr := &event.Verifier{KeyRing: s.Keys, Now: s.Now}
+	if res := vr.Verify(ctx, signed); res.Verdict != event.Valid {
+		return nil, nil, badRequest(mxerr.InvalidParam, "the event's signatures or hashes do not verify: "+res.Err.Error())
 	}
 	mu := s.recv.roomLock(roomID)
 	mu.Lock()
@@ -1238,7 +1241,7 @@ func (s *Server) Invite(ctx context.Context, roomID, sender, target string) (*ev
 func (s *Server) verifySignatureOf(ctx context.Context, ev *event.Event, server string) error {
 	var sigs map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(ev.Signatures(), &sigs); err != nil || len(sigs[server]) == 0 {
-		return badResponse("invite: the event has no signature of %s", server)
+		return badResponse("the event has no signature of %s", server)
 	}
 	var reqs []signing.KeyRequest
 	for id := range sigs[server] {
@@ -1265,7 +1268,7 @@ func (s *Server) verifySignatureOf(ctx context.Context, ev *event.Event, server 
 		mode = canonicaljson.Strict
 	}
 	if err := signing.VerifyJSON(redacted, server, keys, mode); err != nil {
-		return badResponse("invite: the signature of %s does not verify: %v", server, err)
+		return badResponse("the signature of %s does not verify: %v", server, err)
 	}
 	return nil
 }

@@ -406,3 +406,48 @@ func TestServerPathDecoding(t *testing.T) {
 	}
 	t.Fatal("no event ID with / or + in 40 tries")
 }
+
+// TestServerRestrictedJoin: make_join for a restricted room names a local
+// user who can invite when the joining user is in an allowed room, refuses
+// with 403 when not, and with 400 M_UNABLE_TO_AUTHORISE_JOIN when no allowed
+// room is known here ("Restricted rooms"); send_join of the vouched join gets
+// our signature.
+func TestServerRestrictedJoin(t *testing.T) {
+	f := newFixture(t, roomversion.V10)
+	// A second room where carol is joined.
+	hs := &homeserver{name: "hs.test", key: f.localKey, srv: f.srv, store: f.store}
+	space := createRoom(t, hs, f.v, alice, "!space:hs.test")
+	carol, dave := "@carol:remote.test", "@dave:remote.test"
+	main := f.roomID
+	f.roomID = space
+	cj := f.remote(event.Builder{Type: event.TypeMember, StateKey: &carol, Sender: carol, Content: []byte(`{"membership":"join"}`)})
+	f.expect(f.receive("space", cj), cj, "")
+	f.roomID = main
+	f.local(event.Builder{Type: "m.room.join_rules", StateKey: strp(""), Sender: alice, Content: []byte(`{"join_rule":"restricted","allow":[{"type":"m.room_membership","room_id":"` + space + `"}]}`)})
+	room := esc2(main)
+	v1, v2 := "/_matrix/federation/v1", "/_matrix/federation/v2"
+	join := f.remote(event.Builder{Type: event.TypeMember, StateKey: &carol, Sender: carol, Content: []byte(`{"membership":"join","join_authorised_via_users_server":"` + alice + `"}`)})
+	f.run(t, []handlerCase{
+		{name: "allowed", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(carol) + "?ver=10", status: 200, check: func(t *testing.T, b []byte) {
+			if !strings.Contains(string(b), `"join_authorised_via_users_server":"`+alice+`"`) {
+				t.Errorf("template %s does not name alice", b)
+			}
+		}},
+		{name: "not in the allowed room", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(dave) + "?ver=10", status: 403, code: "M_FORBIDDEN"},
+		{name: "send_join", method: "PUT", target: v2 + "/send_join/" + room + "/" + esc2(join.ID()), body: join.JSON(), status: 200, check: func(t *testing.T, b []byte) {
+			var r struct{ Event json.RawMessage }
+			json.Unmarshal(b, &r)
+			ev, err := event.Parse(f.v, r.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.srv.verifySignatureOf(context.Background(), ev, "hs.test"); err != nil {
+				t.Errorf("the vouched join lacks our signature: %v", err)
+			}
+		}},
+	})
+	f.local(event.Builder{Type: "m.room.join_rules", StateKey: strp(""), Sender: alice, Content: []byte(`{"join_rule":"restricted","allow":[{"type":"m.room_membership","room_id":"!elsewhere:other.test"}]}`)})
+	f.run(t, []handlerCase{
+		{name: "allowed room unknown here", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(dave) + "?ver=10", status: 400, code: "M_UNABLE_TO_AUTHORISE_JOIN"},
+	})
+}
