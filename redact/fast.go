@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 )
 
 // appendValue writes the kept value raw[s:e] as canonical JSON.
@@ -96,7 +97,7 @@ func plainEnd(v []byte, i, depth int) (end int, ws, ok bool) {
 		if depth >= maxCopyDepth {
 			return 0, false, false
 		}
-		j := skipWS(v, i+1)
+		j := jsonraw.SkipSpace(v, i+1)
 		ws = j != i+1
 		if j < len(v) && v[j] == '}' {
 			return j + 1, ws, true
@@ -115,25 +116,25 @@ func plainEnd(v []byte, i, depth int) (end int, ws, ok bool) {
 				return 0, false, false
 			}
 			prev = key
-			j = skipWS(v, ke)
+			j = jsonraw.SkipSpace(v, ke)
 			ws = ws || j != ke
 			if j >= len(v) || v[j] != ':' {
 				return 0, false, false
 			}
-			vs := skipWS(v, j+1)
+			vs := jsonraw.SkipSpace(v, j+1)
 			ws = ws || vs != j+1
 			ve, vws, ok := plainEnd(v, vs, depth+1)
 			if !ok {
 				return 0, false, false
 			}
-			j = skipWS(v, ve)
+			j = jsonraw.SkipSpace(v, ve)
 			ws = ws || vws || j != ve
 			if j >= len(v) {
 				return 0, false, false
 			}
 			switch v[j] {
 			case ',':
-				k := skipWS(v, j+1)
+				k := jsonraw.SkipSpace(v, j+1)
 				ws = ws || k != j+1
 				j = k
 			case '}':
@@ -146,7 +147,7 @@ func plainEnd(v []byte, i, depth int) (end int, ws, ok bool) {
 		if depth >= maxCopyDepth {
 			return 0, false, false
 		}
-		j := skipWS(v, i+1)
+		j := jsonraw.SkipSpace(v, i+1)
 		ws = j != i+1
 		if j < len(v) && v[j] == ']' {
 			return j + 1, ws, true
@@ -156,14 +157,14 @@ func plainEnd(v []byte, i, depth int) (end int, ws, ok bool) {
 			if !ok {
 				return 0, false, false
 			}
-			j = skipWS(v, ve)
+			j = jsonraw.SkipSpace(v, ve)
 			ws = ws || vws || j != ve
 			if j >= len(v) {
 				return 0, false, false
 			}
 			switch v[j] {
 			case ',':
-				k := skipWS(v, j+1)
+				k := jsonraw.SkipSpace(v, j+1)
 				ws = ws || k != j+1
 				j = k
 			case ']':
@@ -213,7 +214,7 @@ var stripStop = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '"': tr
 
 func literalEnd(v []byte, i int, word string) (int, bool, bool) {
 	end := i + len(word)
-	if end > len(v) || string(v[i:end]) != word || end < len(v) && !endsScalar[v[end]] {
+	if end > len(v) || string(v[i:end]) != word || end < len(v) && !jsonraw.EndsScalar(v[end]) {
 		return 0, false, false
 	}
 	return end, false, true
@@ -237,7 +238,7 @@ func plainIntEnd(v []byte, i int) int {
 		return -1
 	case v[start] == '0' && (digits > 1 || start > i): // leading zero, or -0
 		return -1
-	case j < len(v) && !endsScalar[v[j]]: // a fraction or an exponent
+	case j < len(v) && !jsonraw.EndsScalar(v[j]): // a fraction or an exponent
 		return -1
 	}
 	return j

@@ -95,6 +95,7 @@ import (
 	"sync"
 
 	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 	"github.com/mxkit/mxkit/roomversion"
 )
 
@@ -376,7 +377,7 @@ type walker struct {
 // least, breaks).
 func (w *walker) run(out []byte) ([]byte, error) {
 	raw := w.raw
-	i := skipWS(raw, 0)
+	i := jsonraw.SkipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return out, w.notObject(i)
 	}
@@ -471,7 +472,7 @@ func (w *walker) run(out []byte) ([]byte, error) {
 			return out, err
 		}
 	}
-	if j := skipWS(raw, i); j != len(raw) {
+	if j := jsonraw.SkipSpace(raw, i); j != len(raw) {
 		return out, syntaxError(j, "data after the event", "")
 	}
 	if found&(1<<kType) == 0 {
@@ -723,7 +724,7 @@ type member struct {
 // open starts reading the object whose '{' is at raw[i]. It returns the
 // offset of the first member and whether there is one.
 func (w *walker) open(i int, path string) (int, bool, error) {
-	j := skipWS(w.raw, i+1)
+	j := jsonraw.SkipSpace(w.raw, i+1)
 	if j >= len(w.raw) {
 		return j, false, syntaxError(j, "unexpected end of input in an object", path)
 	}
@@ -758,11 +759,11 @@ func (w *walker) memberKey(m *member, i int, path string) error {
 	} else {
 		m.key = raw[m.ks+1 : m.ke-1]
 	}
-	i = skipWS(raw, ke)
+	i = jsonraw.SkipSpace(raw, ke)
 	if i >= len(raw) || raw[i] != ':' {
 		return syntaxError(i, "expected ':' after an object key", path)
 	}
-	m.vs = skipWS(raw, i+1)
+	m.vs = jsonraw.SkipSpace(raw, i+1)
 	if m.vs >= len(raw) {
 		return syntaxError(m.vs, "unexpected end of input, expected a value", joinPath(path, m.key))
 	}
@@ -774,13 +775,13 @@ func (w *walker) memberKey(m *member, i int, path string) error {
 // it).
 func (w *walker) memberEnd(ve int, path string) (next int, more bool, err error) {
 	raw := w.raw
-	i := skipWS(raw, ve)
+	i := jsonraw.SkipSpace(raw, ve)
 	if i >= len(raw) {
 		return i, false, syntaxError(i, "unexpected end of input in an object", path)
 	}
 	switch raw[i] {
 	case ',':
-		return skipWS(raw, i+1), true, nil
+		return jsonraw.SkipSpace(raw, i+1), true, nil
 	case '}':
 		return i + 1, false, nil
 	}

@@ -92,6 +92,10 @@ var endsScalar = [256]bool{
 	' ': true, '\t': true, '\n': true, '\r': true,
 }
 
+// EndsScalar reports whether c ends a number or literal: a delimiter,
+// whitespace, or the start of another token.
+func EndsScalar(c byte) bool { return endsScalar[c] }
+
 // ValueEnd returns the offset just after the value that starts at b[i]
 // (no whitespace before it), and how deeply objects and arrays nest in it:
 // 0 for a string, number or literal, 1 for a flat object or array.
