@@ -225,6 +225,11 @@ func TestResolveSteps(t *testing.T) {
 		{name: "6 nothing: host on 8448", server: "example.com",
 			setup: func(f *discoveryFixture) { f.dns.ips["example.com"] = []string{"93.184.216.34"} },
 			want:  []Destination{d("93.184.216.34:8448", "example.com", "example.com")}},
+		{name: "SRV target written as an IP address: Host and cert still the name looked up", server: "example.com",
+			setup: func(f *discoveryFixture) {
+				f.dns.srv["_matrix-fed._tcp.example.com"] = []*net.SRV{{Target: "9.9.9.9", Port: 8443}}
+			},
+			want: []Destination{d("9.9.9.9:8443", "example.com", "example.com")}},
 		{name: "SRV records in priority order, each target resolved", server: "example.com",
 			setup: func(f *discoveryFixture) {
 				f.dns.srv["_matrix-fed._tcp.example.com"] = []*net.SRV{

@@ -160,3 +160,21 @@ func ExampleNewTransport() {
 	// Output:
 	// peer.example 1 <nil>
 }
+
+// The Host header is the destination's, not the URL's: after a
+// delegation they differ.
+func TestTransportHostHeaderAfterDelegation(t *testing.T) {
+	s := echoServer(t, false)
+	_, port, _ := net.SplitHostPort(s.Listener.Addr().String())
+	dns := &fakeDNS{ips: map[string][]string{"matrix.example.net": {"127.0.0.1"}}}
+	web := &fakeWeb{}
+	web.set(wk("example.com"), respond(200, `{"m.server":"matrix.example.net:`+port+`"}`))
+	r := &Resolver{LookupIPAddr: dns.LookupIPAddr, LookupSRV: dns.LookupSRV, WellKnownTransport: web, AllowPrivate: true}
+	got, err := get(t, NewTransport(r, nil, true), "GET", "matrix-federation://example.com/v", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "matrix.example.net:" + port + "||/v|"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
