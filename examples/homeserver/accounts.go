@@ -56,7 +56,7 @@ func checkPassword(stored, pw string) bool {
 // LookupToken implements clientapi.TokenLookup.
 func (a *Accounts) LookupToken(ctx context.Context, token string, _ clientapi.Masquerade) (clientapi.Identity, error) {
 	var who clientapi.Identity
-	err := a.db.r.QueryRowContext(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
+	err := a.db.queryRow(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return who, clientapi.ErrUnknownToken
 	}
@@ -67,7 +67,7 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, _ clientapi.Ma
 // CheckPassword implements clientapi.Accounts.
 func (a *Accounts) CheckPassword(ctx context.Context, userID, password string) error {
 	var stored string
-	err := a.db.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE user_id = ?`, userID).Scan(&stored)
+	err := a.db.queryRow(ctx, `SELECT password_hash FROM users WHERE user_id = ?`, userID).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !checkPassword(stored, password)) {
 		return clientapi.Forbidden("invalid username or password")
 	}
@@ -116,7 +116,7 @@ func (a *Accounts) LogoutAll(ctx context.Context, userID string) error {
 // Available implements clientapi.Registration.
 func (a *Accounts) Available(ctx context.Context, localpart string) (bool, error) {
 	var n int
-	err := a.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, "@"+localpart+":"+a.name).Scan(&n)
+	err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, "@"+localpart+":"+a.name).Scan(&n)
 	return n == 0, err
 }
 
@@ -145,13 +145,13 @@ func (a *Accounts) Register(ctx context.Context, userID, password, appService st
 // Profile implements clientapi.Profile.
 func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, error) {
 	var n int
-	if err := a.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
+	if err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n == 0 {
 		return nil, clientapi.NotFound("unknown user")
 	}
-	rows, err := a.db.r.QueryContext(ctx, `SELECT field, value FROM profiles WHERE user_id = ?`, userID)
+	rows, err := a.db.query(ctx, `SELECT field, value FROM profiles WHERE user_id = ?`, userID)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func (c *Client) dropRemoteInvite(ctx context.Context, roomID, userID string) {
 // this server is not in, "" if none.
 func (c *Client) remoteInviteOrigin(ctx context.Context, roomID, userID string) string {
 	var origin string
-	c.db.r.QueryRowContext(ctx, `SELECT origin FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&origin)
+	c.db.queryRow(ctx, `SELECT origin FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&origin)
 	return origin
 }
 
@@ -79,7 +79,7 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 	}
 	if plan.Alias != "" {
 		var n int
-		if err := c.db.r.QueryRowContext(ctx, `SELECT count(*) FROM aliases WHERE alias = ?`, plan.Alias).Scan(&n); err != nil {
+		if err := c.db.queryRow(ctx, `SELECT count(*) FROM aliases WHERE alias = ?`, plan.Alias).Scan(&n); err != nil {
 			return "", err
 		}
 		if n > 0 {
@@ -117,7 +117,7 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 
 func (c *Client) membership(ctx context.Context, roomID, userID string) (string, error) {
 	var m string
-	err := c.db.r.QueryRowContext(ctx, `SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?`, roomID, userID).Scan(&m)
+	err := c.db.queryRow(ctx, `SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?`, roomID, userID).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -138,7 +138,7 @@ func memberContent(membership, reason, displayName string) []byte {
 
 func (c *Client) displayName(ctx context.Context, userID string) string {
 	var v string
-	if c.db.r.QueryRowContext(ctx, `SELECT value FROM profiles WHERE user_id = ? AND field = 'displayname'`, userID).Scan(&v) != nil {
+	if c.db.queryRow(ctx, `SELECT value FROM profiles WHERE user_id = ? AND field = 'displayname'`, userID).Scan(&v) != nil {
 		return ""
 	}
 	var s string
@@ -192,7 +192,7 @@ func (c *Client) Join(ctx context.Context, who clientapi.Identity, req clientapi
 // hasLocalJoined reports whether a user of server is joined to the room.
 func (r *Rooms) hasLocalJoined(ctx context.Context, roomID, server string) bool {
 	var n int
-	r.db.r.QueryRowContext(ctx, `SELECT count(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
+	r.db.queryRow(ctx, `SELECT count(*) FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ?`,
 		roomID, "%:"+server).Scan(&n)
 	return n > 0
 }
@@ -240,7 +240,7 @@ func (c *Client) Forget(ctx context.Context, who clientapi.Identity, roomID stri
 
 // JoinedRooms implements clientapi.Rooms.
 func (c *Client) JoinedRooms(ctx context.Context, who clientapi.Identity) ([]string, error) {
-	rows, err := c.db.r.QueryContext(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join' ORDER BY room_id`, who.UserID)
+	rows, err := c.db.query(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join' ORDER BY room_id`, who.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +346,7 @@ func (c *Client) visibleUntil(ctx context.Context, roomID, userID string) (int64
 		return 1<<62 - 1, nil
 	}
 	var last sql.NullInt64
-	err = c.db.r.QueryRowContext(ctx, `SELECT max(stream) FROM membership_log WHERE room_id = ? AND user_id = ? AND membership IN ('join', 'invite', 'leave', 'ban')`, roomID, userID).Scan(&last)
+	err = c.db.queryRow(ctx, `SELECT max(stream) FROM membership_log WHERE room_id = ? AND user_id = ? AND membership IN ('join', 'invite', 'leave', 'ban')`, roomID, userID).Scan(&last)
 	if err != nil || !last.Valid {
 		return -1, err
 	}
@@ -410,7 +410,7 @@ func (c *Client) stateFor(ctx context.Context, who clientapi.Identity, roomID st
 		return c.rooms.CurrentState(ctx, roomID)
 	}
 	var g int64
-	err = c.db.r.QueryRowContext(ctx, `SELECT state_after FROM events WHERE room_id = ? AND stream <= ? AND state_after != 0 ORDER BY stream DESC LIMIT 1`, roomID, until).Scan(&g)
+	err = c.db.queryRow(ctx, `SELECT state_after FROM events WHERE room_id = ? AND stream <= ? AND state_after != 0 ORDER BY stream DESC LIMIT 1`, roomID, until).Scan(&g)
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +489,7 @@ func (c *Client) timeline(ctx context.Context, roomID string, from, to int64, li
 	if newest {
 		order = "DESC"
 	}
-	rows, err := c.db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE room_id = ? AND stream > ? AND stream <= ? AND status = ? ORDER BY stream `+order+` LIMIT ?`,
+	rows, err := c.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE room_id = ? AND stream > ? AND stream <= ? AND status = ? ORDER BY stream `+order+` LIMIT ?`,
 		roomID, from, to, federation.Accepted, limit+1)
 	if err != nil {
 		return nil, false, err
@@ -585,7 +585,7 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 
 func (c *Client) maxStream(ctx context.Context) int64 {
 	var n sql.NullInt64
-	c.db.r.QueryRowContext(ctx, `SELECT max(stream) FROM events`).Scan(&n)
+	c.db.queryRow(ctx, `SELECT max(stream) FROM events`).Scan(&n)
 	return n.Int64
 }
 
@@ -638,7 +638,7 @@ func (c *Client) Context(ctx context.Context, who clientapi.Identity, req client
 // ResolveAlias implements clientapi.Directory.
 func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []string, error) {
 	var roomID string
-	err := c.db.r.QueryRowContext(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
+	err := c.db.queryRow(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, clientapi.NotFound("room alias " + alias + " not found")
 	}
@@ -678,7 +678,7 @@ func (c *Client) DeleteAlias(ctx context.Context, who clientapi.Identity, alias 
 
 // RoomAliases implements clientapi.Directory.
 func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID string) ([]string, error) {
-	rows, err := c.db.r.QueryContext(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID)
+	rows, err := c.db.query(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID)
 	if err != nil {
 		return nil, err
 	}

@@ -266,7 +266,7 @@ type keyStore struct{ db *Store }
 func (k *keyStore) LoadServerKeys(ctx context.Context, names []string) (map[string][]*signing.ServerKeys, error) {
 	out := map[string][]*signing.ServerKeys{}
 	for _, name := range names {
-		rows, err := k.db.r.QueryContext(ctx, `SELECT raw FROM server_key_objects WHERE server_name = ?`, name)
+		rows, err := k.db.query(ctx, `SELECT raw FROM server_key_objects WHERE server_name = ?`, name)
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +310,7 @@ func (i *invites) Invited(ctx context.Context, inv federation.Invite) error {
 		return clientapi.Forbidden("the invitee is not a user of this server")
 	}
 	var n int
-	if err := i.hs.db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, target).Scan(&n); err != nil {
+	if err := i.hs.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, target).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

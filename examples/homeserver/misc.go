@@ -31,7 +31,7 @@ var (
 // Get implements clientapi.Transactions.
 func (d *Data) Get(ctx context.Context, k clientapi.TxnKey) ([]byte, bool, error) {
 	var body []byte
-	err := d.db.r.QueryRowContext(ctx, `SELECT body FROM client_txns WHERE user_id = ? AND device_id = ? AND endpoint = ? AND txn_id = ?`,
+	err := d.db.queryRow(ctx, `SELECT body FROM client_txns WHERE user_id = ? AND device_id = ? AND endpoint = ? AND txn_id = ?`,
 		k.UserID, k.DeviceID, k.Endpoint, k.TxnID).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
@@ -65,7 +65,7 @@ func (d *Data) PutFilter(ctx context.Context, userID string, filter json.RawMess
 // GetFilter implements clientapi.Filters.
 func (d *Data) GetFilter(ctx context.Context, userID, filterID string) (json.RawMessage, error) {
 	var f []byte
-	err := d.db.r.QueryRowContext(ctx, `SELECT filter FROM filters WHERE user_id = ? AND id = ?`, userID, filterID).Scan(&f)
+	err := d.db.queryRow(ctx, `SELECT filter FROM filters WHERE user_id = ? AND id = ?`, userID, filterID).Scan(&f)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientapi.NotFound("unknown filter")
 	}
@@ -82,7 +82,7 @@ func nextPosition(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
 // AccountData implements clientapi.AccountData.
 func (d *Data) AccountData(ctx context.Context, userID, roomID, dataType string) (json.RawMessage, error) {
 	var c []byte
-	err := d.db.r.QueryRowContext(ctx, `SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?`, userID, roomID, dataType).Scan(&c)
+	err := d.db.queryRow(ctx, `SELECT content FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?`, userID, roomID, dataType).Scan(&c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientapi.NotFound("account data not found")
 	}

@@ -104,7 +104,7 @@ func (r *Rooms) load(ctx context.Context, ids []string) (map[string]*StoredEvent
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := r.db.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE event_id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := r.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE event_id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +165,7 @@ func (r *Rooms) Group(ctx context.Context, id int64) (map[stateKey]string, error
 		return g, nil
 	}
 	var b []byte
-	if err := r.db.r.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
+	if err := r.db.queryRow(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
 		return nil, fmt.Errorf("state group %d: %w", id, err)
 	}
 	g, err := decodeState(b)
@@ -355,7 +355,7 @@ func (r *Rooms) sendOut(ctx context.Context, ev *event.Event, state map[stateKey
 // serversIn lists the servers with a joined member in the room's
 // current state.
 func (r *Rooms) serversIn(ctx context.Context, roomID string, _ map[stateKey]string) []string {
-	rows, err := r.db.r.QueryContext(ctx, `SELECT DISTINCT substr(state_key, instr(state_key, ':') + 1) FROM current_state
+	rows, err := r.db.query(ctx, `SELECT DISTINCT substr(state_key, instr(state_key, ':') + 1) FROM current_state
 		WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'`, roomID)
 	if err != nil {
 		return nil

@@ -70,7 +70,7 @@ func (r *Rooms) StoreEvents(ctx context.Context, roomID string, evs []federation
 func (r *Rooms) ReferencedBy(ctx context.Context, ids []string) ([][]stateres.Ref, error) {
 	out := make([][]stateres.Ref, len(ids))
 	for i, id := range ids {
-		rows, err := r.db.r.QueryContext(ctx, `SELECT e.event_id, e.type, e.state_key FROM auth_refs a JOIN events e ON e.event_id = a.event_id WHERE a.auth_id = ? AND e.state_key IS NOT NULL`, id)
+		rows, err := r.db.query(ctx, `SELECT e.event_id, e.type, e.state_key FROM auth_refs a JOIN events e ON e.event_id = a.event_id WHERE a.auth_id = ? AND e.state_key IS NOT NULL`, id)
 		if err != nil {
 			return nil, err
 		}

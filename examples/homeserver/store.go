@@ -209,6 +209,8 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]*event.Event // parsed events by ID, bounded
+
+	stmts stmtCache
 }
 
 // ErrNotFound is returned by lookups that find nothing.
@@ -272,6 +274,12 @@ func OpenStore(path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmts.mu.Lock()
+	for _, st := range s.stmts.m {
+		st.Close()
+	}
+	s.stmts.m = nil
+	s.stmts.mu.Unlock()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
 	return errors.Join(err1, err2)
@@ -375,4 +383,49 @@ func decodeState(b []byte) (map[stateKey]string, error) {
 // placeholders returns "?,?,?" for n arguments.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Prepared statements of the read pool, by query text: preparing is a
+// good part of the cost of a small SQLite query.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	if st := s.stmts.m[q]; st != nil {
+		return st, nil
+	}
+	if s.stmts.m == nil || len(s.stmts.m) > 500 {
+		for _, st := range s.stmts.m {
+			st.Close()
+		}
+		s.stmts.m = map[string]*sql.Stmt{}
+	}
+	st, err := s.r.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts.m[q] = st
+	return st, nil
+}
+
+// queryRow runs a one-row read on the read pool.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return s.r.QueryRowContext(ctx, q, args...) // reports the error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs a read on the read pool.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }

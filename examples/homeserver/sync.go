@@ -34,10 +34,10 @@ func parseSyncPos(tok string) (syncPos, error) {
 func (c *Client) position(ctx context.Context) (syncPos, error) {
 	var p syncPos
 	var ev, ad sql.NullInt64
-	if err := c.db.r.QueryRowContext(ctx, `SELECT max(stream) FROM events`).Scan(&ev); err != nil {
+	if err := c.db.queryRow(ctx, `SELECT max(stream) FROM events`).Scan(&ev); err != nil {
 		return p, err
 	}
-	if err := c.db.r.QueryRowContext(ctx, `SELECT value FROM positions WHERE name = 'account_data'`).Scan(&ad); err != nil && err != sql.ErrNoRows {
+	if err := c.db.queryRow(ctx, `SELECT value FROM positions WHERE name = 'account_data'`).Scan(&ad); err != nil && err != sql.ErrNoRows {
 		return p, err
 	}
 	return syncPos{ev.Int64, ad.Int64}, nil
@@ -82,7 +82,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		changedAt  int64 // stream of the membership change after since, 0 if none
 	}
 	rooms := map[string]*roomInfo{}
-	rows, err := c.db.r.QueryContext(ctx, `SELECT room_id, membership FROM current_state WHERE type = 'm.room.member' AND state_key = ?`, who.UserID)
+	rows, err := c.db.query(ctx, `SELECT room_id, membership FROM current_state WHERE type = 'm.room.member' AND state_key = ?`, who.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		rooms[id] = &roomInfo{membership: m}
 	}
 	rows.Close()
-	rows, err = c.db.r.QueryContext(ctx, `SELECT room_id, max(stream) FROM membership_log WHERE user_id = ? AND stream > ? AND stream <= ? GROUP BY room_id`, who.UserID, since.ev, now.ev)
+	rows, err = c.db.query(ctx, `SELECT room_id, max(stream) FROM membership_log WHERE user_id = ? AND stream > ? AND stream <= ? GROUP BY room_id`, who.UserID, since.ev, now.ev)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +192,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	if initial {
 		invSince = 0
 	}
-	rows, err = c.db.r.QueryContext(ctx, `SELECT room_id, json, room_state FROM remote_invites WHERE user_id = ? AND stream > ? AND stream <= ?`, who.UserID, invSince, now.ad)
+	rows, err = c.db.query(ctx, `SELECT room_id, json, room_state FROM remote_invites WHERE user_id = ? AND stream > ? AND stream <= ?`, who.UserID, invSince, now.ad)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	if initial {
 		adSince = 0
 	}
-	rows, err = c.db.r.QueryContext(ctx, `SELECT room_id, type, content FROM account_data WHERE user_id = ? AND stream > ? AND stream <= ? ORDER BY stream`, who.UserID, adSince, now.ad)
+	rows, err = c.db.query(ctx, `SELECT room_id, type, content FROM account_data WHERE user_id = ? AND stream > ? AND stream <= ? ORDER BY stream`, who.UserID, adSince, now.ad)
 	if err != nil {
 		return nil, err
 	}
