@@ -313,3 +313,30 @@ func TestClientErrors(t *testing.T) {
 		t.Errorf("media not multipart: %v", err)
 	}
 }
+
+// TestClientTimeout: a remote that does not answer within Client.Timeout
+// gives the context's error.
+func TestClientTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	key, _ := signing.GenerateKey("c1")
+	c := &Client{ServerName: "client.test", Key: key, Timeout: 1,
+		Transport: NewTransport(&Resolver{Static: map[string]string{"slow.test": ts.Listener.Addr().String()}}, nil, true)}
+	_, err := c.Version(context.Background(), "slow.test")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want the deadline", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Timeout = 0
+	if _, err := c.Version(ctx, "slow.test"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+}
