@@ -170,7 +170,7 @@ func walkPowerLevels(content []byte, r levelRules, notifications bool, vis plVis
 					vis.entry(sec, ik, iesc, n)
 				}
 			}
-			if inner.bad {
+			if inner.malformed() {
 				return reject("power_levels.not_integer", fmt.Sprintf("content.%s is not a well-formed object", name))
 			}
 		case "users":
@@ -202,12 +202,12 @@ func walkPowerLevels(content []byte, r levelRules, notifications bool, vis plVis
 				}
 				vis.entry(secUsers, ik, iesc, n)
 			}
-			if inner.bad {
+			if inner.malformed() {
 				return reject("power_levels.users", "content.users is not a well-formed object")
 			}
 		}
 	}
-	if it.bad {
+	if it.malformed() {
 		return reject("power_levels.not_integer", "the content is not a well-formed JSON object")
 	}
 	return nil
