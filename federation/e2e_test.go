@@ -26,6 +26,7 @@ type homeserver struct {
 	srv   *Server
 	store *MemoryRoomStore
 	ring  *FetchingKeyRing
+	keys  *MemoryKeyStore
 	http  *httptest.Server
 }
 
@@ -48,7 +49,8 @@ func newNetwork(t *testing.T, names ...string) []*homeserver {
 		}
 		hs.key = key
 		hs.store = NewMemoryRoomStore()
-		hs.ring = &FetchingKeyRing{Client: &http.Client{Transport: transport}}
+		hs.keys = &MemoryKeyStore{}
+		hs.ring = &FetchingKeyRing{Client: &http.Client{Transport: transport}, Store: hs.keys}
 		client := &Client{ServerName: hs.name, Key: key, Transport: transport}
 		hs.srv = &Server{
 			ServerName: hs.name, Key: key, Keys: hs.ring, Rooms: hs.store, Client: client,
@@ -170,9 +172,13 @@ func testEndToEnd(t *testing.T, v roomversion.Version) {
 	if res.Server != "alpha.test" || !contains(res.ServersInRoom, "beta.test") || !contains(res.ServersInRoom, "alpha.test") {
 		t.Errorf("join result: server %q, servers in room %v", res.Server, res.ServersInRoom)
 	}
-	keys, err := b.ring.PublicKeys(ctx, []signing.KeyRequest{{ServerName: "alpha.test", KeyID: a.key.ID}})
-	if err != nil || !keys[signing.ServerKeyID{ServerName: "alpha.test", KeyID: a.key.ID}].Key.Equal(a.key.Public()) {
-		t.Fatalf("beta did not fetch alpha's key: %v %v", keys, err)
+	// The keys were fetched over HTTP during the handshake: beta's store
+	// holds alpha's published keys, alpha's holds beta's.
+	for _, c := range []struct{ by, of *homeserver }{{b, a}, {a, b}} {
+		got, err := c.by.keys.LoadServerKeys(ctx, []string{c.of.name})
+		if err != nil || len(got[c.of.name]) == 0 || !got[c.of.name][0].VerifyKeys[c.of.key.ID].Equal(c.of.key.Public()) {
+			t.Fatalf("%s did not fetch %s's keys: %v %v", c.by.name, c.of.name, got, err)
+		}
 	}
 	if st, ok := statusOf(t, a, res.Event.ID()); !ok || st != Accepted {
 		t.Fatalf("alpha has bob's join as %v (present %v)", st, ok)
