@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mxkit/mxkit/internal/jsonraw"
 )
 
 // This file is the single pass over a PDU's bytes that Parse makes. It
@@ -475,7 +477,7 @@ func (s *scanner) str() (escaped bool, ok bool) {
 				s.pos += 2
 				s.nonCanon = true
 			case 'u':
-				r, ok := hex4(d, s.pos+2)
+				r, ok := jsonraw.Hex4(d, s.pos+2)
 				if !ok {
 					s.fail("json.syntax", s.pos, "invalid \\u escape")
 					return false, false
@@ -484,7 +486,7 @@ func (s *scanner) str() (escaped bool, ok bool) {
 				if r >= 0xD800 && r < 0xDC00 {
 					lo, ok := rune(0), false
 					if s.pos+11 < len(d) && d[s.pos+6] == '\\' && d[s.pos+7] == 'u' {
-						lo, ok = hex4(d, s.pos+8)
+						lo, ok = jsonraw.Hex4(d, s.pos+8)
 					}
 					if !ok || lo < 0xDC00 || lo >= 0xE000 {
 						s.fail("json.utf8", s.pos, "unpaired UTF-16 surrogate in a \\u escape")
@@ -534,26 +536,6 @@ func canonicalUEscape(r rune, hex []byte) bool {
 		}
 	}
 	return true
-}
-
-func hex4(d []byte, i int) (rune, bool) {
-	if i+4 > len(d) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // number scans a JSON number. In strict mode only integers within
@@ -643,47 +625,4 @@ func intInRange(digits []byte) bool {
 		return len(digits) < len(maxDigits)
 	}
 	return string(digits) <= maxDigits
-}
-
-// appendUnescaped decodes the body of a JSON string (without quotes) that
-// has already been validated by str.
-func appendUnescaped(dst, b []byte) []byte {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(b) && b[j] != '\\' {
-				j++
-			}
-			dst = append(dst, b[i:j]...)
-			i = j
-			continue
-		}
-		switch b[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, _ := hex4(b, i+2)
-			if r >= 0xD800 && r < 0xDC00 && i+12 <= len(b) {
-				lo, _ := hex4(b, i+8)
-				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 6
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, b[i+1])
-		}
-		i += 2
-	}
-	return dst
 }

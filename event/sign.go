@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
@@ -97,7 +98,7 @@ func setMember(dst, obj []byte, key string, val []byte) []byte {
 		}
 	}
 	writeNew := func() {
-		write(appendString(nil, key), []byte{':'}, val)
+		write(jsonraw.AppendString(nil, key), []byte{':'}, val)
 		done = true
 	}
 	var scratch []byte
@@ -123,37 +124,7 @@ func setMember(dst, obj []byte, key string, val []byte) []byte {
 }
 
 // quote returns s as a canonical JSON string.
-func quote(s string) []byte { return appendString(make([]byte, 0, len(s)+8), s) }
-
-// appendString appends s as a canonical JSON string. Bytes that are not
-// UTF-8 are written as they are, and the event that holds them is then
-// refused by Parse.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c >= 0x20:
-			dst = append(dst, c)
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-	}
-	return append(dst, '"')
-}
+func quote(s string) []byte { return jsonraw.AppendString(make([]byte, 0, len(s)+8), s) }
 
 // Builder describes a new event; Build makes it. The zero values of the
 // optional fields are what most events want.
@@ -247,7 +218,7 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 			}
 			n++
 			if !v1 {
-				out = appendString(out, id)
+				out = jsonraw.AppendString(out, id)
 				return nil
 			}
 			if hashes == nil {
@@ -258,7 +229,7 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 				return fmt.Errorf("event: hashes of %s: %w", id, err)
 			}
 			out = append(out, '[')
-			out = appendString(out, id)
+			out = jsonraw.AppendString(out, id)
 			out = append(out, ',')
 			out = append(out, h...)
 			out = append(out, ']')
@@ -375,9 +346,9 @@ func (b *Builder) Build(v roomversion.Version, server string, key *signing.Signi
 	sig := ed25519.Sign(key.Private, signed)
 	sigs := make([]byte, 0, 128+len(server)+len(key.ID))
 	sigs = append(sigs, '{')
-	sigs = appendString(sigs, server)
+	sigs = jsonraw.AppendString(sigs, server)
 	sigs = append(sigs, ':', '{')
-	sigs = appendString(sigs, string(key.ID))
+	sigs = jsonraw.AppendString(sigs, string(key.ID))
 	sigs = append(sigs, ':', '"')
 	sigs = base64.Std.AppendEncode(sigs, sig)
 	sigs = append(sigs, '"', '}', '}')

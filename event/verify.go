@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mxkit/mxkit/base64"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/signing"
 )
@@ -421,11 +422,11 @@ func (e *Event) Redacted() (*Event, error) {
 // signing.VerifyJSON over the signed form carrying just that signature.
 func (e *Event) verifyLenient(signed []byte, en sigEntry, pub ed25519.PublicKey) error {
 	sigs := []byte{'{'}
-	sigs = appendString(sigs, en.server)
+	sigs = jsonraw.AppendString(sigs, en.server)
 	sigs = append(sigs, ':', '{')
-	sigs = appendString(sigs, string(en.keyID))
+	sigs = jsonraw.AppendString(sigs, string(en.keyID))
 	sigs = append(sigs, ':')
-	sigs = appendString(sigs, en.sig)
+	sigs = jsonraw.AppendString(sigs, en.sig)
 	sigs = append(sigs, '}', '}')
 	obj := setMember(nil, signed, "signatures", sigs)
 	return signing.VerifyJSON(obj, en.server, map[signing.KeyID]ed25519.PublicKey{en.keyID: pub}, redact.Mode(e.v))

@@ -549,8 +549,9 @@ func compareBytes(a []byte, b string) int {
 
 // AppendString appends s as a canonical JSON string (content/appendices.md,
 // "Canonical JSON": the short escapes where JSON has them, "\u00XX" for
-// other control characters, everything else as it is). s must be valid
-// UTF-8.
+// other control characters, everything else as it is). Bytes of s that
+// are not UTF-8 are written as they are too: a validator refuses the
+// result, so a caller checks s first or lets the validator say.
 func AppendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
