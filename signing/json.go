@@ -8,6 +8,7 @@ import (
 
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/canonicaljson"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 )
 
 // Errors of VerifyJSON (and of SignJSON for ErrMalformed), for errors.Is.
@@ -91,9 +92,9 @@ func signedParts(dst, c []byte) (signed, signatures, unsigned []byte) {
 	first := true
 	members(c, func(m member) bool {
 		switch {
-		case keyIs(m.key, "signatures"):
+		case m.keyIs("signatures"):
 			signatures = m.value
-		case keyIs(m.key, "unsigned"):
+		case m.keyIs("unsigned"):
 			unsigned = m.value
 		default:
 			if !first {
@@ -176,11 +177,11 @@ func SignJSON(raw []byte, entity string, key *SigningKey, mode canonicaljson.Mod
 	}
 	var mergeErr error
 	members(c, func(m member) bool {
-		if keyIs(m.key, "signatures") {
+		if m.keyIs("signatures") {
 			mergeErr = writeSigs()
 			return mergeErr == nil
 		}
-		if !wroteSigs && compareKey(m.key, "signatures") > 0 {
+		if !wroteSigs && m.compareKey("signatures") > 0 {
 			if mergeErr = writeSigs(); mergeErr != nil {
 				return false
 			}
@@ -211,7 +212,7 @@ func mergeSignatures(dst, old []byte, entity string, keyID KeyID, sig []byte) ([
 		if oldEntity != nil && oldEntity[0] != '{' {
 			return dst, fmt.Errorf("signing: %w: signatures[%q] is not an object", ErrMalformed, entity)
 		}
-		dst = appendString(dst, entity)
+		dst = jsonraw.AppendString(dst, entity)
 		dst = append(dst, ':', '{')
 		wrote, first := false, true
 		writeSig := func() {
@@ -219,14 +220,14 @@ func mergeSignatures(dst, old []byte, entity string, keyID KeyID, sig []byte) ([
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = appendString(dst, string(keyID))
+			dst = jsonraw.AppendString(dst, string(keyID))
 			dst = append(dst, ':', '"')
 			dst = base64.Std.AppendEncode(dst, sig)
 			dst = append(dst, '"')
 			wrote = true
 		}
 		members(oldEntity, func(m member) bool {
-			cmp := compareKey(m.key, string(keyID))
+			cmp := m.compareKey(string(keyID))
 			if !wrote && cmp >= 0 {
 				writeSig()
 			}
@@ -250,7 +251,7 @@ func mergeSignatures(dst, old []byte, entity string, keyID KeyID, sig []byte) ([
 	wrote, first := false, true
 	var err error
 	members(old, func(m member) bool {
-		cmp := compareKey(m.key, entity)
+		cmp := m.compareKey(entity)
 		if !wrote && cmp >= 0 {
 			if !first {
 				dst = append(dst, ',')
@@ -339,7 +340,7 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 	}
 	var mine []byte
 	members(sigs, func(m member) bool {
-		if keyIs(m.key, entity) {
+		if m.keyIs(entity) {
 			mine = m.value
 			return false
 		}
@@ -357,7 +358,7 @@ func verifyParts(signed, sigs []byte, entity string, lookup func(KeyID) (ed25519
 		sigBuf              [ed25519.SignatureSize + 2]byte
 	)
 	members(mine, func(m member) bool {
-		id := KeyID(unquote(m.key))
+		id := KeyID(m.keyText())
 		// The algorithm is what precedes the first colon, as the reference
 		// server splits it: "ed25519" alone counts (and is then unknown).
 		if id.Algorithm() != AlgorithmEd25519 {

@@ -106,7 +106,7 @@ func ParseServerKeys(raw []byte) (*ServerKeys, error) {
 		name, until, verify, old, sigs []byte
 	}
 	members(c, func(m member) bool {
-		switch unquote(m.key) {
+		switch m.keyText() {
 		case "server_name":
 			fields.name = m.value
 		case "valid_until_ts":
@@ -153,7 +153,7 @@ func ParseServerKeys(raw []byte) (*ServerKeys, error) {
 			}
 			var ts []byte
 			members(obj, func(m member) bool {
-				if keyIs(m.key, "expired_ts") {
+				if m.keyIs("expired_ts") {
 					ts = m.value
 				}
 				return true
@@ -206,7 +206,7 @@ func missingOr(v []byte, field, reason string) error {
 func eachKey(obj []byte, name string, fn func(id KeyID, field string, entry []byte) error) error {
 	var err error
 	members(obj, func(m member) bool {
-		id := KeyID(unquote(m.key))
+		id := KeyID(m.keyText())
 		// The reference server takes the entries whose ID starts with
 		// "ed25519:" (even with an empty version) and ignores the rest.
 		if !strings.HasPrefix(string(id), AlgorithmEd25519+":") {
@@ -227,7 +227,7 @@ func eachKey(obj []byte, name string, fn func(id KeyID, field string, entry []by
 func keyField(entry []byte, field string) (ed25519.PublicKey, error) {
 	var v []byte
 	members(entry, func(m member) bool {
-		if keyIs(m.key, "key") {
+		if m.keyIs("key") {
 			v = m.value
 		}
 		return true
