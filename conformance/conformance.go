@@ -305,7 +305,7 @@ func (c *Case) Check(r Result) error {
 		if len(c.Expect.Compare) > 0 {
 			what = fmt.Sprintf("the output differs (comparing %s)", strings.Join(c.Expect.Compare, ", "))
 		}
-		return &Mismatch{What: what, Want: want, Got: got, Diff: LineDiff(want, got)}
+		return &Mismatch{What: what + " (- want, + got)", Want: want, Got: got, Diff: LineDiff(want, got)}
 	}
 	return nil
 }

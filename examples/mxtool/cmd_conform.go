@@ -38,7 +38,23 @@ type conformCase struct {
 	area string
 	c    *conformance.Case
 	args []string
-	err  error // nil: passed
+	dir  string // the case's files
+	err  error  // nil: passed
+}
+
+// caseDir names a case's directory: its index, area and name in
+// characters that every file system takes.
+func caseDir(i int, cc *conformCase) string {
+	name := []byte(cc.area + "-" + cc.c.Name)
+	for k, ch := range name {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '-') {
+			name[k] = '_'
+		}
+	}
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	return strconv.Itoa(i) + "-" + string(name)
 }
 
 // runConform is "conform [--impl COMMAND] [--area A,B] [--run REGEXP]": it
@@ -61,6 +77,7 @@ func runConform(e *env, args []string) error {
 	maxShown := fs.Int("max-failures", 20, "failures shown in detail (0: all)")
 	suiteDir := fs.String("suite", "", "read the suite from DIR/suite/*.json instead of the built-in copy")
 	verbose := fs.Bool("v", false, "list every case with its verdict")
+	keep := fs.String("keep", "", "keep each failing case's input and files in `DIR` and show the command that reproduces it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +85,8 @@ func runConform(e *env, args []string) error {
 		return usagef("-j must be at least 1")
 	}
 	var runner func(ctx context.Context, args []string, stdin []byte) (conformance.Result, error)
+	// implArgv is the implementation's command, for the reproduce lines.
+	implArgv := []string{"mxtool"}
 	switch {
 	case *impl != "":
 		argv, err := splitCommand(*impl)
@@ -78,6 +97,7 @@ func runConform(e *env, args []string) error {
 			return usagef("--impl: empty command")
 		}
 		runner = subprocess(argv)
+		implArgv = argv
 	case conformSelf != nil:
 		runner = func(_ context.Context, args []string, stdin []byte) (conformance.Result, error) {
 			return conformSelf(args, stdin), nil
@@ -88,6 +108,7 @@ func runConform(e *env, args []string) error {
 			return fmt.Errorf("finding this program to run it: %w", err)
 		}
 		runner = subprocess([]string{self})
+		implArgv = []string{self}
 	}
 
 	var suites []conformance.Suite
@@ -142,11 +163,17 @@ func runConform(e *env, args []string) error {
 		return usagef("no case matches")
 	}
 
-	dir, err := os.MkdirTemp("", "mxtool-conform-")
-	if err != nil {
-		return err
+	dir := *keep
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return usagef("--keep: %v", err)
+		}
+	} else {
+		if dir, err = os.MkdirTemp("", "mxtool-conform-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
 
 	// A command that cannot be started at all stops the run: every case
 	// would report the same thing.
@@ -162,7 +189,8 @@ func runConform(e *env, args []string) error {
 			defer wg.Done()
 			for i := range work {
 				cc := cases[i]
-				err := runCase(ctx, runner, cc, filepath.Join(dir, strconv.Itoa(i)), *timeout)
+				cc.dir = filepath.Join(dir, caseDir(i, cc))
+				err := runCase(ctx, runner, cc, *keep != "", *timeout)
 				var se *startError
 				if errors.As(err, &se) {
 					fatalOnce.Do(func() { fatal = se; cancel() })
@@ -185,7 +213,15 @@ feed:
 		return fatal
 	}
 
-	report, failed := conformReport(cases, *verbose, *maxShown)
+	if *keep != "" {
+		// Only the failures are kept.
+		for _, cc := range cases {
+			if cc.err == nil {
+				os.RemoveAll(cc.dir)
+			}
+		}
+	}
+	report, failed := conformReport(cases, *verbose, *maxShown, implArgv, *keep != "")
 	if failed > 0 {
 		io.WriteString(e.stderr, report)
 		return fmt.Errorf("%d of %d cases failed", failed, len(cases))
@@ -231,7 +267,8 @@ func subprocess(argv []string) func(ctx context.Context, args []string, stdin []
 }
 
 // runCase runs one case; dir holds the files its flags name.
-func runCase(parent context.Context, runner func(context.Context, []string, []byte) (conformance.Result, error), cc *conformCase, dir string, timeout time.Duration) error {
+func runCase(parent context.Context, runner func(context.Context, []string, []byte) (conformance.Result, error), cc *conformCase, keep bool, timeout time.Duration) error {
+	dir := cc.dir
 	args, err := cc.c.Args(func(name string, content []byte) (string, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", err
@@ -247,6 +284,14 @@ func runCase(parent context.Context, runner func(context.Context, []string, []by
 	if err != nil {
 		return err
 	}
+	if keep {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stdin"), stdin, 0o644); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	r, err := runner(ctx, args, stdin)
@@ -260,7 +305,7 @@ func runCase(parent context.Context, runner func(context.Context, []string, []by
 }
 
 // conformReport writes the table of areas and the failures.
-func conformReport(cases []*conformCase, verbose bool, maxShown int) (string, int) {
+func conformReport(cases []*conformCase, verbose bool, maxShown int, implArgv []string, keep bool) (string, int) {
 	type counts struct{ total, failed int }
 	var order []string
 	per := map[string]*counts{}
@@ -321,6 +366,9 @@ func conformReport(cases []*conformCase, verbose bool, maxShown int) (string, in
 		fmt.Fprintf(&b, "    spec:    %s\n", cc.c.Spec)
 		if cc.args != nil {
 			fmt.Fprintf(&b, "    command: %s\n", strings.Join(cc.args, " "))
+		}
+		if keep && cc.args != nil {
+			fmt.Fprintf(&b, "    reproduce: %s < %s\n", shellJoin(append(slices.Clone(implArgv), cc.args...)), shellQuote(filepath.Join(cc.dir, "stdin")))
 		}
 		if cc.c.Expect.Rule != "" {
 			fmt.Fprintf(&b, "    refused by rule (as mxkit names it): %s\n", cc.c.Expect.Rule)
@@ -389,4 +437,20 @@ func splitCommand(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shellJoin(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -181,7 +182,8 @@ func TestConformBrokenAuth(t *testing.T) {
 	if len(broken) == 0 || len(broken) == len(all) {
 		t.Fatalf("pattern selects %d cases, %d of them in v7", len(all), len(broken))
 	}
-	r := runTool(t, "", "conform", "--impl", brokenImpl(t, "flip-auth-v7"), "--run", pattern, "--max-failures", "0")
+	keep := filepath.Join(t.TempDir(), "kept cases")
+	r := runTool(t, "", "conform", "--impl", brokenImpl(t, "flip-auth-v7"), "--run", pattern, "--max-failures", "0", "--keep", keep)
 	if r.code != 1 {
 		t.Fatalf("status %d, want 1\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -200,7 +202,7 @@ func TestConformBrokenAuth(t *testing.T) {
 	}
 	for _, want := range []string{
 		"command: auth --room-version 7",
-		"the output differs (comparing allowed)",
+		"the output differs (comparing allowed) (- want, + got)",
 		`-   "allowed": true`, `+   "allowed": false`,
 		`-   "allowed": false`, `+   "allowed": true`,
 		"refused by rule (as mxkit names it): member.join.",
@@ -210,6 +212,21 @@ func TestConformBrokenAuth(t *testing.T) {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("report lacks %q:\n%s", want, clipText(r.stderr))
 		}
+	}
+	// --keep keeps the failing cases only, and each reproduce line runs
+	// the implementation on the case again (through a real shell, which
+	// checks the quoting).
+	kept, err := os.ReadDir(keep)
+	if err != nil || len(kept) != len(broken) {
+		t.Fatalf("%d cases kept (%v), want the %d failures", len(kept), err, len(broken))
+	}
+	repro := regexp.MustCompile(`(?m)^    reproduce: (.*)$`).FindAllStringSubmatch(r.stderr, -1)
+	if len(repro) != len(broken) {
+		t.Fatalf("%d reproduce lines, want %d", len(repro), len(broken))
+	}
+	out, err := exec.Command("sh", "-c", repro[0][1]).Output()
+	if err != nil || !strings.HasPrefix(string(out), `{"allowed":`) {
+		t.Errorf("reproducing with %s: %q, %v", repro[0][1], out, err)
 	}
 }
 
