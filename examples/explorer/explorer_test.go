@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/stateres"
 	"github.com/mxkit/mxkit/stateres/roomgen"
 )
@@ -106,7 +107,11 @@ func writeEvents(t *testing.T, g *roomgen.Room, extra ...json.RawMessage) string
 		if err := json.Unmarshal(ev.JSON(), &m); err != nil {
 			t.Fatal(err)
 		}
-		m["event_id"], _ = json.Marshal(ev.ID())
+		if g.Version.Event.EventID == roomversion.EventIDGiven || strings.Contains(ev.ID(), ":") {
+			// Readable IDs (or versions 1 and 2) travel in the event;
+			// reference hash IDs are computed again when read.
+			m["event_id"], _ = json.Marshal(ev.ID())
+		}
 		raw, _ := json.Marshal(m)
 		raws = append(raws, raw)
 	}
@@ -124,7 +129,8 @@ func writeEvents(t *testing.T, g *roomgen.Room, extra ...json.RawMessage) string
 // they must be the generator's own states at its branch tips.
 func TestWalkMatchesGenerator(t *testing.T) {
 	for _, forks := range []int{2, 3} {
-		g, err := roomgen.Generate(roomgen.Config{Seed: 5, Members: 40, Forks: forks, ReadableIDs: true})
+		// With three forks the IDs are reference hashes, not in the file.
+		g, err := roomgen.Generate(roomgen.Config{Seed: 5, Members: 40, Forks: forks, ReadableIDs: forks == 2})
 		if err != nil {
 			t.Fatal(err)
 		}
