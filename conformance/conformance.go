@@ -18,8 +18,8 @@
 //     event", and each room version's "Event IDs";
 //   - signing: content/appendices.md, "Signing JSON", "Checking for a
 //     Signature", "Cryptographic Test Vectors";
-//   - authorization rules: content/server-server-api.md, "Authorization
-//     rules", and each room version's "Authorization rules";
+//   - authorization rules: content/server-server-api.md, "Authorisation
+//     rules", and each room version's "Authorisation rules";
 //   - state resolution: content/rooms/v1.md, "State resolution";
 //     content/rooms/fragments/v2-state-res.md; content/rooms/v12.md,
 //     "State resolution".

@@ -54,7 +54,7 @@ const (
 func specRedact(v string) string  { return fmt.Sprintf(`content/rooms/v%s.md, "Redactions"`, v) }
 func specEventID(v string) string { return fmt.Sprintf(`content/rooms/v%s.md, "Event IDs"`, v) }
 func specAuth(v string) string {
-	return fmt.Sprintf(`content/rooms/v%s.md, "Authorization rules"; content/server-server-api.md, "Authorization rules"`, v)
+	return fmt.Sprintf(`content/rooms/v%s.md, "Authorisation rules"; content/server-server-api.md, "Authorisation rules"`, v)
 }
 
 func specStateRes(v roomversion.Version) string {

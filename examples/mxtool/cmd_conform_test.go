@@ -206,7 +206,7 @@ func TestConformBrokenAuth(t *testing.T) {
 		`-   "allowed": true`, `+   "allowed": false`,
 		`-   "allowed": false`, `+   "allowed": true`,
 		"refused by rule (as mxkit names it): member.join.",
-		`spec:    content/rooms/v7.md, "Authorization rules"`,
+		`spec:    content/rooms/v7.md, "Authorisation rules"`,
 		fmt.Sprintf("mxtool conform: %d of %d cases failed\n", len(broken), len(all)),
 	} {
 		if !strings.Contains(r.stderr, want) {
