@@ -71,6 +71,9 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
 	hs.rooms.outbound = f.out.enqueue
+	if err := f.out.restore(context.Background()); err != nil {
+		return nil, fmt.Errorf("outbound queue: %w", err)
+	}
 	hs.cli.join = f.join
 	hs.cli.fed = f
 	return f, nil
@@ -152,9 +155,9 @@ func (f *fedParts) leaveRemote(ctx context.Context, roomID, userID string, via [
 
 // outbound sends new events to other servers: one queue per destination,
 // delivered in order, in transactions of up to 50 PDUs, retried with
-// backoff while the server runs. Events are committed before they are
-// queued; one lost in a crash is fetched by the receiver as a missing
-// prev event of the next one.
+// backoff. The queue of local events is also in the database (written in
+// the transaction that stores the event, deleted once delivered), so what
+// a stop or a crash interrupts is sent after the next start.
 type outbound struct {
 	hs     *Homeserver
 	client *federation.Client
@@ -248,10 +251,61 @@ func (o *outbound) run(dest string, q *destQueue) {
 			continue
 		}
 		backoff = 200 * time.Millisecond
+		o.delivered(dest, batch)
 		q.mu.Lock()
 		q.pending = q.pending[n:]
 		q.mu.Unlock()
 	}
+}
+
+// delivered removes delivered events from the stored queue.
+func (o *outbound) delivered(dest string, batch []*event.Event) {
+	err := o.hs.db.Tx(o.ctx, func(tx *sql.Tx) error {
+		for _, ev := range batch {
+			if _, err := tx.ExecContext(o.ctx, `DELETE FROM outbound_queue WHERE dest = ? AND event_id = ?`, dest, ev.ID()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && o.ctx.Err() == nil {
+		o.hs.log.Warn("forgetting delivered events", "dest", dest, "err", err)
+	}
+}
+
+// restore queues again the events the last run did not deliver.
+func (o *outbound) restore(ctx context.Context) error {
+	rows, err := o.hs.db.query(ctx, `SELECT dest, event_id FROM outbound_queue ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	type item struct{ dest, id string }
+	var items []item
+	var ids []string
+	for rows.Next() {
+		var it item
+		if err := rows.Scan(&it.dest, &it.id); err != nil {
+			rows.Close()
+			return err
+		}
+		items = append(items, it)
+		ids = append(ids, it.id)
+	}
+	rows.Close()
+	if len(items) == 0 {
+		return nil
+	}
+	evs, err := o.hs.rooms.load(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if se := evs[it.id]; se != nil {
+			o.enqueue(se.Event, []string{it.dest})
+		}
+	}
+	o.hs.log.Info("queued the events not yet delivered", "events", len(items))
+	return nil
 }
 
 func (o *outbound) close() {

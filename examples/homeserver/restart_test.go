@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -184,4 +185,69 @@ func TestFederationPeerRestart(t *testing.T) {
 		_, err := alice.do("GET", rp+"/messages?dir=b&limit=5", nil, &r)
 		return err == nil && len(r.Chunk) > 0 && r.Chunk[0].Content.Body == "bob is back"
 	})
+}
+
+// TestFederationQueueSurvivesKill sends messages while the other server
+// is down, kills the sending server with SIGKILL, and starts both again:
+// the events the sender acknowledged but had not delivered are in its
+// stored queue and reach the other server after the restart.
+func TestFederationQueueSurvivesKill(t *testing.T) {
+	t.Parallel()
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	argsA := []string{"--server-name", "a.test", "--listen", "127.0.0.1:0", "--federation-listen", addrA,
+		"--peer", "b.test=" + addrB, "--db", filepath.Join(dir, "a.db"), "--key", filepath.Join(dir, "a.key")}
+	argsB := []string{"--server-name", "b.test", "--listen", "127.0.0.1:0", "--federation-listen", addrB,
+		"--peer", "a.test=" + addrA, "--db", filepath.Join(dir, "b.db"), "--key", filepath.Join(dir, "b.key")}
+	a, b := startProc(t, argsA...), startProc(t, argsB...)
+	alice := register(t, a.clientURL, "alice")
+	bob := register(t, b.clientURL, "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	rp := "/rooms/" + url.PathEscape(room.RoomID)
+	bob.must("POST", "/join/"+url.PathEscape(room.RoomID)+"?server_name=a.test", map[string]any{}, nil)
+	waitState(t, alice, rp, "m.room.member", "@bob:b.test", "join")
+
+	b.kill()
+	const n = 10
+	for i := range n {
+		alice.must("PUT", rp+"/send/m.room.message/q"+fmt.Sprint(i), map[string]string{"msgtype": "m.text", "body": fmt.Sprint("queued ", i)}, nil)
+	}
+	a.kill()
+
+	b = startProc(t, argsB...)
+	startProc(t, argsA...)
+	bob = login(t, b.clientURL, "bob")
+	waitFor(t, "the queued messages on b.test", func() bool {
+		var r struct {
+			Chunk []struct {
+				Content struct {
+					Body string `json:"body"`
+				} `json:"content"`
+			} `json:"chunk"`
+		}
+		if _, err := bob.do("GET", rp+"/messages?dir=b&limit=50", nil, &r); err != nil {
+			return false
+		}
+		seen := 0
+		for _, ev := range r.Chunk {
+			if strings.HasPrefix(ev.Content.Body, "queued ") {
+				seen++
+			}
+		}
+		return seen == n
+	})
+}
+
+// freeAddr finds a free loopback address for a listener a process opens.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -245,6 +245,10 @@ type Local struct {
 	TS       int64
 	// Txn records the client transaction for unsigned.transaction_id.
 	TxnDevice, TxnID string
+
+	// dests are the servers the event is queued for, in the same
+	// transaction that stores it.
+	dests []string
 }
 
 // ErrForbidden wraps the authorization rules' refusal of a local event.
@@ -327,29 +331,30 @@ func (r *Rooms) sendLocked(ctx context.Context, l Local) (*event.Event, error) {
 		after = maps.Clone(state)
 		after[stateKey{Type: ev.Type(), StateKey: k}] = ev.ID()
 	}
+	if r.outbound != nil {
+		l.dests = r.destinations(ctx, ev)
+	}
 	if err := r.storeLocked(ctx, l.RoomID, []federation.NewEvent{{Event: ev, Status: federation.Accepted, StateAfter: after}}, &l); err != nil {
 		return nil, err
 	}
-	r.sendOut(ctx, ev, after)
+	if len(l.dests) > 0 {
+		r.outbound(ev, l.dests)
+	}
 	return ev, nil
 }
 
-// sendOut hands a new local event to the federation sender, addressed
-// to the servers of the room's joined members (and an invitee's server).
-func (r *Rooms) sendOut(ctx context.Context, ev *event.Event, state map[stateKey]string) {
-	if r.outbound == nil {
-		return
-	}
-	servers := r.serversIn(ctx, ev.RoomID(), state)
+// destinations are the servers a new local event goes to: those with a
+// joined member in the room's current state (before the event, so that
+// a leave reaches the servers it leaves), and a member event's target's
+// server.
+func (r *Rooms) destinations(ctx context.Context, ev *event.Event) []string {
+	servers := r.serversIn(ctx, ev.RoomID(), nil)
 	if ev.Type() == event.TypeMember {
 		if k, _ := ev.StateKey(); k != "" {
 			servers = append(servers, serverOf(k))
 		}
 	}
-	servers = slices.DeleteFunc(slices.Compact(sortStrings(servers)), func(s string) bool { return s == r.name || s == "" })
-	if len(servers) > 0 {
-		r.outbound(ev, servers)
-	}
+	return slices.DeleteFunc(slices.Compact(sortStrings(servers)), func(s string) bool { return s == r.name || s == "" })
 }
 
 // serversIn lists the servers with a joined member in the room's

@@ -253,6 +253,13 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 			if lastStream, err = res.LastInsertId(); err != nil {
 				return err
 			}
+			if local != nil && ev.Sender() == local.Sender {
+				for _, d := range local.dests {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO outbound_queue (dest, event_id) VALUES (?, ?)`, d, ev.ID()); err != nil {
+						return err
+					}
+				}
+			}
 			if applies[ev.ID()] {
 				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO redactions (redacts, redaction_id, sender, ts) VALUES (?, ?, ?, ?)`,
 					ev.Redacts(), ev.ID(), ev.Sender(), ev.OriginServerTS()); err != nil {

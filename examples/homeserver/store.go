@@ -191,6 +191,13 @@ CREATE TABLE IF NOT EXISTS redactions (
 	ts           INTEGER NOT NULL,
 	PRIMARY KEY (redacts, redaction_id)
 );
+-- outbound_queue: local events not yet delivered to a server, in order.
+CREATE TABLE IF NOT EXISTS outbound_queue (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	dest     TEXT NOT NULL,
+	event_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_queue_dest ON outbound_queue (dest, event_id);
 -- a counter for the sync positions of what is not an event (account data)
 CREATE TABLE IF NOT EXISTS positions (
 	name  TEXT PRIMARY KEY,
