@@ -6,8 +6,8 @@
 // The suite is the set of files under suite/, one per area, embedded in
 // Files so that programs built with this package (mxtool conform) carry
 // them. Each case names an operation of the mxtool command-line contract
-// (the subcommands canonical, redact, event-id, hashes, sign, verify, auth
-// and resolve), its room version, its input and the expected answer, and
+// (the subcommands canonical, redact, event-id, hashes, sign, verify, auth,
+// auth-events and resolve), its room version, its input and the expected answer, and
 // cites the section of the specification it checks:
 //
 //   - canonical JSON: content/appendices.md, "Canonical JSON";
@@ -19,7 +19,8 @@
 //   - signing: content/appendices.md, "Signing JSON", "Checking for a
 //     Signature", "Cryptographic Test Vectors";
 //   - authorization rules: content/server-server-api.md, "Authorisation
-//     rules", and each room version's "Authorisation rules";
+//     rules" and "Auth events selection", and each room version's
+//     "Authorisation rules";
 //   - state resolution: content/rooms/v1.md, "State resolution";
 //     content/rooms/fragments/v2-state-res.md; content/rooms/v12.md,
 //     "State resolution".
@@ -69,7 +70,7 @@ type Case struct {
 	// heading).
 	Spec string `json:"spec"`
 	// Command is the mxtool subcommand: canonical, redact, event-id,
-	// hashes, sign, verify, auth or resolve.
+	// hashes, sign, verify, auth, auth-events or resolve.
 	Command string `json:"command"`
 	// RoomVersion, when set, is passed as --room-version.
 	RoomVersion string `json:"room_version,omitempty"`

@@ -610,8 +610,9 @@ func (w *authWorld) raw(s *authSpec, id string, authIDs []string) json.RawMessag
 func genAuth(t *testing.T) conformance.Suite {
 	s := conformance.Suite{
 		Area:        "auth",
-		Description: "The authorization rules (command auth): the checks on the event's own auth_events list, then the rules with the auth events as the state they read. Only \"allowed\" is compared; expect.rule names the rule mxkit reports (package eventauth). Events carry readable IDs in \"event_id\", taken as given whatever the room version; hashes and signatures are placeholders that the rules do not read.",
+		Description: "The authorization rules (command auth): the checks on the event's own auth_events list, then the rules with the auth events as the state they read. Only \"allowed\" is compared; expect.rule names the rule mxkit reports (package eventauth). Events carry readable IDs in \"event_id\", taken as given whatever the room version; hashes and signatures are placeholders that the rules do not read. The selection/ cases are the auth events selection (command auth-events) of the same events: the state keys the rules need, sorted by type then state key.",
 	}
+	seenSelection := map[string]bool{}
 	var fixtures map[string]*authSpec
 	readJSON(t, "../eventauth/testdata/fixtures.json", &fixtures)
 	files, _ := filepath.Glob("../eventauth/testdata/cases/*.json")
@@ -642,7 +643,24 @@ func genAuth(t *testing.T) conformance.Suite {
 				continue
 			}
 			for _, v := range versionList(t, c.Versions) {
-				s.Cases = append(s.Cases, authCaseFor(t, &authWorld{t: t, v: v, specs: specs}, group, c))
+				ac := authCaseFor(t, &authWorld{t: t, v: v, specs: specs}, group, c)
+				s.Cases = append(s.Cases, ac)
+				// One selection case per distinct input of the selection:
+				// the event's type, sender, state key and content.
+				if sc, ok := selectionCase(t, v, ac); ok {
+					var k struct {
+						Type     string          `json:"type"`
+						Sender   string          `json:"sender"`
+						StateKey *string         `json:"state_key"`
+						Content  json.RawMessage `json:"content"`
+					}
+					json.Unmarshal(sc.Input, &k)
+					key := v.ID + "\x00" + string(mustJSON(t, k))
+					if !seenSelection[key] {
+						seenSelection[key] = true
+						s.Cases = append(s.Cases, sc)
+					}
+				}
 			}
 		}
 	}
@@ -738,6 +756,38 @@ func authCaseFor(t *testing.T, w *authWorld, group string, c authCase) conforman
 		out.Expect = conformance.Expect{Output: mustJSON(t, map[string]bool{"allowed": false}), Compare: []string{"allowed"}, Rule: c.Expect}
 	}
 	return out
+}
+
+// selectionCase is the auth events selection of an auth case's event.
+// Its expectation is the library's: the rule's vectors are Go tables in
+// package eventauth, which check the same function.
+func selectionCase(t *testing.T, v roomversion.Version, ac conformance.Case) (conformance.Case, bool) {
+	var in struct {
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(ac.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	var head struct {
+		EventID string `json:"event_id"`
+	}
+	json.Unmarshal(in.Event, &head)
+	ev, err := event.ParseWithID(v, in.Event, head.EventID)
+	if err != nil {
+		return conformance.Case{}, false
+	}
+	keys, err := eventauth.Needed(v, ev)
+	if err != nil {
+		return conformance.Case{}, false
+	}
+	needed := make([]map[string]string, len(keys))
+	for i, k := range keys {
+		needed[i] = map[string]string{"type": k.Type, "state_key": k.StateKey}
+	}
+	return conformance.Case{
+		Name: "selection/" + ac.Name, Spec: `content/server-server-api.md, "Auth events selection"`, Command: "auth-events", RoomVersion: v.ID,
+		Input: in.Event, Expect: conformance.Expect{Output: mustJSON(t, map[string]any{"needed": needed})},
+	}, true
 }
 
 // --- state resolution --------------------------------------------------
