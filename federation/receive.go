@@ -187,10 +187,48 @@ func (r *Receiver) Receive(ctx context.Context, origin, txnID string, body []byt
 }
 
 type txnBody struct {
-	Origin         string            `json:"origin"`
-	OriginServerTS *int64            `json:"origin_server_ts"`
-	PDUs           []json.RawMessage `json:"pdus"`
-	EDUs           []json.RawMessage `json:"edus"`
+	PDUs []json.RawMessage
+	EDUs []json.RawMessage
+}
+
+// splitTransaction checks a transaction body and splits out its PDUs and EDUs
+// without decoding them: a transaction is up to 50 PDUs of up to 64 KiB, and
+// each is parsed on its own later. The origin in the body is not used: the
+// authenticated origin is (as the reference server does).
+func splitTransaction(body []byte) (txnBody, error) {
+	var t txnBody
+	if !json.Valid(body) {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "transaction is not JSON")
+	}
+	var pdus, edus, ts []byte
+	if !eachMember(body, func(k, v []byte) bool {
+		// A repeated key: the last one counts, as encoding/json reads it.
+		switch string(k) {
+		case "pdus":
+			pdus = v
+		case "edus":
+			edus = v
+		case "origin_server_ts":
+			ts = v
+		}
+		return true
+	}) {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "transaction is not a JSON object")
+	}
+	if pdus == nil {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "pdus is required")
+	}
+	if ts == nil || ts[0] == '"' || ts[0] == '{' || ts[0] == '[' || ts[0] == 'n' || ts[0] == 't' || ts[0] == 'f' {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "origin_server_ts is required, an integer")
+	}
+	t.PDUs = []json.RawMessage{}
+	if !eachElement(pdus, func(e []byte) { t.PDUs = append(t.PDUs, e) }) {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "pdus is not an array")
+	}
+	if edus != nil && string(edus) != "null" && !eachElement(edus, func(e []byte) { t.EDUs = append(t.EDUs, e) }) {
+		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "edus is not an array")
+	}
+	return t, nil
 }
 
 // pdu is one PDU of a transaction on its way through the checks.
@@ -203,15 +241,9 @@ type pdu struct {
 }
 
 func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map[string]PDUResult, error) {
-	var t txnBody
-	if err := json.Unmarshal(body, &t); err != nil {
-		return nil, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "transaction is not a JSON object of the expected shape: "+err.Error())
-	}
-	if t.PDUs == nil {
-		return nil, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "pdus is required")
-	}
-	if t.OriginServerTS == nil {
-		return nil, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "origin_server_ts is required")
+	t, err := splitTransaction(body)
+	if err != nil {
+		return nil, err
 	}
 	// The reference server refuses an oversized transaction as a whole
 	// with a 400.

@@ -6,50 +6,107 @@ import "encoding/json"
 // object raw, without decoding the rest: the receive pipeline needs a PDU's
 // room_id (to know its room version) before it can parse the PDU. ok is false
 // when raw is not an object, the key is absent, or its value is not a string.
-// It does not validate raw: the PDU is parsed in full afterwards.
+// It does not validate raw: the PDU is parsed in full afterwards. With a key
+// repeated, the first is used (such a PDU fails to parse anyway).
 func topLevelString(raw []byte, key string) (string, bool) {
-	i := skipWS(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
+	var val []byte
+	found := false
+	if !eachMember(raw, func(k, v []byte) bool {
+		if string(k) == key {
+			val, found = v, true
+			return false
+		}
+		return true
+	}) && !found {
 		return "", false
 	}
-	i++
+	if !found || val[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(val, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// eachMember calls fn with each top-level key (unescaped; fn must not keep
+// it) and raw value of the JSON object raw, in order, until fn returns false.
+// It reports false when raw is not an object as far as it was read. It
+// follows the structure only; callers validate raw when they need to.
+func eachMember(raw []byte, fn func(key, val []byte) bool) bool {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return false
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return true
+	}
 	for {
 		i = skipWS(raw, i)
 		if i >= len(raw) || raw[i] != '"' {
-			return "", false
+			return false
 		}
 		kEnd, esc := scanString(raw, i)
 		if kEnd < 0 {
-			return "", false
+			return false
 		}
 		k := raw[i+1 : kEnd-1]
-		match := string(k) == key
 		if esc {
-			var s string
-			match = json.Unmarshal(raw[i:kEnd], &s) == nil && s == key
+			var ks string
+			if json.Unmarshal(raw[i:kEnd], &ks) != nil {
+				return false
+			}
+			k = []byte(ks)
 		}
 		i = skipWS(raw, kEnd)
 		if i >= len(raw) || raw[i] != ':' {
-			return "", false
+			return false
 		}
 		i = skipWS(raw, i+1)
 		vEnd := skipValue(raw, i)
 		if vEnd < 0 {
-			return "", false
+			return false
 		}
-		if match {
-			if raw[i] != '"' {
-				return "", false
-			}
-			var s string
-			if json.Unmarshal(raw[i:vEnd], &s) != nil {
-				return "", false
-			}
-			return s, true
+		if !fn(k, raw[i:vEnd]) {
+			return false
 		}
 		i = skipWS(raw, vEnd)
+		if i < len(raw) && raw[i] == '}' {
+			return true
+		}
 		if i >= len(raw) || raw[i] != ',' {
-			return "", false
+			return false
+		}
+		i++
+	}
+}
+
+// eachElement calls fn with each element of the JSON array raw. It reports
+// false when raw is not an array.
+func eachElement(raw []byte, fn func(elem []byte)) bool {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return false
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return true
+	}
+	for {
+		i = skipWS(raw, i)
+		end := skipValue(raw, i)
+		if end < 0 {
+			return false
+		}
+		fn(raw[i:end])
+		i = skipWS(raw, end)
+		if i < len(raw) && raw[i] == ']' {
+			return true
+		}
+		if i >= len(raw) || raw[i] != ',' {
+			return false
 		}
 		i++
 	}

@@ -81,3 +81,45 @@ func dup(raw []byte) bool {
 	}
 	return false
 }
+
+// FuzzSplitTransaction: on bodies encoding/json reads as a transaction, the
+// scanner finds the same PDUs and EDUs, byte for byte.
+func FuzzSplitTransaction(f *testing.F) {
+	for _, s := range []string{
+		`{"origin":"a","origin_server_ts":1,"pdus":[{"a":"]"},[1,{"b":[]}],"x\\"y"],"edus":[{"edu_type":"m.typing","content":{}}]}`,
+		`{"pdus":[],"origin_server_ts":-1.5e3}`, `{"pdus" : [ 1 , 2 ] , "origin_server_ts" : 0 , "edus" : null }`,
+		`{"pdus":{}}`, `[]`, `{"pdus":[1],"pdus":[2,3],"origin_server_ts":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := splitTransaction(body)
+		var want struct {
+			PDUs []json.RawMessage `json:"pdus"`
+			EDUs []json.RawMessage `json:"edus"`
+			TS   *float64          `json:"origin_server_ts"`
+		}
+		if json.Unmarshal(body, &want) != nil || want.PDUs == nil || want.TS == nil {
+			if err == nil && !dup(body) {
+				// encoding/json refuses it (or it lacks pdus or a numeric
+				// origin_server_ts): the scanner must refuse it too.
+				t.Fatalf("%s accepted", body)
+			}
+			return
+		}
+		if err != nil {
+			if dup(body) {
+				return
+			}
+			t.Fatalf("%s refused: %v", body, err)
+		}
+		if len(got.PDUs) != len(want.PDUs) || len(got.EDUs) != len(want.EDUs) {
+			t.Fatalf("%s: %d/%d PDUs, %d/%d EDUs", body, len(got.PDUs), len(want.PDUs), len(got.EDUs), len(want.EDUs))
+		}
+		for i := range got.PDUs {
+			if !bytes.Equal(got.PDUs[i], want.PDUs[i]) {
+				t.Fatalf("PDU %d: %s, want %s", i, got.PDUs[i], want.PDUs[i])
+			}
+		}
+	})
+}
