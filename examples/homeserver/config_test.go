@@ -141,3 +141,24 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncPosTokens(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want syncPos
+		bad  bool
+	}{
+		{in: "", want: syncPos{}},
+		{in: "s1_2", want: syncPos{1, 2, 0}}, // tokens of the two-part form stay valid
+		{in: "s1_2_3", want: syncPos{1, 2, 3}},
+		{in: "s1", bad: true},
+		{in: "s1_2_3_4", bad: true},
+		{in: "s1_-2", bad: true},
+		{in: "sx_1", bad: true},
+	} {
+		got, err := parseSyncPos(tt.in)
+		if (err != nil) != tt.bad || (!tt.bad && got != tt.want) {
+			t.Errorf("parseSyncPos(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
@@ -19,6 +21,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 type Data struct {
 	db     *Store
 	notify *notifier
+	typing *typingState
 }
 
 var (
@@ -108,17 +111,94 @@ func (d *Data) SetAccountData(ctx context.Context, userID, roomID, dataType stri
 	return err
 }
 
-// SetTyping implements clientapi.Ephemeral. Typing notifications are not
-// delivered by this example server; they are accepted.
+// SetTyping implements clientapi.Ephemeral. Typing notifications are kept
+// in memory (they expire within seconds) and delivered by sync; they are
+// not sent over federation by this server.
 func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID string, typing bool, timeout time.Duration) error {
+	if typing && timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	d.typing.set(roomID, who.UserID, typing, min(timeout, 2*time.Minute), func() { d.notify.bump(0) })
+	d.notify.bump(0)
 	return nil
 }
 
-// SetReceipt implements clientapi.Ephemeral: receipts are stored.
+// SetReceipt implements clientapi.Ephemeral: receipts are stored, with a
+// position for sync.
 func (d *Data) SetReceipt(ctx context.Context, who clientapi.Identity, roomID, receiptType, eventID, threadID string) error {
-	return d.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO receipts (room_id, user_id, type, thread, event_id, ts) VALUES (?, ?, ?, ?, ?, ?)`,
-			roomID, who.UserID, receiptType, threadID, eventID, time.Now().UnixMilli())
+	err := d.db.Tx(ctx, func(tx *sql.Tx) error {
+		pos, err := nextPosition(ctx, tx, "account_data")
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO receipts (room_id, user_id, type, thread, event_id, ts, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			roomID, who.UserID, receiptType, threadID, eventID, time.Now().UnixMilli(), pos)
 		return err
 	})
+	if err == nil {
+		d.notify.bump(0)
+	}
+	return err
+}
+
+// typingState holds who is typing in which room, with a version that
+// moves at every change (the third part of sync tokens).
+type typingState struct {
+	mu      sync.Mutex
+	version int64
+	rooms   map[string]map[string]time.Time // room -> user -> expiry
+	changed map[string]int64                // room -> version of its last change
+}
+
+func (t *typingState) current() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.version
+}
+
+// set records a change; expired, called when the typing times out, wakes
+// the syncs that must tell it.
+func (t *typingState) set(roomID, userID string, typing bool, timeout time.Duration, expired func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.rooms == nil {
+		t.rooms, t.changed = map[string]map[string]time.Time{}, map[string]int64{}
+	}
+	if typing {
+		if t.rooms[roomID] == nil {
+			t.rooms[roomID] = map[string]time.Time{}
+		}
+		until := time.Now().Add(timeout)
+		t.rooms[roomID][userID] = until
+		time.AfterFunc(timeout, func() {
+			t.mu.Lock()
+			still := t.rooms[roomID][userID].Equal(until)
+			if still {
+				delete(t.rooms[roomID], userID)
+				t.version++
+				t.changed[roomID] = t.version
+			}
+			t.mu.Unlock()
+			if still {
+				expired()
+			}
+		})
+	} else {
+		delete(t.rooms[roomID], userID)
+	}
+	t.version++
+	t.changed[roomID] = t.version
+}
+
+// users returns who is typing in the room, sorted, and the version of the
+// room's last change.
+func (t *typingState) users(roomID string) ([]string, int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for u := range t.rooms[roomID] {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out, t.changed[roomID]
 }

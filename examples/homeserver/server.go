@@ -44,8 +44,9 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
 	hs.acct = &Accounts{name: cfg.ServerName, db: db}
-	hs.data = &Data{db: db, notify: hs.rooms.notify}
-	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log}
+	typing := &typingState{}
+	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
+	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()

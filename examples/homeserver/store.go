@@ -139,6 +139,7 @@ CREATE TABLE IF NOT EXISTS receipts (
 	thread   TEXT NOT NULL,
 	event_id TEXT NOT NULL,
 	ts       INTEGER NOT NULL,
+	stream   INTEGER NOT NULL,
 	PRIMARY KEY (room_id, user_id, type, thread)
 );
 CREATE TABLE IF NOT EXISTS client_txns (

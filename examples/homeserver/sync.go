@@ -12,23 +12,33 @@ import (
 	"github.com/mxkit/mxkit/event"
 )
 
-// syncPos is a sync token: the last event stream position and the last
-// account data position the client has seen, written "s<events>_<account data>".
-type syncPos struct{ ev, ad int64 }
+// syncPos is a sync token: the last event stream position, the last
+// position of the stored per-user data (account data, receipts, remote
+// invites) and the typing notifications' version the client has seen,
+// written "s<events>_<data>_<typing>". The typing version lives in memory
+// and starts again at 0 with the process; a token from before a restart
+// (a version above the current one) counts as changed.
+type syncPos struct{ ev, ad, typ int64 }
 
-func (p syncPos) String() string { return fmt.Sprintf("s%d_%d", p.ev, p.ad) }
+func (p syncPos) String() string { return fmt.Sprintf("s%d_%d_%d", p.ev, p.ad, p.typ) }
 
 func parseSyncPos(tok string) (syncPos, error) {
 	if tok == "" {
 		return syncPos{}, nil
 	}
-	a, b, ok := strings.Cut(strings.TrimPrefix(tok, "s"), "_")
-	ev, err1 := strconv.ParseInt(a, 10, 64)
-	ad, err2 := strconv.ParseInt(b, 10, 64)
-	if !ok || err1 != nil || err2 != nil || ev < 0 || ad < 0 {
+	parts := strings.Split(strings.TrimPrefix(tok, "s"), "_")
+	if len(parts) < 2 || len(parts) > 3 {
 		return syncPos{}, clientapi.InvalidParam("malformed since token")
 	}
-	return syncPos{ev, ad}, nil
+	var v [3]int64
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 {
+			return syncPos{}, clientapi.InvalidParam("malformed since token")
+		}
+		v[i] = n
+	}
+	return syncPos{v[0], v[1], v[2]}, nil
 }
 
 func (c *Client) position(ctx context.Context) (syncPos, error) {
@@ -40,7 +50,7 @@ func (c *Client) position(ctx context.Context) (syncPos, error) {
 	if err := c.db.queryRow(ctx, `SELECT value FROM positions WHERE name = 'account_data'`).Scan(&ad); err != nil && err != sql.ErrNoRows {
 		return p, err
 	}
-	return syncPos{ev.Int64, ad.Int64}, nil
+	return syncPos{ev.Int64, ad.Int64, c.typing.current()}, nil
 }
 
 // timelineLimit reads room.timeline.limit from a sync filter.
@@ -125,10 +135,17 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			if err != nil {
 				return nil, err
 			}
-			if len(tl) == 0 && !initial && !newlyJoined {
+			eph, err := c.ephemeral(ctx, who.UserID, roomID, since, now, initial || newlyJoined)
+			if err != nil {
+				return nil, err
+			}
+			if len(tl) == 0 && !initial && !newlyJoined && len(eph) == 0 {
 				continue
 			}
 			jr := &clientapi.JoinedRoom{Timeline: &clientapi.Timeline{Limited: more}}
+			if len(eph) > 0 {
+				jr.Ephemeral = &clientapi.EventsBlock{Events: eph}
+			}
 			inTimeline := map[string]bool{}
 			for _, se := range tl {
 				jr.Timeline.Events = append(jr.Timeline.Events, clientEvent(se, who.UserID, who.DeviceID))
@@ -300,7 +317,7 @@ func (c *Client) Wait(ctx context.Context, who clientapi.Identity, since string)
 	if err != nil {
 		return err
 	}
-	if now.ev > pos.ev || now.ad > pos.ad {
+	if now.ev > pos.ev || now.ad > pos.ad || now.typ != pos.typ {
 		return nil
 	}
 	select {
@@ -331,6 +348,64 @@ func strippedInvite(invite, roomState []byte) ([]json.RawMessage, error) {
 			continue
 		}
 		b, _ := json.Marshal(map[string]any{"type": e.Type, "state_key": *e.StateKey, "sender": e.Sender, "content": e.Content})
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// ephemeral returns a joined room's m.typing and m.receipt events for a
+// sync: typing when it changed since the token (or always, for an initial
+// sync), the receipts stored since the token.
+func (c *Client) ephemeral(ctx context.Context, userID, roomID string, since, now syncPos, all bool) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	if users, ver := c.typing.users(roomID); all || ver > since.typ || since.typ > now.typ {
+		if users == nil {
+			users = []string{}
+		}
+		if all && len(users) == 0 {
+			users = nil
+		}
+		if users != nil {
+			b, _ := json.Marshal(map[string]any{"type": "m.typing", "content": map[string]any{"user_ids": users}})
+			out = append(out, b)
+		}
+	}
+	from := since.ad
+	if all {
+		from = 0
+	}
+	rows, err := c.db.query(ctx, `SELECT user_id, type, thread, event_id, ts FROM receipts WHERE room_id = ? AND stream > ? AND stream <= ?`, roomID, from, now.ad)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	content := map[string]map[string]map[string]map[string]any{} // event -> type -> user -> receipt
+	for rows.Next() {
+		var user, typ, thread, eventID string
+		var ts int64
+		if err := rows.Scan(&user, &typ, &thread, &eventID, &ts); err != nil {
+			return nil, err
+		}
+		if typ == "m.read.private" && user != userID {
+			continue // a private receipt is only for its owner
+		}
+		r := map[string]any{"ts": ts}
+		if thread != "" {
+			r["thread_id"] = thread
+		}
+		if content[eventID] == nil {
+			content[eventID] = map[string]map[string]map[string]any{}
+		}
+		if content[eventID][typ] == nil {
+			content[eventID][typ] = map[string]map[string]any{}
+		}
+		content[eventID][typ][user] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(content) > 0 {
+		b, _ := json.Marshal(map[string]any{"type": "m.receipt", "content": content})
 		out = append(out, b)
 	}
 	return out, nil
