@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -696,4 +695,3 @@ func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID
 	return out, rows.Err()
 }
 
-var _ = fmt.Sprintf

@@ -25,7 +25,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -204,4 +203,3 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready func(*Homeser
 	return err
 }
 
-var _ = http.StatusOK
