@@ -694,4 +694,3 @@ func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID
 	}
 	return out, rows.Err()
 }
-

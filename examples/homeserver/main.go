@@ -202,4 +202,3 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger, ready func(*Homeser
 	hs.Shutdown(sctx)
 	return err
 }
-
