@@ -480,3 +480,55 @@ func TestEndToEndMemberships(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndMissingAuthEvents: a PDU whose prev events are known but one of
+// whose auth events is not makes the receiver fetch its auth chain with
+// event_auth; the fetched event is stored as an outlier.
+func TestEndToEndMissingAuthEvents(t *testing.T) {
+	ctx := context.Background()
+	v := roomversion.V10
+	hss := newNetwork(t, "alpha.test", "beta.test")
+	a, b := hss[0], hss[1]
+	alice, bob := "@alice:alpha.test", "@bob:beta.test"
+	roomID := createRoom(t, a, v, alice, "!auth:alpha.test")
+	if _, err := b.srv.Join(ctx, []string{"alpha.test"}, roomID, bob, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, known, err := currentState(ctx, a.store, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New power levels that beta never receives as a PDU.
+	pl, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: "m.room.power_levels", StateKey: strp(""), Sender: alice, RoomID: roomID,
+		Content: []byte(`{"users":{"@alice:alpha.test":100},"events_default":0,"state_default":50}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, _, err := currentState(ctx, a.store, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A message on the old extremity, authorised by the new power levels.
+	msg, err := buildEvent(ctx, a.store, v, event.Builder{Type: "m.room.message", Sender: alice, RoomID: roomID, Content: []byte(`{"body":"x"}`)}, st, known, "alpha.test", a.key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(msg.AuthEventIDs(), pl.ID()) {
+		t.Fatalf("the message is not authorised by the new power levels")
+	}
+	// alpha has it (event_auth is asked about it).
+	before, err := resolveAt(ctx, a.store, v, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.StoreEvents(ctx, roomID, []NewEvent{{Event: msg, Status: Accepted, StateAfter: before}}); err != nil {
+		t.Fatal(err)
+	}
+	sendBuilt(t, a, msg)
+	if s, _ := statusOf(t, b, pl.ID()); s != Outlier {
+		t.Errorf("the power levels fetched with event_auth are %v, want outlier", s)
+	}
+	if s, _ := statusOf(t, b, msg.ID()); s != Accepted {
+		t.Errorf("the message is %v, want accepted", s)
+	}
+}
