@@ -222,12 +222,13 @@ feed:
 		}
 	}
 	report, failed := conformReport(cases, *verbose, *maxShown, implArgv, *keep != "")
-	if failed > 0 {
-		io.WriteString(e.stderr, report)
-		return fmt.Errorf("%d of %d cases failed", failed, len(cases))
+	if _, err := io.WriteString(e.stdout, report); err != nil {
+		return err
 	}
-	_, err = io.WriteString(e.stdout, report)
-	return err
+	if failed > 0 {
+		return &failedWithReport{fmt.Sprintf("%d of %d cases failed", failed, len(cases))}
+	}
+	return nil
 }
 
 // loadSuites parses the built-in suite once per process; conform never

@@ -187,15 +187,18 @@ func TestConformBrokenAuth(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("status %d, want 1\nstderr:\n%s", r.code, r.stderr)
 	}
-	if r.stdout != "" {
-		t.Errorf("output on standard output with failures: %s", r.stdout)
+	if r.stdout == "" {
+		t.Error("no report on standard output")
+	}
+	if want := fmt.Sprintf("mxtool conform: %d of %d cases failed\n", len(broken), len(all)); r.stderr != want {
+		t.Errorf("standard error %q, want the one line %q", r.stderr, want)
 	}
 	row := fmt.Sprintf(`(?m)^auth +%d +%d +%d  FAIL$`, len(all), len(all)-len(broken), len(broken))
-	if !regexp.MustCompile(row).MatchString(r.stderr) {
-		t.Errorf("no row %s in:\n%s", row, r.stderr)
+	if !regexp.MustCompile(row).MatchString(r.stdout) {
+		t.Errorf("no row %s in:\n%s", row, r.stdout)
 	}
 	for _, n := range all {
-		failed := strings.Contains(r.stderr, "--- FAIL "+n+"\n")
+		failed := strings.Contains(r.stdout, "--- FAIL "+n+"\n")
 		if failed != strings.HasSuffix(n, "/v7") {
 			t.Errorf("%s: reported failed = %v", n, failed)
 		}
@@ -207,10 +210,9 @@ func TestConformBrokenAuth(t *testing.T) {
 		`-   "allowed": false`, `+   "allowed": true`,
 		"refused by rule (as mxkit names it): member.join.",
 		`spec:    content/rooms/v7.md, "Authorisation rules"`,
-		fmt.Sprintf("mxtool conform: %d of %d cases failed\n", len(broken), len(all)),
 	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("report lacks %q:\n%s", want, clipText(r.stderr))
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, clipText(r.stdout))
 		}
 	}
 	// --keep keeps the failing cases only, and each reproduce line runs
@@ -220,7 +222,7 @@ func TestConformBrokenAuth(t *testing.T) {
 	if err != nil || len(kept) != len(broken) {
 		t.Fatalf("%d cases kept (%v), want the %d failures", len(kept), err, len(broken))
 	}
-	repro := regexp.MustCompile(`(?m)^    reproduce: (.*)$`).FindAllStringSubmatch(r.stderr, -1)
+	repro := regexp.MustCompile(`(?m)^    reproduce: (.*)$`).FindAllStringSubmatch(r.stdout, -1)
 	if len(repro) != len(broken) {
 		t.Fatalf("%d reproduce lines, want %d", len(repro), len(broken))
 	}
@@ -241,8 +243,8 @@ func TestConformBrokenCanonical(t *testing.T) {
 		"canonicaljson", "FAIL", "the output differs (byte for byte)", "first difference at byte",
 		"… and ", "more failures",
 	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("report lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }
@@ -255,8 +257,8 @@ func TestConformBrokenCrash(t *testing.T) {
 		t.Fatalf("status %d, want 1\nstderr:\n%s", r.code, r.stderr)
 	}
 	for _, want := range []string{"exit status 1 (standard error: \"redact: internal error on purpose\")", "redaction ", "must be refused with exit status 2"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("report lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }
@@ -293,7 +295,7 @@ func TestConformSuiteDir(t *testing.T) {
 {"name":"wrong on purpose","spec":"x","command":"canonical","input_text":"[1]","expect":{"output_text":"[2]"}}]}`
 	os.WriteFile(filepath.Join(dir, "suite", "mine.json"), []byte(doc), 0o644)
 	r := runTool(t, "", "conform", "--suite", dir, "-v")
-	if r.code != 1 || !strings.Contains(r.stderr, "ok   mine/sorted") || !strings.Contains(r.stderr, "FAIL mine/wrong on purpose") || !strings.Contains(r.stderr, `-want "[2]"`) {
+	if r.code != 1 || !strings.Contains(r.stdout, "ok   mine/sorted") || !strings.Contains(r.stdout, "FAIL mine/wrong on purpose") || !strings.Contains(r.stdout, `-want "[2]"`) {
 		t.Fatalf("status %d\nstderr:\n%s", r.code, r.stderr)
 	}
 }

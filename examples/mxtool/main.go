@@ -62,6 +62,13 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// failedWithReport marks a command that did its work and wrote a report
+// on standard output, but whose verdict is a failure (as conform's is when
+// a case fails): the report is written and the status is 1.
+type failedWithReport struct{ msg string }
+
+func (e *failedWithReport) Error() string { return e.msg }
+
 // usagef returns an error that ends the program with status 2.
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
@@ -91,15 +98,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// command fails part-way.
 	var out strings.Builder
 	err := c.run(&env{stdin: stdin, stdout: &out, stderr: stderr}, args[1:])
+	status := 0
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
-		var ue *usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "mxtool %s: %s\n", name, msg)
-			return 2
-		}
 		fmt.Fprintf(stderr, "mxtool %s: %s\n", name, msg)
-		return 1
+		var ue *usageError
+		var fr *failedWithReport
+		switch {
+		case errors.As(err, &ue):
+			return 2
+		case errors.As(err, &fr):
+			status = 1 // the report still goes out
+		default:
+			return 1
+		}
 	}
 	w := bufio.NewWriter(stdout)
 	w.WriteString(out.String())
@@ -107,7 +119,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mxtool %s: writing the answer: %v\n", name, err)
 		return 1
 	}
-	return 0
+	return status
 }
 
 func printHelp(w io.Writer) {
