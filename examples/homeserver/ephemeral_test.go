@@ -18,8 +18,32 @@ func TestTypingAndReceipts(t *testing.T) {
 		RoomID string `json:"room_id"`
 	}
 	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
-	rp := "/rooms/" + url.PathEscape(room.RoomID)
-	bob.must("POST", rp+"/join", map[string]any{}, nil)
+	bob.must("POST", "/rooms/"+url.PathEscape(room.RoomID)+"/join", map[string]any{}, nil)
+	checkEphemeral(t, alice, bob, "@alice:eph.localhost", room.RoomID)
+}
+
+// TestFederationTypingAndReceipts is the same with the reader on the
+// other server: typing and receipts travel as EDUs.
+func TestFederationTypingAndReceipts(t *testing.T) {
+	t.Parallel()
+	p := startPair(t)
+	alice := register(t, p.a.hs.ClientURL(), "alice")
+	bob := register(t, p.b.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	bob.must("POST", "/join/"+url.PathEscape(room.RoomID)+"?server_name=a.test", map[string]any{}, nil)
+	waitState(t, alice, "/rooms/"+url.PathEscape(room.RoomID), "m.room.member", "@bob:b.test", "join")
+	checkEphemeral(t, alice, bob, "@alice:a.test", room.RoomID)
+}
+
+// checkEphemeral has alice type, stop typing and send a read receipt, and
+// checks bob's syncs tell each.
+func checkEphemeral(t *testing.T, alice, bob *api, aliceID, roomID string) {
+	t.Helper()
+	room := struct{ RoomID string }{roomID}
+	rp := "/rooms/" + url.PathEscape(roomID)
 	var msg struct {
 		EventID string `json:"event_id"`
 	}
@@ -38,35 +62,44 @@ func TestTypingAndReceipts(t *testing.T) {
 			} `json:"join"`
 		} `json:"rooms"`
 	}
-	ephemeral := func(since string) (string, map[string]json.RawMessage) {
-		var r syncResp
-		bob.must("GET", "/sync?timeout=5000&since="+url.QueryEscape(since), nil, &r)
-		out := map[string]json.RawMessage{}
-		for _, e := range r.Rooms.Join[room.RoomID].Ephemeral.Events {
-			out[e.Type] = e.Content
+	// ephemeral syncs until the room has an ephemeral event of type want.
+	ephemeral := func(since, want string) (string, map[string]json.RawMessage) {
+		t.Helper()
+		for range 20 {
+			var r syncResp
+			bob.must("GET", "/sync?timeout=5000&since="+url.QueryEscape(since), nil, &r)
+			since = r.NextBatch
+			out := map[string]json.RawMessage{}
+			for _, e := range r.Rooms.Join[room.RoomID].Ephemeral.Events {
+				out[e.Type] = e.Content
+			}
+			if out[want] != nil {
+				return since, out
+			}
 		}
-		return r.NextBatch, out
+		t.Fatalf("no %s came through sync", want)
+		return "", nil
 	}
 	var first syncResp
 	bob.must("GET", "/sync", nil, &first)
 	since := first.NextBatch
 
-	alice.must("PUT", rp+"/typing/"+url.PathEscape("@alice:eph.localhost"), map[string]any{"typing": true, "timeout": 20000}, nil)
-	since, eph := ephemeral(since)
-	if string(eph["m.typing"]) != `{"user_ids":["@alice:eph.localhost"]}` {
+	alice.must("PUT", rp+"/typing/"+url.PathEscape(aliceID), map[string]any{"typing": true, "timeout": 20000}, nil)
+	since, eph := ephemeral(since, "m.typing")
+	if string(eph["m.typing"]) != `{"user_ids":["`+aliceID+`"]}` {
 		t.Fatalf("typing: %s", eph["m.typing"])
 	}
-	alice.must("PUT", rp+"/typing/"+url.PathEscape("@alice:eph.localhost"), map[string]any{"typing": false}, nil)
-	since, eph = ephemeral(since)
+	alice.must("PUT", rp+"/typing/"+url.PathEscape(aliceID), map[string]any{"typing": false}, nil)
+	since, eph = ephemeral(since, "m.typing")
 	if string(eph["m.typing"]) != `{"user_ids":[]}` {
 		t.Fatalf("stopped typing: %s", eph["m.typing"])
 	}
 	alice.must("POST", rp+"/receipt/m.read/"+url.PathEscape(msg.EventID), map[string]any{}, nil)
-	_, eph = ephemeral(since)
+	_, eph = ephemeral(since, "m.receipt")
 	var receipt map[string]map[string]map[string]struct {
 		TS int64 `json:"ts"`
 	}
-	if err := json.Unmarshal(eph["m.receipt"], &receipt); err != nil || receipt[msg.EventID]["m.read"]["@alice:eph.localhost"].TS == 0 {
+	if err := json.Unmarshal(eph["m.receipt"], &receipt); err != nil || receipt[msg.EventID]["m.read"][aliceID].TS == 0 {
 		t.Fatalf("receipt: %s (%v)", eph["m.receipt"], err)
 	}
 }

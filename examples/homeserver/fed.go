@@ -67,6 +67,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		KeyHandler: keyMux,
 		Software:   federation.ServerVersion{Name: "mxkit example homeserver", Version: "0"},
 		OnEvent:    f.onEvent,
+		EDUs:       &edus{hs: hs},
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
@@ -75,6 +76,11 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		return nil, fmt.Errorf("outbound queue: %w", err)
 	}
 	hs.cli.join = f.join
+	hs.data.sendEDU = func(ctx context.Context, roomID string, edu federation.EDU) {
+		if servers := hs.rooms.serversIn(ctx, roomID, nil); len(servers) > 0 {
+			f.out.enqueueEDU(edu, servers)
+		}
+	}
 	hs.cli.fed = f
 	return f, nil
 }
@@ -189,6 +195,7 @@ func (o *outbound) release() {
 type destQueue struct {
 	mu      sync.Mutex
 	pending []*event.Event
+	edus    []federation.EDU
 	wake    chan struct{}
 }
 
@@ -199,25 +206,41 @@ func newOutbound(hs *Homeserver, client *federation.Client) *outbound {
 
 func (o *outbound) enqueue(ev *event.Event, servers []string) {
 	for _, s := range servers {
-		if s == o.hs.cfg.ServerName {
-			continue
-		}
-		o.mu.Lock()
-		q := o.queues[s]
-		if q == nil {
-			q = &destQueue{wake: make(chan struct{}, 1)}
-			o.queues[s] = q
-			o.wg.Add(1)
-			go o.run(s, q)
-		}
-		o.mu.Unlock()
-		q.mu.Lock()
-		q.pending = append(q.pending, ev)
-		q.mu.Unlock()
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+		o.add(s, func(q *destQueue) { q.pending = append(q.pending, ev) })
+	}
+}
+
+// enqueueEDU queues an EDU (typing, receipts) for servers; EDUs are not
+// stored, a stop drops them.
+func (o *outbound) enqueueEDU(edu federation.EDU, servers []string) {
+	for _, s := range servers {
+		o.add(s, func(q *destQueue) {
+			if len(q.edus) < 1000 {
+				q.edus = append(q.edus, edu)
+			}
+		})
+	}
+}
+
+func (o *outbound) add(dest string, f func(*destQueue)) {
+	if dest == o.hs.cfg.ServerName || dest == "" {
+		return
+	}
+	o.mu.Lock()
+	q := o.queues[dest]
+	if q == nil {
+		q = &destQueue{wake: make(chan struct{}, 1)}
+		o.queues[dest] = q
+		o.wg.Add(1)
+		go o.run(dest, q)
+	}
+	o.mu.Unlock()
+	q.mu.Lock()
+	f(q)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -228,8 +251,10 @@ func (o *outbound) run(dest string, q *destQueue) {
 		q.mu.Lock()
 		n := min(len(q.pending), 50)
 		batch := q.pending[:n:n]
+		ne := min(len(q.edus), 100)
+		edus := q.edus[:ne:ne]
 		q.mu.Unlock()
-		if n == 0 || o.held.Load() {
+		if n+ne == 0 || o.held.Load() {
 			select {
 			case <-q.wake:
 				continue
@@ -238,7 +263,7 @@ func (o *outbound) run(dest string, q *destQueue) {
 			}
 		}
 		ctx, cancel := context.WithTimeout(o.ctx, 30*time.Second)
-		_, err := o.client.SendPDUs(ctx, dest, batch, nil)
+		_, err := o.client.SendPDUs(ctx, dest, batch, edus)
 		cancel()
 		if err != nil {
 			o.hs.log.Warn("sending to a server failed; retrying", "dest", dest, "pdus", n, "err", err, "retry_in", backoff)
@@ -251,9 +276,12 @@ func (o *outbound) run(dest string, q *destQueue) {
 			continue
 		}
 		backoff = 200 * time.Millisecond
-		o.delivered(dest, batch)
+		if n > 0 {
+			o.delivered(dest, batch)
+		}
 		q.mu.Lock()
 		q.pending = q.pending[n:]
+		q.edus = q.edus[ne:]
 		q.mu.Unlock()
 	}
 }
@@ -458,4 +486,61 @@ func (k *selfKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest)
 		out[id] = pk
 	}
 	return out, nil
+}
+
+// edus takes the typing notifications and read receipts of other
+// servers' users (content/server-server-api.md, "Typing Notifications",
+// "Receipts"); other EDUs are dropped.
+type edus struct{ hs *Homeserver }
+
+func (e *edus) HandleEDU(ctx context.Context, origin string, edu federation.EDU) error {
+	switch edu.Type {
+	case "m.typing":
+		var t struct {
+			RoomID string `json:"room_id"`
+			UserID string `json:"user_id"`
+			Typing bool   `json:"typing"`
+		}
+		if err := json.Unmarshal(edu.Content, &t); err != nil || serverOf(t.UserID) != origin {
+			return fmt.Errorf("m.typing from %s: bad content or user of another server", origin)
+		}
+		if !e.joined(ctx, t.RoomID, t.UserID) {
+			return nil
+		}
+		e.hs.data.typing.set(t.RoomID, t.UserID, t.Typing, 30*time.Second, func() { e.hs.rooms.notify.bump(0) })
+		e.hs.rooms.notify.bump(0)
+	case "m.receipt":
+		var rooms map[string]map[string]map[string]struct {
+			EventIDs []string `json:"event_ids"`
+			Data     struct {
+				TS       int64  `json:"ts"`
+				ThreadID string `json:"thread_id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(edu.Content, &rooms); err != nil {
+			return fmt.Errorf("m.receipt from %s: %w", origin, err)
+		}
+		for roomID, types := range rooms {
+			for typ, users := range types {
+				if typ != "m.read" {
+					continue
+				}
+				for userID, r := range users {
+					if serverOf(userID) != origin || len(r.EventIDs) == 0 || !e.joined(ctx, roomID, userID) {
+						continue
+					}
+					who := clientapi.Identity{UserID: userID}
+					if err := e.hs.data.storeReceipt(ctx, who, roomID, typ, r.EventIDs[0], r.Data.ThreadID, r.Data.TS); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (e *edus) joined(ctx context.Context, roomID, userID string) bool {
+	m, err := e.hs.cli.membership(ctx, roomID, userID)
+	return err == nil && m == "join"
 }

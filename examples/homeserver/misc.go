@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/federation"
 )
 
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
@@ -22,6 +23,8 @@ type Data struct {
 	db     *Store
 	notify *notifier
 	typing *typingState
+	// sendEDU, when set, sends an EDU to the other servers of a room.
+	sendEDU func(ctx context.Context, roomID string, edu federation.EDU)
 }
 
 var (
@@ -120,19 +123,40 @@ func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID str
 	}
 	d.typing.set(roomID, who.UserID, typing, min(timeout, 2*time.Minute), func() { d.notify.bump(0) })
 	d.notify.bump(0)
+	if d.sendEDU != nil {
+		b, _ := json.Marshal(map[string]any{"room_id": roomID, "user_id": who.UserID, "typing": typing})
+		d.sendEDU(ctx, roomID, federation.EDU{Type: "m.typing", Content: b})
+	}
 	return nil
 }
 
 // SetReceipt implements clientapi.Ephemeral: receipts are stored, with a
 // position for sync.
 func (d *Data) SetReceipt(ctx context.Context, who clientapi.Identity, roomID, receiptType, eventID, threadID string) error {
+	ts := time.Now().UnixMilli()
+	if err := d.storeReceipt(ctx, who, roomID, receiptType, eventID, threadID, ts); err != nil {
+		return err
+	}
+	if d.sendEDU != nil && receiptType == "m.read" {
+		data := map[string]any{"ts": ts}
+		if threadID != "" {
+			data["thread_id"] = threadID
+		}
+		b, _ := json.Marshal(map[string]any{roomID: map[string]any{"m.read": map[string]any{who.UserID: map[string]any{"event_ids": []string{eventID}, "data": data}}}})
+		d.sendEDU(ctx, roomID, federation.EDU{Type: "m.receipt", Content: b})
+	}
+	return nil
+}
+
+// storeReceipt stores a receipt, local or from another server.
+func (d *Data) storeReceipt(ctx context.Context, who clientapi.Identity, roomID, receiptType, eventID, threadID string, ts int64) error {
 	err := d.db.Tx(ctx, func(tx *sql.Tx) error {
 		pos, err := nextPosition(ctx, tx, "account_data")
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO receipts (room_id, user_id, type, thread, event_id, ts, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			roomID, who.UserID, receiptType, threadID, eventID, time.Now().UnixMilli(), pos)
+			roomID, who.UserID, receiptType, threadID, eventID, ts, pos)
 		return err
 	})
 	if err == nil {
