@@ -638,6 +638,18 @@ func (c *Client) Context(ctx context.Context, who clientapi.Identity, req client
 
 // ResolveAlias implements clientapi.Directory.
 func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []string, error) {
+	if server := serverOf(alias); server != c.name && c.fed != nil {
+		// Another server's alias: ask it (GET /query/directory).
+		resp, err := c.fed.client.QueryDirectory(ctx, server, alias)
+		if err != nil {
+			var me *federation.Error
+			if errors.As(err, &me) {
+				return "", nil, me
+			}
+			return "", nil, clientapi.NotFound("room alias " + alias + ": " + err.Error())
+		}
+		return resp.RoomID, resp.Servers, nil
+	}
 	var roomID string
 	err := c.db.queryRow(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -183,3 +183,32 @@ func TestFederationInviteAtCreation(t *testing.T) {
 	bob.must("POST", "/join/"+url.PathEscape(room.RoomID), map[string]any{}, nil)
 	waitState(t, alice, "/rooms/"+url.PathEscape(room.RoomID), "m.room.member", "@bob:b.test", "join")
 }
+
+// TestFederationAlias joins a room of the other server by its alias: the
+// alias is resolved over federation (GET /query/directory).
+func TestFederationAlias(t *testing.T) {
+	t.Parallel()
+	p := startPair(t)
+	alice := register(t, p.a.hs.ClientURL(), "alice")
+	bob := register(t, p.b.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat", "room_alias_name": "lobby"}, &room)
+	var res struct {
+		RoomID  string   `json:"room_id"`
+		Servers []string `json:"servers"`
+	}
+	bob.must("GET", "/directory/room/"+url.PathEscape("#lobby:a.test"), nil, &res)
+	if res.RoomID != room.RoomID {
+		t.Fatalf("alias resolved to %q, want %q", res.RoomID, room.RoomID)
+	}
+	var joined struct {
+		RoomID string `json:"room_id"`
+	}
+	bob.must("POST", "/join/"+url.PathEscape("#lobby:a.test"), map[string]any{}, &joined)
+	if joined.RoomID != room.RoomID {
+		t.Fatalf("joined %q, want %q", joined.RoomID, room.RoomID)
+	}
+	waitState(t, alice, "/rooms/"+url.PathEscape(room.RoomID), "m.room.member", "@bob:b.test", "join")
+}
