@@ -29,6 +29,9 @@ type Homeserver struct {
 
 	clientLn, fedLn   net.Listener
 	clientSrv, fedSrv *http.Server
+	// stopRequests ends the contexts of the requests in flight (long
+	// polls) when the server shuts down.
+	stopRequests context.CancelFunc
 }
 
 // New opens the database and key and assembles the handlers.
@@ -185,10 +188,13 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 		}
 	}
 	errLog := slog.NewLogLogger(hs.log.Handler(), slog.LevelDebug)
-	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	base, cancel := context.WithCancel(context.Background())
+	hs.stopRequests = cancel
+	baseCtx := func(net.Listener) context.Context { return base }
+	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
 	go serve(hs.clientSrv, hs.clientLn)
 	if hs.fedLn != nil && hs.fed != nil {
-		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
 		go serve(hs.fedSrv, hs.fedLn)
 	}
 	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())
@@ -196,6 +202,18 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 
 // Shutdown stops the HTTP servers, letting requests in flight finish.
 func (hs *Homeserver) Shutdown(ctx context.Context) {
+	if hs.stopRequests != nil {
+		// Long polls would hold the shutdown for their whole timeout;
+		// other requests finish their work (a cancelled context does
+		// not roll back a committed transaction).
+		go func() {
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			hs.stopRequests()
+		}()
+	}
 	for _, s := range []*http.Server{hs.clientSrv, hs.fedSrv} {
 		if s != nil {
 			s.Shutdown(ctx)
