@@ -3,6 +3,7 @@ package stateres_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -223,6 +224,50 @@ func TestGeneratedRoomProperties(t *testing.T) {
 				if !equal(applied, want) {
 					t.Fatalf("ResolveChanges differs from Resolve:\n%s", diff(applied, want))
 				}
+
+				// Resolve compares the sets against the first one; the
+				// sets as changes to an empty base compare every key of
+				// every set. Both must agree, also when sets carry empty
+				// event IDs (no entry) and lack keys the first set has.
+				checkDirect := func(name string, in []stateres.StateMap) {
+					t.Helper()
+					got, err := stateres.Resolve(ctx, v, in, room.Store, nil)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					direct, err := stateres.ResolveChanges(ctx, v, nil, in, room.Store, nil)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					for k, id := range direct {
+						if id == "" {
+							delete(direct, k)
+						}
+					}
+					if !equal(got, direct) {
+						t.Fatalf("%s: Resolve differs from the key by key comparison:\n%s", name, diff(got, direct))
+					}
+				}
+				checkDirect("full maps", sets)
+				odd := make([]stateres.StateMap, len(sets))
+				for i, s := range sets {
+					odd[i] = maps.Clone(s)
+				}
+				extra := stateres.StateKey{Type: "m.room.topic", StateKey: "nobody"}
+				odd[0][extra] = ""
+				odd[1][extra] = ""
+				for _, k := range tr.ConflictedKeys {
+					odd[0][k] = "" // the first set lacks the conflicted keys
+					break
+				}
+				for k := range room.Base {
+					if _, conflicted := room.Changes[0][k]; !conflicted {
+						delete(odd[len(odd)-1], k) // the last set lacks a key
+						break
+					}
+				}
+				checkDirect("empty entries and missing keys", odd)
+				checkDirect("one map twice", []stateres.StateMap{sets[0], sets[1], sets[0]})
 
 				// One state set resolves to itself, and so does a set
 				// with itself.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
@@ -99,21 +100,61 @@ type resolver struct {
 
 	slotPL, slotCreate, slotJoinRules int32 // their slots, plus one (0: not yet)
 
-	arena []int32
+	arena      []int32
+	arenaBlock []int32 // the block arena is cut from
+	reused     bool    // the maps and buffers come from the pool
 }
 
+// resolverPool keeps the buffers of finished resolutions (event table,
+// maps, key slots, arena) for the next one: a resolution of a common fork
+// otherwise spends much of its time allocating and collecting them.
+var resolverPool sync.Pool
+
+// maxPooled bounds the events of a resolver put back in the pool: clearing
+// a map costs its capacity, and a rare huge resolution should not keep its
+// memory.
+const maxPooled = 1 << 13
+
 func newResolver(ctx context.Context, v roomversion.Version, store Store, tr *Trace) *resolver {
-	r := &resolver{
-		ctx:   ctx,
-		v:     v,
-		store: store,
-		trace: tr,
-		ids:   make(map[string]int32),
+	r, _ := resolverPool.Get().(*resolver)
+	if r == nil {
+		r = &resolver{ids: make(map[string]int32)}
 	}
+	r.ctx, r.v, r.store, r.trace = ctx, v, store, tr
 	if ix, ok := store.(AuthChainIndex); ok {
 		r.index = ix
 	}
 	return r
+}
+
+// release clears r, keeping its buffers, and puts it in the pool. Nothing
+// a resolution returns refers to them.
+func (r *resolver) release() {
+	if len(r.nodes) > maxPooled || len(r.agreed) > maxPooled || len(r.keys) > maxPooled {
+		return
+	}
+	clear(r.nodes)
+	clear(r.ids)
+	clear(r.agreed)
+	clear(r.keyIDs)
+	clear(r.keys)
+	clear(r.removed)
+	keep := resolver{
+		ids:        r.ids,
+		nodes:      r.nodes[:0],
+		agreed:     r.agreed,
+		removed:    r.removed[:0],
+		keyIDs:     r.keyIDs,
+		keys:       r.keys[:0],
+		keyU:       r.keyU[:0],
+		keyRes:     r.keyRes[:0],
+		arena:      r.arenaBlock,
+		arenaBlock: r.arenaBlock,
+		reused:     true,
+	}
+	clear(keep.arena)
+	*r = keep
+	resolverPool.Put(r)
 }
 
 // intern returns the index of the event ID, adding an unloaded node.
@@ -260,6 +301,7 @@ func (r *resolver) ownSlot(i int32) int32 {
 func (r *resolver) alloc(n int) []int32 {
 	if n > len(r.arena) {
 		r.arena = make([]int32, max(4096, n))
+		r.arenaBlock = r.arena
 	}
 	out := r.arena[:n:n]
 	r.arena = r.arena[n:]
@@ -269,7 +311,7 @@ func (r *resolver) alloc(n int) []int32 {
 // reserve makes room for n events.
 func (r *resolver) reserve(n int) {
 	r.nodes = slices.Grow(r.nodes, n)
-	if len(r.ids) == 0 {
+	if len(r.ids) == 0 && !r.reused {
 		r.ids = make(map[string]int32, n)
 	}
 }

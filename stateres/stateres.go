@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
@@ -112,16 +114,97 @@ func (e *MissingEventError) Unwrap() error { return ErrMissingEvent }
 // need. With fewer than two state sets there is nothing to resolve: the
 // one set (or an empty state) is returned as a copy.
 func Resolve(ctx context.Context, v roomversion.Version, stateSets []StateMap, store Store, opts *Options) (StateMap, error) {
-	changes, err := ResolveChanges(ctx, v, nil, stateSets, store, opts)
+	if len(stateSets) < 2 {
+		changes, err := ResolveChanges(ctx, v, nil, stateSets, store, opts)
+		if err != nil {
+			return nil, err
+		}
+		dropEmpty(changes)
+		return changes, nil
+	}
+	// Full state maps of a room share almost every entry. Taking the first
+	// set as the base and the others as their differences from it makes
+	// the resolution itself follow the differences: comparing the sets
+	// costs a map lookup per entry, and the result is a copy of the base
+	// with the resolved changes applied, not a map built key by key.
+	base := stateSets[0]
+	nb := 0 // base's entries (an empty event ID is no entry)
+	for _, id := range base {
+		if id != "" {
+			nb++
+		}
+	}
+	changes := make([]StateMap, len(stateSets))
+	for i, s := range stateSets[1:] {
+		changes[i+1] = diffStateMaps(base, nb, s)
+	}
+	out, err := ResolveChanges(ctx, v, base, changes, store, opts)
 	if err != nil {
 		return nil, err
 	}
-	for k, id := range changes {
+	res := maps.Clone(base)
+	if nb != len(base) {
+		dropEmpty(res)
+	}
+	for k, id := range out {
 		if id == "" {
-			delete(changes, k)
+			delete(res, k)
+		} else {
+			res[k] = id
 		}
 	}
-	return changes, nil
+	if opts != nil && opts.Trace != nil {
+		// The trace shows what Resolve returns: the resolved state.
+		opts.Trace.Result = maps.Clone(res)
+	}
+	return res, nil
+}
+
+// dropEmpty deletes the entries with an empty event ID (no entry).
+func dropEmpty(m StateMap) {
+	for k, id := range m {
+		if id == "" {
+			delete(m, k)
+		}
+	}
+}
+
+// diffStateMaps returns the changes that turn base (which has nb
+// entries) into s: an empty event ID removes a key. It is nil when s is
+// base itself.
+func diffStateMaps(base StateMap, nb int, s StateMap) StateMap {
+	if reflect.ValueOf(s).UnsafePointer() == reflect.ValueOf(base).UnsafePointer() {
+		return nil
+	}
+	var d StateMap
+	shared := 0 // keys with an entry in both
+	for k, id := range s {
+		bid := base[k]
+		if id != "" && bid != "" {
+			shared++
+		}
+		if id != bid {
+			if d == nil {
+				d = make(StateMap)
+			}
+			d[k] = id
+		}
+	}
+	if shared != nb {
+		// Some of base's entries are not in s.
+		for k, id := range base {
+			if id == "" {
+				continue
+			}
+			if sid := s[k]; sid == "" {
+				if d == nil {
+					d = make(StateMap)
+				}
+				d[k] = ""
+			}
+		}
+	}
+	return d
 }
 
 // ResolveChanges is Resolve for state sets given as changes to a shared
@@ -143,6 +226,7 @@ func ResolveChanges(ctx context.Context, v roomversion.Version, base StateMap, c
 		*tr = Trace{Algorithm: v.StateRes}
 	}
 	r := newResolver(ctx, v, store, tr)
+	defer r.release()
 	switch v.StateRes {
 	case roomversion.StateResV1:
 		return r.resolveV1(base, changes)

@@ -28,7 +28,9 @@ func (r *resolver) resolveV1(base StateMap, changes []StateMap) (StateMap, error
 			touched[k] = struct{}{}
 		}
 	}
-	r.agreed = make(StateMap)
+	if r.agreed == nil {
+		r.agreed = make(StateMap)
+	}
 	conflicted := make(map[StateKey][]int32)
 	var all, allRef []int32
 	for k := range touched {

@@ -34,7 +34,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	for _, c := range changes {
 		size += len(c)
 	}
-	r.agreed = make(StateMap, min(size, 1<<20))
+	if r.agreed == nil {
+		r.agreed = make(StateMap, min(size, 1<<20))
+	}
 	type conflict struct {
 		key  StateKey
 		vals []string // each set's event for the key ("" = none)
@@ -93,7 +95,9 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 	// Conflicted keys take the first key slots, in this order; they are
 	// not in the unconflicted state map.
 	r.nConflicted = len(conflictedKeys)
-	r.keyIDs = make(map[StateKey]int32, len(conflictedKeys)+64)
+	if r.keyIDs == nil {
+		r.keyIDs = make(map[StateKey]int32, len(conflictedKeys)+64)
+	}
 	r.keys = slices.Grow(r.keys, len(conflictedKeys)+64)
 	for _, k := range conflictedKeys {
 		r.keyIDs[k] = int32(len(r.keys))
@@ -104,7 +108,7 @@ func (r *resolver) resolveV2(base StateMap, changes []StateMap) (StateMap, error
 
 	// The conflicted events, and for each the sets that hold it. They are
 	// the first events interned, so their indices are 0, 1, ...
-	r.reserve(len(conflictedKeys)*5/4 + 64)
+	r.reserve(len(conflictedKeys)*5/2 + 64)
 	var conflicted []int32
 	var conflictedRef []int32
 	ownSets := make([]uint64, 0, 2*len(conflictedKeys)*words)
