@@ -22,8 +22,8 @@ func eachElem(d []byte, sp span, fn func(span) bool) {
 func eachMember(d []byte, sp span, fn func(key keySpan, val span) bool) {
 	it := jsonraw.Members(d[sp.start:sp.end])
 	for it.Next() {
-		k := keySpan{span{sp.start + int32(it.Start) + 1, sp.start + int32(it.ValueStart)}, it.KeyEscaped}
-		k.end = k.start + int32(len(it.Key))
+		ks := sp.start + int32(it.Start) + 1 // after the quote
+		k := keySpan{span{ks, ks + int32(len(it.Key))}, it.KeyEscaped}
 		if !fn(k, span{sp.start + int32(it.ValueStart), sp.start + int32(it.End)}) {
 			return
 		}

@@ -504,9 +504,9 @@ func (w *walker) run(out []byte) ([]byte, error) {
 // skip returns the end of the value of m, checking its depth when it is a
 // member of an object at depth base (1 for the event itself).
 func (w *walker) skip(m *member, base int, path string) (int, error) {
-	ve, depth, err := skipValue(w.raw, m.vs, path)
-	if err != nil {
-		return 0, fieldOf(err, path, m.key)
+	ve, depth, ok := jsonraw.ValueEnd(w.raw, m.vs)
+	if !ok {
+		return 0, fieldOf(valueError(w.raw, m.vs, ve, path), path, m.key)
 	}
 	if base > 0 && base+depth > canonicaljson.MaxDepth {
 		return 0, tooDeep(m.vs, joinPath(path, m.key))
@@ -743,9 +743,9 @@ func (w *walker) memberKey(m *member, i int, path string) error {
 		return syntaxError(i, "expected a string key", path)
 	}
 	m.ks = i
-	ke, esc, err := skipString(raw, i, path)
-	if err != nil {
-		return err
+	ke, esc, ok := jsonraw.StringEnd(raw, i)
+	if !ok {
+		return syntaxError(i, "unterminated string", path)
 	}
 	m.ke = ke
 	if esc {

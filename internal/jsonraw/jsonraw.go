@@ -247,7 +247,11 @@ func (o *Object) Next() bool {
 		o.state = objBad
 		return false
 	}
-	o.Key, o.KeyEscaped, o.Value = b[i+1:kend-1], esc, b[vs:ve]
+	// Slices of o.b assigned to o itself: escape analysis lets o.b stay
+	// where the caller has it (b[...] here would make it leak).
+	o.Key = o.b[i+1 : kend-1]
+	o.Value = o.b[vs:ve]
+	o.KeyEscaped = esc
 	o.Start, o.ValueStart, o.End = i, vs, ve
 	o.i, o.state = ve, objMore
 	return true
@@ -313,7 +317,8 @@ func (a *Array) Next() bool {
 		a.state = objBad
 		return false
 	}
-	a.Elem, a.Start, a.End = b[i:e], i, e
+	a.Elem = a.b[i:e] // a.b, not b: see Object.Next
+	a.Start, a.End = i, e
 	a.i, a.state = e, objMore
 	return true
 }
