@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +35,18 @@ var (
 	_ clientapi.Ephemeral    = (*Data)(nil)
 )
 
-// Get implements clientapi.Transactions.
+// Get implements clientapi.Transactions. The answers of send and redact
+// are the events themselves, stored with their transaction ID in the
+// transaction that stores the event: no second write, and no window in
+// which a crash could lose the record of an event that exists.
 func (d *Data) Get(ctx context.Context, k clientapi.TxnKey) ([]byte, bool, error) {
+	if id, err := d.eventForTxn(ctx, k); err != nil || id != "" {
+		if err != nil {
+			return nil, false, err
+		}
+		body, err := json.Marshal(map[string]string{"event_id": id})
+		return body, true, err
+	}
 	var body []byte
 	err := d.db.queryRow(ctx, `SELECT body FROM client_txns WHERE user_id = ? AND device_id = ? AND endpoint = ? AND txn_id = ?`,
 		k.UserID, k.DeviceID, k.Endpoint, k.TxnID).Scan(&body)
@@ -45,8 +56,38 @@ func (d *Data) Get(ctx context.Context, k clientapi.TxnKey) ([]byte, bool, error
 	return body, err == nil, err
 }
 
+// eventForTxn finds the event a send or redact transaction made, "" if
+// none (or the endpoint is another).
+func (d *Data) eventForTxn(ctx context.Context, k clientapi.TxnKey) (string, error) {
+	if !strings.HasPrefix(k.Endpoint, "send/") && !strings.HasPrefix(k.Endpoint, "redact/") {
+		return "", nil
+	}
+	rows, err := d.db.query(ctx, `SELECT event_id, room_id, type, json FROM events WHERE txn_user = ? AND txn_device = ? AND txn_id = ?`, k.UserID, k.DeviceID, k.TxnID)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, roomID, typ string
+		var raw []byte
+		if err := rows.Scan(&id, &roomID, &typ, &raw); err != nil {
+			return "", err
+		}
+		if k.Endpoint == "send/"+roomID+"/"+typ {
+			return id, nil
+		}
+		if typ == "m.room.redaction" && strings.HasPrefix(k.Endpoint, "redact/"+roomID+"/") {
+			return id, nil
+		}
+	}
+	return "", rows.Err()
+}
+
 // Put implements clientapi.Transactions.
 func (d *Data) Put(ctx context.Context, k clientapi.TxnKey, body []byte) error {
+	if id, err := d.eventForTxn(ctx, k); err != nil || id != "" {
+		return err // recorded with the event
+	}
 	return d.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO client_txns (user_id, device_id, endpoint, txn_id, body) VALUES (?, ?, ?, ?, ?)`,
 			k.UserID, k.DeviceID, k.Endpoint, k.TxnID, body)

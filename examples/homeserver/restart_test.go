@@ -95,6 +95,24 @@ func TestRestartKeepsAcknowledged(t *testing.T) {
 				t.Fatalf("event %s after restart has body %q, want %q", id, ev.Content.Body, body)
 			}
 		}
+		// The access token of before survives, and a transaction
+		// retried with it gets the event it made, not a new one.
+		old := &api{t: t, base: p.clientURL, token: alice.token}
+		for id, body := range acked {
+			if body == "after restart" {
+				continue
+			}
+			var s, i int
+			fmt.Sscanf(body, "sender %d message %d", &s, &i)
+			var r struct {
+				EventID string `json:"event_id"`
+			}
+			old.must("PUT", roomPath+"/send/m.room.message/"+fmt.Sprintf("t%d-%d", s, i), map[string]string{"msgtype": "m.text", "body": body}, &r)
+			if r.EventID != id {
+				t.Fatalf("retried transaction t%d-%d after restart made %s, want %s", s, i, r.EventID, id)
+			}
+			break
+		}
 		// The room still takes events on top of what survived.
 		var r struct {
 			EventID string `json:"event_id"`
