@@ -27,6 +27,8 @@ type setsFile struct {
 	Expected    map[string]map[string]string `json:"expected"`
 	// Trace lists facts the trace must show: event IDs in the named lists.
 	Trace map[string][]string `json:"trace"`
+	// TraceLacks lists event IDs the named trace lists must not hold.
+	TraceLacks map[string][]string `json:"trace_lacks"`
 }
 
 type setsCase struct {
@@ -132,6 +134,17 @@ func TestStateSetCases(t *testing.T) {
 				for _, id := range ids {
 					if !slices.Contains(l, id) {
 						t.Errorf("trace %s = %v lacks %s", name, l, id)
+					}
+				}
+			}
+			for name, ids := range c.file.TraceLacks {
+				l, ok := lists[name]
+				if !ok {
+					t.Fatalf("unknown trace list %q", name)
+				}
+				for _, id := range ids {
+					if slices.Contains(l, id) {
+						t.Errorf("trace %s = %v holds %s", name, l, id)
 					}
 				}
 			}
