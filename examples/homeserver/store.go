@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS events (
 	txn_id       TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_room ON events (room_id, stream);
-CREATE INDEX IF NOT EXISTS events_txn ON events (txn_user, txn_device, txn_id) WHERE txn_id != '';
+CREATE INDEX IF NOT EXISTS events_txn ON events (txn_user, txn_device, txn_id);
 -- state_groups: a room state as a JSON array of [type, state_key, event_id];
 -- an event points at the group after it, and events that change no state
 -- share their group.

@@ -44,10 +44,7 @@ func parseSyncPos(tok string) (syncPos, error) {
 func (c *Client) position(ctx context.Context) (syncPos, error) {
 	var p syncPos
 	var ev, ad sql.NullInt64
-	if err := c.db.queryRow(ctx, `SELECT max(stream) FROM events`).Scan(&ev); err != nil {
-		return p, err
-	}
-	if err := c.db.queryRow(ctx, `SELECT value FROM positions WHERE name = 'account_data'`).Scan(&ad); err != nil && err != sql.ErrNoRows {
+	if err := c.db.queryRow(ctx, `SELECT (SELECT max(stream) FROM events), (SELECT value FROM positions WHERE name = 'account_data')`).Scan(&ev, &ad); err != nil {
 		return p, err
 	}
 	return syncPos{ev.Int64, ad.Int64, c.typing.current()}, nil
