@@ -244,6 +244,7 @@ func (o *outbound) add(dest string, f func(*destQueue)) {
 	}
 }
 
+// run delivers one destination's queue until the server stops.
 func (o *outbound) run(dest string, q *destQueue) {
 	defer o.wg.Done()
 	backoff := 200 * time.Millisecond
@@ -336,6 +337,7 @@ func (o *outbound) restore(ctx context.Context) error {
 	return nil
 }
 
+// close stops the senders and waits for them.
 func (o *outbound) close() {
 	o.cancel()
 	o.wg.Wait()
@@ -345,6 +347,7 @@ func (o *outbound) close() {
 // database, as the signed objects the servers published.
 type keyStore struct{ db *Store }
 
+// LoadServerKeys implements federation.KeyStore.
 func (k *keyStore) LoadServerKeys(ctx context.Context, names []string) (map[string][]*signing.ServerKeys, error) {
 	out := map[string][]*signing.ServerKeys{}
 	for _, name := range names {
@@ -371,6 +374,7 @@ func (k *keyStore) LoadServerKeys(ctx context.Context, names []string) (map[stri
 	return out, nil
 }
 
+// StoreServerKeys implements federation.KeyStore.
 func (k *keyStore) StoreServerKeys(ctx context.Context, keys []*signing.ServerKeys) error {
 	return k.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, sk := range keys {
@@ -386,6 +390,8 @@ func (k *keyStore) StoreServerKeys(ctx context.Context, keys []*signing.ServerKe
 // invites takes invites of local users to rooms on other servers.
 type invites struct{ hs *Homeserver }
 
+// Invited implements federation.Invites: the invite is kept for the
+// invitee's sync until it is answered.
 func (i *invites) Invited(ctx context.Context, inv federation.Invite) error {
 	target, _ := inv.Event.StateKey()
 	if serverOf(target) != i.hs.cfg.ServerName {
@@ -414,10 +420,12 @@ func (i *invites) Invited(ctx context.Context, inv federation.Invite) error {
 	return err
 }
 
+// ExchangeThirdPartyInvite implements federation.Invites.
 func (i *invites) ExchangeThirdPartyInvite(ctx context.Context, origin, roomID string, ev json.RawMessage) error {
 	return clientapi.Forbidden("third-party invites are not supported by this server")
 }
 
+// OnBind implements federation.Invites.
 func (i *invites) OnBind(ctx context.Context, body json.RawMessage) error {
 	return clientapi.Forbidden("third-party invites are not supported by this server")
 }
@@ -425,6 +433,7 @@ func (i *invites) OnBind(ctx context.Context, body json.RawMessage) error {
 // queries answers directory and profile queries about this server.
 type queries struct{ hs *Homeserver }
 
+// QueryDirectory implements federation.Queries.
 func (q *queries) QueryDirectory(ctx context.Context, alias string) (*federation.DirectoryResponse, error) {
 	roomID, servers, err := q.hs.cli.ResolveAlias(ctx, alias)
 	if err != nil {
@@ -433,6 +442,7 @@ func (q *queries) QueryDirectory(ctx context.Context, alias string) (*federation
 	return &federation.DirectoryResponse{RoomID: roomID, Servers: servers}, nil
 }
 
+// QueryProfile implements federation.Queries.
 func (q *queries) QueryProfile(ctx context.Context, userID, field string) (*federation.Profile, error) {
 	p, err := q.hs.acct.Profile(ctx, userID)
 	if err != nil {
@@ -448,6 +458,7 @@ func (q *queries) QueryProfile(ctx context.Context, userID, field string) (*fede
 	return out, nil
 }
 
+// Query implements federation.Queries: no other query types.
 func (q *queries) Query(ctx context.Context, origin, queryType string, args url.Values) (json.RawMessage, error) {
 	return nil, fmt.Errorf("%w: query type %s", federation.ErrNotFound, queryType)
 }
@@ -460,6 +471,7 @@ type selfKeyRing struct {
 	next signing.KeyRing
 }
 
+// PublicKeys implements signing.KeyRing.
 func (k *selfKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest) (map[signing.ServerKeyID]signing.PublicKey, error) {
 	out := map[signing.ServerKeyID]signing.PublicKey{}
 	var rest []signing.KeyRequest
@@ -493,6 +505,7 @@ func (k *selfKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest)
 // "Receipts"); other EDUs are dropped.
 type edus struct{ hs *Homeserver }
 
+// HandleEDU implements federation.EDUHandler.
 func (e *edus) HandleEDU(ctx context.Context, origin string, edu federation.EDU) error {
 	switch edu.Type {
 	case "m.typing":

@@ -262,6 +262,7 @@ func (r *Rooms) Send(ctx context.Context, l Local) (*event.Event, error) {
 	return r.sendLocked(ctx, l)
 }
 
+// sendLocked is Send with the room lock held.
 func (r *Rooms) sendLocked(ctx context.Context, l Local) (*event.Event, error) {
 	v, err := r.Version(l.RoomID)
 	if err != nil {
@@ -432,6 +433,7 @@ func setCurrent(ctx context.Context, tx *sql.Tx, roomID string, group int64, old
 	return nil
 }
 
+// extremities reads a room's forward extremities, sorted.
 func (r *Rooms) extremities(ctx context.Context, q querier, roomID string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT event_id FROM extremities WHERE room_id = ? ORDER BY event_id`, roomID)
 	if err != nil {
