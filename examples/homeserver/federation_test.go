@@ -212,3 +212,31 @@ func TestFederationAlias(t *testing.T) {
 	}
 	waitState(t, alice, "/rooms/"+url.PathEscape(room.RoomID), "m.room.member", "@bob:b.test", "join")
 }
+
+// TestFederationRejectInvite has the invitee of another server reject the
+// invite: its server is not in the room, so the leave goes through
+// make_leave and send_leave, and the inviting server sees it.
+func TestFederationRejectInvite(t *testing.T) {
+	t.Parallel()
+	p := startPair(t)
+	alice := register(t, p.a.hs.ClientURL(), "alice")
+	bob := register(t, p.b.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "private_chat", "invite": []string{"@bob:b.test"}}, &room)
+	rp := "/rooms/" + url.PathEscape(room.RoomID)
+	waitState(t, alice, rp, "m.room.member", "@bob:b.test", "invite")
+	bob.must("POST", rp+"/leave", map[string]any{}, nil)
+	waitState(t, alice, rp, "m.room.member", "@bob:b.test", "leave")
+	// The invite is gone from bob's sync.
+	var r struct {
+		Rooms struct {
+			Invite map[string]json.RawMessage `json:"invite"`
+		} `json:"rooms"`
+	}
+	bob.must("GET", "/sync", nil, &r)
+	if r.Rooms.Invite[room.RoomID] != nil {
+		t.Fatalf("the rejected invite is still in bob's sync")
+	}
+}
