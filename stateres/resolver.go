@@ -171,9 +171,21 @@ func (r *resolver) intern(id string) int32 {
 // load fetches the events not loaded yet, in one batch. referrer says,
 // for error messages, which event cited each (none for state set entries).
 func (r *resolver) load(idx []int32, referrer []int32) error {
-	var want []string
-	var wantIdx []int32
+	n := 0
+	for _, i := range idx {
+		if !r.nodes[i].loaded {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	want := make([]string, 0, n)
+	wantIdx := make([]int32, 0, n)
 	var wantRef []int32
+	if referrer != nil {
+		wantRef = make([]int32, 0, n)
+	}
 	for k, i := range idx {
 		if r.nodes[i].loaded {
 			continue

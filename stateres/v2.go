@@ -500,7 +500,17 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 		onPath
 	)
 	memo := make([]uint8, len(r.nodes), len(r.nodes)+len(rest))
-	refs := make(map[int32][]Ref, len(rest))
+	// The referrers of each event asked, by event index (fetched says
+	// which were asked).
+	refs := make([][]Ref, len(r.nodes))
+	fetched := make([]bool, len(r.nodes))
+	grow := func(i int32) {
+		if int(i) >= len(refs) {
+			n := max(int(i)+1, 2*len(refs))
+			refs = append(refs, make([][]Ref, n-len(refs))...)
+			fetched = append(fetched, make([]bool, n-len(fetched))...)
+		}
+	}
 	fetch := func(idx []int32) error {
 		ids := make([]string, len(idx))
 		for k, i := range idx {
@@ -511,10 +521,10 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 			return err
 		}
 		for k, i := range idx {
+			grow(i)
+			fetched[i] = true
 			if k < len(got) {
 				refs[i] = got[k]
-			} else {
-				refs[i] = nil
 			}
 		}
 		return nil
@@ -555,7 +565,8 @@ func (r *resolver) inUnconflictedChains(cands []int32) ([]bool, error) {
 		for len(stack) > 0 && !found {
 			f := &stack[len(stack)-1]
 			if !f.scanned {
-				rs, ok := refs[f.node]
+				grow(f.node)
+				rs, ok := refs[f.node], fetched[f.node]
 				if !ok {
 					if err := fetch([]int32{f.node}); err != nil {
 						return nil, err
