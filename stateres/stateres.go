@@ -113,6 +113,12 @@ func (e *MissingEventError) Unwrap() error { return ErrMissingEvent }
 // events, their auth chains and the unconflicted events the auth rules
 // need. With fewer than two state sets there is nothing to resolve: the
 // one set (or an empty state) is returned as a copy.
+//
+// The sets are compared with the first one (a map lookup per entry; a set
+// given twice as the same map is not compared at all) and resolved as
+// changes to it, so beyond that comparison and the copy of the result the
+// cost follows the differences between the sets, as with ResolveChanges.
+// An empty event ID in a set means the set has no entry for the key.
 func Resolve(ctx context.Context, v roomversion.Version, stateSets []StateMap, store Store, opts *Options) (StateMap, error) {
 	if len(stateSets) < 2 {
 		changes, err := ResolveChanges(ctx, v, nil, stateSets, store, opts)
@@ -128,22 +134,17 @@ func Resolve(ctx context.Context, v roomversion.Version, stateSets []StateMap, s
 	// costs a map lookup per entry, and the result is a copy of the base
 	// with the resolved changes applied, not a map built key by key.
 	base := stateSets[0]
-	nb := 0 // base's entries (an empty event ID is no entry)
-	for _, id := range base {
-		if id != "" {
-			nb++
-		}
-	}
+	empties := -1 // base's entries with an empty event ID (-1: not counted yet)
 	changes := make([]StateMap, len(stateSets))
 	for i, s := range stateSets[1:] {
-		changes[i+1] = diffStateMaps(base, nb, s)
+		changes[i+1] = diffStateMaps(base, s, &empties)
 	}
 	out, err := ResolveChanges(ctx, v, base, changes, store, opts)
 	if err != nil {
 		return nil, err
 	}
 	res := maps.Clone(base)
-	if nb != len(base) {
+	if empties != 0 {
 		dropEmpty(res)
 	}
 	for k, id := range out {
@@ -169,10 +170,10 @@ func dropEmpty(m StateMap) {
 	}
 }
 
-// diffStateMaps returns the changes that turn base (which has nb
-// entries) into s: an empty event ID removes a key. It is nil when s is
-// base itself.
-func diffStateMaps(base StateMap, nb int, s StateMap) StateMap {
+// diffStateMaps returns the changes that turn base into s: an empty
+// event ID removes a key. It is nil when s is base itself. When it has to
+// walk base, it counts base's empty entries into *empties.
+func diffStateMaps(base, s StateMap, empties *int) StateMap {
 	if reflect.ValueOf(s).UnsafePointer() == reflect.ValueOf(base).UnsafePointer() {
 		return nil
 	}
@@ -190,20 +191,26 @@ func diffStateMaps(base StateMap, nb int, s StateMap) StateMap {
 			d[k] = id
 		}
 	}
-	if shared != nb {
-		// Some of base's entries are not in s.
-		for k, id := range base {
-			if id == "" {
-				continue
+	if shared == len(base) {
+		// Every key of base has an entry in s (so none is empty).
+		*empties = 0
+		return d
+	}
+	// Some of base's keys have no entry in s, or base has empty entries.
+	n := 0
+	for k, id := range base {
+		if id == "" {
+			n++
+			continue
+		}
+		if s[k] == "" {
+			if d == nil {
+				d = make(StateMap)
 			}
-			if sid := s[k]; sid == "" {
-				if d == nil {
-					d = make(StateMap)
-				}
-				d[k] = ""
-			}
+			d[k] = ""
 		}
 	}
+	*empties = n
 	return d
 }
 
