@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -154,11 +155,30 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				jr.Timeline.PrevBatch = "s" + strconv.FormatInt(now.ev, 10)
 			}
 			if initial || newlyJoined || more {
-				st, err := c.rooms.CurrentState(ctx, roomID)
+				// The state block is the state at the start of the
+				// timeline: all of it for a first sync of the room,
+				// else what changed since the token.
+				start, err := c.rooms.CurrentState(ctx, roomID)
+				if len(tl) > 0 {
+					start, err = c.stateBefore(ctx, roomID, tl[0].Stream)
+				}
 				if err != nil {
 					return nil, err
 				}
-				evs, err := c.stateEvents(ctx, st, inTimeline, who)
+				if !initial && !newlyJoined {
+					before, err := c.stateBefore(ctx, roomID, since.ev+1)
+					if err != nil {
+						return nil, err
+					}
+					changed := map[stateKey]string{}
+					for k, id := range start {
+						if before[k] != id {
+							changed[k] = id
+						}
+					}
+					start = changed
+				}
+				evs, err := c.stateEvents(ctx, start, nil, who)
 				if err != nil {
 					return nil, err
 				}
@@ -406,4 +426,19 @@ func (c *Client) ephemeral(ctx context.Context, userID, roomID string, since, no
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// stateBefore returns the room state before the event at stream: the
+// state after the last event before it that has a state (outliers have
+// none), empty before the room's first event.
+func (c *Client) stateBefore(ctx context.Context, roomID string, stream int64) (map[stateKey]string, error) {
+	var g int64
+	err := c.db.queryRow(ctx, `SELECT state_after FROM events WHERE room_id = ? AND stream < ? AND state_after != 0 ORDER BY stream DESC LIMIT 1`, roomID, stream).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return map[stateKey]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.rooms.Group(ctx, g)
 }
