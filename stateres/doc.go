@@ -40,9 +40,10 @@
 // a given event) lets the auth difference be found without walking the
 // whole room; MemoryStore implements both. ResolveChanges takes the state
 // sets as changes to a shared base state, so that a resolution never
-// looks at the keys no set changed: with both, the work follows the
-// conflicted events, their auth chains and the events the sorts and the
-// rules read, not the size of the room.
+// looks at the keys no set changed (Resolve itself compares full state
+// maps with the first one and resolves the differences): with both, the
+// work follows the conflicted events, their auth chains and the events
+// the sorts and the rules read, not the size of the room.
 //
 // # Choices where the specification is silent
 //
@@ -57,8 +58,10 @@
 //     it); power levels, join rules and create must have an empty state
 //     key.
 //   - The power events' auth ancestors join the sort only through auth
-//     edges between events of the full conflicted set, as Synapse builds
-//     its graph.
+//     edges between events of the full conflicted set, as Synapse and ruma
+//     build their graphs (read literally, "the events in the auth chain of
+//     P which also belong to the full conflicted set" would also take
+//     those reached through events outside the set).
 //   - The sender's power level for the ordering is read from the power
 //     levels event among the event's auth events (the last listed) and the
 //     create event (in room version 12, the one the room ID names: its
@@ -67,7 +70,8 @@
 //     keys of the event's auth events selection (eventauth.Needed); any
 //     other key the rules read comes from the event's own auth events
 //     (Synapse). An event that was rejected on receipt is checked like any
-//     other (the specification; Synapse skips it).
+//     other (the specification; Synapse skips it, noting that this departs
+//     from the specification).
 //   - Room version 1: the first event of a pass is taken unchecked; when
 //     no event of another conflict passes, the last one (lowest depth,
 //     highest sha1) is taken, as Synapse does.
