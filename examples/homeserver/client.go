@@ -25,7 +25,8 @@ type Client struct {
 	db    *Store
 	log   *slog.Logger
 	// typing is shared with Data, which takes the notifications.
-	typing *typingState
+	typing   *typingState
+	presence *Presence
 	// join performs a remote join through federation; nil: only rooms
 	// this server is in can be joined.
 	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error

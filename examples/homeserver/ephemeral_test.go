@@ -103,3 +103,50 @@ func checkEphemeral(t *testing.T, alice, bob *api, aliceID, roomID string) {
 		t.Fatalf("receipt: %s (%v)", eph["m.receipt"], err)
 	}
 }
+
+// TestPresence checks PUT and GET /presence and that a change reaches a
+// user who shares a room through sync's presence block.
+func TestPresence(t *testing.T) {
+	t.Parallel()
+	hs := startInProcess(t, "presence.localhost", false, nil)
+	alice := register(t, hs.hs.ClientURL(), "alice")
+	bob := register(t, hs.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	bob.must("POST", "/rooms/"+url.PathEscape(room.RoomID)+"/join", map[string]any{}, nil)
+	since := syncToken(t, bob)
+
+	aliceID := "@alice:presence.localhost"
+	alice.must("PUT", "/presence/"+url.PathEscape(aliceID)+"/status", map[string]string{"presence": "unavailable", "status_msg": "lunch"}, nil)
+	var st struct {
+		Presence  string `json:"presence"`
+		StatusMsg string `json:"status_msg"`
+	}
+	bob.must("GET", "/presence/"+url.PathEscape(aliceID)+"/status", nil, &st)
+	if st.Presence != "unavailable" || st.StatusMsg != "lunch" {
+		t.Fatalf("GET presence: %+v", st)
+	}
+	var r struct {
+		Presence struct {
+			Events []struct {
+				Sender  string `json:"sender"`
+				Content struct {
+					Presence  string `json:"presence"`
+					StatusMsg string `json:"status_msg"`
+				} `json:"content"`
+			} `json:"events"`
+		} `json:"presence"`
+	}
+	bob.must("GET", "/sync?timeout=5000&set_presence=offline&since="+url.QueryEscape(since), nil, &r)
+	found := false
+	for _, ev := range r.Presence.Events {
+		if ev.Sender == aliceID && ev.Content.Presence == "unavailable" && ev.Content.StatusMsg == "lunch" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("alice's presence is not in bob's sync: %+v", r.Presence.Events)
+	}
+}

@@ -49,7 +49,8 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.acct = &Accounts{name: cfg.ServerName, db: db}
 	typing := &typingState{}
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
-	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing}
+	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
+		presence: &Presence{db: db, notify: hs.rooms.notify}}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()
@@ -87,6 +88,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Filters:           hs.data,
 		AccountData:       hs.data,
 		Ephemeral:         hs.data,
+		Presence:          hs.cli.presence,
 		Transactions:      hs.data,
 	}
 	if hs.clientLn != nil {

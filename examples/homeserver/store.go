@@ -200,6 +200,13 @@ CREATE TABLE IF NOT EXISTS outbound_queue (
 	event_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbound_queue_dest ON outbound_queue (dest, event_id);
+CREATE TABLE IF NOT EXISTS presence (
+	user_id     TEXT PRIMARY KEY,
+	presence    TEXT NOT NULL,
+	status_msg  TEXT NOT NULL DEFAULT '',
+	last_active INTEGER NOT NULL,
+	stream      INTEGER NOT NULL
+);
 -- a counter for the sync positions of what is not an event (account data)
 CREATE TABLE IF NOT EXISTS positions (
 	name  TEXT PRIMARY KEY,

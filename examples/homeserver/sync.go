@@ -75,6 +75,11 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	if err != nil {
 		return nil, err
 	}
+	if c.presence != nil {
+		if err := c.presence.fromSync(ctx, who.UserID, req.SetPresence); err != nil {
+			return nil, err
+		}
+	}
 	now, err := c.position(ctx)
 	if err != nil {
 		return nil, err
@@ -255,6 +260,20 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		resp.Rooms = sr
 	}
 	c.log.Debug("sync", "user", who.UserID, "since", req.Since, "next", resp.NextBatch, "join", len(sr.Join), "invite", len(sr.Invite), "leave", len(sr.Leave))
+
+	if c.presence != nil {
+		from := since.ad
+		if initial {
+			from = 0
+		}
+		evs, err := c.presence.events(ctx, who.UserID, from, now.ad)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			resp.Presence = &clientapi.EventsBlock{Events: evs}
+		}
+	}
 
 	// Account data, global and per joined room.
 	adSince := since.ad
