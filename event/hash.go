@@ -95,7 +95,7 @@ func appendSignedForm(dst []byte, v roomversion.Version, raw []byte) ([]byte, er
 	if err != nil {
 		return dst, fmt.Errorf("event: %w", err)
 	}
-	out, err := redact.AppendValidated(dst, v, stripped)
+	out, err := redact.AppendCanonical(dst, v, stripped)
 	if err != nil {
 		return dst, fmt.Errorf("event: %w", err)
 	}
@@ -256,7 +256,7 @@ func (e *Event) appendSigned(dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("event: %w", err)
 	}
-	out, err := redact.AppendValidated(dst, e.v, stripped)
+	out, err := redact.AppendCanonical(dst, e.v, stripped)
 	if err != nil {
 		return dst, fmt.Errorf("event: %w", err)
 	}

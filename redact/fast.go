@@ -22,6 +22,9 @@ import (
 //
 // The value's field name, path.name, is only made for an error.
 func (w *walker) appendValue(out []byte, s, e int, path, name string) ([]byte, error) {
+	if w.canonical {
+		return append(out, w.raw[s:e]...), nil
+	}
 	if o, end, ok := copyCanonical(out, w.raw[s:e], 0, 0); ok && end == e-s {
 		return o, nil
 	}
@@ -50,6 +53,13 @@ func (w *walker) encode(out []byte, s, e int, path, name string) ([]byte, error)
 // the check of nesting; 0 skips it.
 func (w *walker) copyValue(out []byte, s, base int, path, name string) ([]byte, int, error) {
 	n := len(out)
+	if w.canonical {
+		// Canonical input: found, not checked (its depth was checked
+		// when it was made canonical).
+		if end, _, ok := jsonraw.ValueEnd(w.raw, s); ok {
+			return append(out, w.raw[s:end]...), end, nil
+		}
+	}
 	if o, end, ok := copyCanonical(out, w.raw, s, 0); ok {
 		return o, end, nil
 	}

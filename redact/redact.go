@@ -163,6 +163,23 @@ func AppendValidated(dst []byte, v roomversion.Version, raw []byte) ([]byte, err
 	return out, nil
 }
 
+// AppendCanonical is AppendValidated for an event that is byte-exact
+// canonical JSON in the mode of v (canonicaljson.IsCanonical holds, as for
+// the output of canonicaljson, or the signed form of an event being
+// checked). A kept value is then already in canonical form, so it is
+// copied as it is found instead of being checked against the canonical
+// subset first: for events that keep large objects (the users of a power
+// levels event) that check was most of the work. Given input that is not
+// canonical it never panics, but its output may not be canonical either.
+func AppendCanonical(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
+	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), canonical: true}
+	out, err := w.run(dst)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
 // Mode returns the canonical JSON mode of v's events, the mode in which
 // Redact checks its input and writes its output.
 func Mode(v roomversion.Version) canonicaljson.Mode { return modeOf(v) }
@@ -362,6 +379,9 @@ type walker struct {
 	rules    roomversion.RedactionRules
 	mode     canonicaljson.Mode
 	validate bool
+	// canonical: raw is byte-exact canonical JSON in mode, so a kept
+	// value is its own canonical form and is copied as found.
+	canonical bool
 
 	content span   // the content's value, if found
 	typ     []byte // the type, unescaped as canonical string content
