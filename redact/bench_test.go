@@ -51,6 +51,7 @@ func benchRedact(b *testing.B, file string) {
 		b.Fatal(err)
 	}
 	run("AppendValidated/canonical_input", func() error { _, err := redact.AppendValidated(buf[:0], v, canon); return err })
+	run("AppendCanonical/canonical_input", func() error { _, err := redact.AppendCanonical(buf[:0], v, canon); return err })
 	run("baseline=canonicaljson.Append", func() error { _, err := canonicaljson.Append(buf[:0], raw, mode); return err })
 	run("baseline=canonicaljson.Valid", func() error { return canonicaljson.Valid(raw, mode) })
 	run("baseline=json.Valid", func() error {

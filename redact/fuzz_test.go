@@ -17,7 +17,7 @@ import (
 // FuzzRedact checks, for any input and room version: no panic (also in
 // the fast path); an output only for input that canonicaljson accepts;
 // an output that is canonical, idempotent, the same through
-// AppendValidated, and the same as a plain map-based rendering of the
+// AppendValidated (and AppendCanonical on the input made canonical), and the same as a plain map-based rendering of the
 // spec's lists (reference below).
 func FuzzRedact(f *testing.F) {
 	for i, c := range loadVectors(f) {
@@ -80,6 +80,7 @@ func checkRedaction(t *testing.T, in []byte, which uint8) {
 	mode := redact.Mode(v)
 	out, err := redact.Redact(v, in)
 	fast, fastErr := redact.AppendValidated(nil, v, in)
+	redact.AppendCanonical(nil, v, in) // any input: no panic
 	validErr := canonicaljson.Valid(in, mode)
 	if err != nil {
 		if out != nil {
@@ -107,6 +108,13 @@ func checkRedaction(t *testing.T, in []byte, which uint8) {
 	}
 	if fastErr != nil || !bytes.Equal(fast, out) {
 		t.Fatalf("AppendValidated: %s (%v), Redact: %s", fast, fastErr, out)
+	}
+	canon, err := canonicaljson.Canonicalize(in, mode)
+	if err != nil {
+		t.Fatalf("canonicalize what Redact accepted: %v", err)
+	}
+	if got, err := redact.AppendCanonical(nil, v, canon); err != nil || !bytes.Equal(got, out) {
+		t.Fatalf("AppendCanonical: %s (%v), Redact: %s", got, err, out)
 	}
 	ref, err := reference(v, in)
 	if err != nil {

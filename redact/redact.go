@@ -86,6 +86,9 @@
 // with one copy. [AppendValidated] does not check what it drops, for
 // input validated already (events parsed by the event package): its work
 // is a scan of what is dropped and a copy of what is kept.
+// [AppendCanonical] goes one step further for input that is canonical
+// JSON already (the signed form of an event, made by canonicaljson or
+// checked to be canonical when parsed): what it keeps is copied as found.
 package redact
 
 import (

@@ -158,6 +158,15 @@ func checkProperties(t *testing.T, v roomversion.Version, in, out []byte) {
 		if err != nil || !bytes.Equal(fast, out) {
 			t.Errorf("v%s: AppendValidated gave %s (%v)", v.ID, fast, err)
 		}
+		// And the canonical path, on the input made canonical.
+		canon, err := canonicaljson.Canonicalize(in, mode)
+		if err != nil {
+			t.Fatalf("v%s: canonicalize: %v", v.ID, err)
+		}
+		got, err := redact.AppendCanonical([]byte("prefix"), v, canon)
+		if err != nil || !bytes.Equal(got, append([]byte("prefix"), out...)) {
+			t.Errorf("v%s: AppendCanonical gave %s (%v)", v.ID, got, err)
+		}
 	}
 }
 
@@ -408,6 +417,7 @@ func TestTruncatedInputs(t *testing.T) {
 					t.Errorf("v%s: %q accepted: %s", v.ID, in[:n], out)
 				}
 				redact.AppendValidated(nil, v, in[:n])
+				redact.AppendCanonical(nil, v, in[:n])
 			}
 		}
 	}
