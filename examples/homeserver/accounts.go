@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
 )
 
@@ -20,6 +21,7 @@ import (
 type Accounts struct {
 	name string
 	db   *Store
+	as   *asParts // nil without application services
 }
 
 var (
@@ -54,7 +56,14 @@ func checkPassword(stored, pw string) bool {
 }
 
 // LookupToken implements clientapi.TokenLookup.
-func (a *Accounts) LookupToken(ctx context.Context, token string, _ clientapi.Masquerade) (clientapi.Identity, error) {
+func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.Masquerade) (clientapi.Identity, error) {
+	if a.as != nil {
+		// An application service's as_token, acting as its sender or as
+		// the user_id (and device_id) it asks for.
+		if who, ok, err := a.as.identity(ctx, token, as, a); ok {
+			return who, err
+		}
+	}
 	var who clientapi.Identity
 	err := a.db.queryRow(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -62,6 +71,20 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, _ clientapi.Ma
 	}
 	who.AccessToken = token
 	return who, err
+}
+
+// UserExists implements appservice.Accounts.
+func (a *Accounts) UserExists(ctx context.Context, userID string) (bool, error) {
+	var n int
+	err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n)
+	return n > 0, err
+}
+
+// DeviceExists implements appservice.Accounts.
+func (a *Accounts) DeviceExists(ctx context.Context, userID, deviceID string) (bool, error) {
+	var n int
+	err := a.db.queryRow(ctx, `SELECT count(*) FROM devices WHERE user_id = ? AND device_id = ?`, userID, deviceID).Scan(&n)
+	return n > 0, err
 }
 
 // CheckPassword implements clientapi.Accounts.
@@ -76,6 +99,22 @@ func (a *Accounts) CheckPassword(ctx context.Context, userID, password string) e
 
 // Login implements clientapi.Accounts.
 func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clientapi.Credentials, error) {
+	if req.AppService != "" {
+		// m.login.application_service: the user must be one the service
+		// is interested in (M_EXCLUSIVE) and exist (as the reference
+		// server, which answers 403 M_FORBIDDEN for an unknown user).
+		if a.as == nil {
+			return clientapi.Credentials{}, clientapi.ErrUnknownToken
+		}
+		if err := a.as.reg.CheckLogin(req.UserID, a.as.reg.ByID(req.AppService)); err != nil {
+			return clientapi.Credentials{}, err
+		}
+		if ok, err := a.UserExists(ctx, req.UserID); err != nil {
+			return clientapi.Credentials{}, err
+		} else if !ok {
+			return clientapi.Credentials{}, clientapi.Forbidden("unknown user " + req.UserID)
+		}
+	}
 	c := clientapi.Credentials{UserID: req.UserID, DeviceID: req.DeviceID, AccessToken: "mxk_" + randomString(32)}
 	if c.DeviceID == "" {
 		c.DeviceID = randomString(10)
@@ -115,6 +154,9 @@ func (a *Accounts) LogoutAll(ctx context.Context, userID string) error {
 
 // Available implements clientapi.Registration.
 func (a *Accounts) Available(ctx context.Context, localpart string) (bool, error) {
+	if err := a.checkNamespace(ctx, "@"+localpart+":"+a.name, a.requestService(ctx)); err != nil {
+		return false, err
+	}
 	var n int
 	err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, "@"+localpart+":"+a.name).Scan(&n)
 	return n == 0, err
@@ -122,6 +164,9 @@ func (a *Accounts) Available(ctx context.Context, localpart string) (bool, error
 
 // Register implements clientapi.Registration.
 func (a *Accounts) Register(ctx context.Context, userID, password, appService string) error {
+	if err := a.checkNamespace(ctx, userID, appService); err != nil {
+		return err
+	}
 	h := ""
 	if password != "" {
 		var err error
@@ -142,11 +187,44 @@ func (a *Accounts) Register(ctx context.Context, userID, password, appService st
 	})
 }
 
+// requestService returns the application service that authenticated the
+// request, "" for a user or an unauthenticated request.
+func (a *Accounts) requestService(ctx context.Context) string {
+	who, _ := clientapi.IdentityFromContext(ctx)
+	return who.AppService
+}
+
+// checkNamespace is M_EXCLUSIVE for creating userID: by a user inside a
+// service's exclusive namespace, or by a service outside its own
+// (content/application-service-api.md, "Server admin style permissions").
+func (a *Accounts) checkNamespace(ctx context.Context, userID, appService string) error {
+	if a.as == nil {
+		if appService != "" {
+			return clientapi.ErrUnknownToken
+		}
+		return nil
+	}
+	var by *appservice.Registration
+	if appService != "" {
+		if by = a.as.reg.ByID(appService); by == nil {
+			return clientapi.ErrUnknownToken
+		}
+	}
+	return a.as.reg.CheckUserID(userID, by)
+}
+
 // Profile implements clientapi.Profile.
 func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, error) {
 	var n int
 	if err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
 		return nil, err
+	}
+	if n == 0 && a.as != nil && a.as.queryUser(ctx, userID) {
+		// A user of a service's namespace that the service has just
+		// created (content/application-service-api.md, "Querying").
+		if err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
+			return nil, err
+		}
 	}
 	if n == 0 {
 		return nil, clientapi.NotFound("unknown user")

@@ -31,6 +31,7 @@ type Client struct {
 	// this server is in can be joined.
 	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error
 	fed  *fedParts // nil without federation
+	as   *asParts  // nil without application services
 }
 
 // dropRemoteInvite forgets an invite to a remote room once it is
@@ -80,6 +81,9 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 		return "", errors.New("createRoom plan does not start with the create event")
 	}
 	if plan.Alias != "" {
+		if err := c.checkAlias(who, plan.Alias); err != nil {
+			return "", err
+		}
 		var n int
 		if err := c.db.queryRow(ctx, `SELECT count(*) FROM aliases WHERE alias = ?`, plan.Alias).Scan(&n); err != nil {
 			return "", err
@@ -653,6 +657,11 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []stri
 	}
 	var roomID string
 	err := c.db.queryRow(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
+	if errors.Is(err, sql.ErrNoRows) && c.as != nil && c.as.queryAlias(ctx, alias) {
+		// A service whose namespace holds the alias has just created it
+		// (content/application-service-api.md, "Querying").
+		err = c.db.queryRow(ctx, `SELECT room_id FROM aliases WHERE alias = ?`, alias).Scan(&roomID)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, clientapi.NotFound("room alias " + alias + " not found")
 	}
@@ -663,6 +672,9 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []stri
 func (c *Client) SetAlias(ctx context.Context, who clientapi.Identity, alias, roomID string) error {
 	if serverOf(alias) != c.name {
 		return clientapi.InvalidParam("alias must be on this server")
+	}
+	if err := c.checkAlias(who, alias); err != nil {
+		return err
 	}
 	return c.db.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, alias, roomID, who.UserID)
@@ -678,6 +690,9 @@ func (c *Client) SetAlias(ctx context.Context, who clientapi.Identity, alias, ro
 
 // DeleteAlias implements clientapi.Directory.
 func (c *Client) DeleteAlias(ctx context.Context, who clientapi.Identity, alias string) error {
+	if err := c.checkAlias(who, alias); err != nil {
+		return err
+	}
 	return c.db.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE alias = ? AND creator = ?`, alias, who.UserID)
 		if err != nil {
@@ -688,6 +703,17 @@ func (c *Client) DeleteAlias(ctx context.Context, who clientapi.Identity, alias 
 		}
 		return nil
 	})
+}
+
+// checkAlias is M_EXCLUSIVE for creating or deleting an alias in an
+// application service's exclusive namespace, or, for a service, outside
+// its own (content/application-service-api.md, "Server admin style
+// permissions").
+func (c *Client) checkAlias(who clientapi.Identity, alias string) error {
+	if c.as == nil {
+		return nil
+	}
+	return c.as.reg.CheckAlias(alias, c.as.reg.ByID(who.AppService))
 }
 
 // RoomAliases implements clientapi.Directory.

@@ -46,7 +46,17 @@ type Config struct {
 	TLSCert, TLSKey  string
 	Peers            map[string]string // server name -> host:port
 	LogLevel         slog.Level
+	// AppServices are the application service registration files.
+	AppServices []string
+	// AppServiceMinBackoff is the wait after a failed transaction to an
+	// application service (0: the library's default, 2 s); tests shorten it.
+	AppServiceMinBackoff time.Duration
 }
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type peerFlag map[string]string
 
@@ -76,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, both APIs serve HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Var(peerFlag(c.Peers), "peer", "NAME=HOST:PORT: reach the server NAME at this address instead of discovering it (repeatable)")
+	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -26,6 +26,7 @@ type Homeserver struct {
 	data  *Data
 	cli   *Client
 	fed   *fedParts // nil without --federation-listen
+	as    *asParts  // nil without --appservice
 
 	clientLn, fedLn   net.Listener
 	clientSrv, fedSrv *http.Server
@@ -51,6 +52,14 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
 	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
 		presence: &Presence{db: db, notify: hs.rooms.notify}}
+	if len(cfg.AppServices) > 0 {
+		if hs.as, err = newAppServices(hs); err != nil {
+			db.Close()
+			return nil, err
+		}
+		hs.acct.as = hs.as
+		hs.cli.as = hs.as
+	}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()
@@ -93,6 +102,12 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
+	}
+	if hs.as != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", s)
+		mux.Handle("POST /_matrix/client/v1/appservice/{appserviceId}/ping", hs.as.pingHandler())
+		return hs.logRequests("client", mux)
 	}
 	return hs.logRequests("client", s)
 }
@@ -195,6 +210,9 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	baseCtx := func(net.Listener) context.Context { return base }
 	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
 	go serve(hs.clientSrv, hs.clientLn)
+	if hs.as != nil {
+		hs.as.start()
+	}
 	if hs.fedLn != nil && hs.fed != nil {
 		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
 		go serve(hs.fedSrv, hs.fedLn)
@@ -223,6 +241,9 @@ func (hs *Homeserver) Shutdown(ctx context.Context) {
 	}
 	if hs.fed != nil {
 		hs.fed.stop()
+	}
+	if hs.as != nil {
+		hs.as.stop()
 	}
 }
 

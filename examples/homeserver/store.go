@@ -207,6 +207,20 @@ CREATE TABLE IF NOT EXISTS presence (
 	last_active INTEGER NOT NULL,
 	stream      INTEGER NOT NULL
 );
+-- appservice_state: per application service, the next transaction ID and
+-- the stream position of the last event put in a stored transaction.
+CREATE TABLE IF NOT EXISTS appservice_state (
+	service_id TEXT PRIMARY KEY,
+	next_txn   INTEGER NOT NULL,
+	stream     INTEGER NOT NULL
+);
+-- appservice_txns: transactions to application services not yet delivered.
+CREATE TABLE IF NOT EXISTS appservice_txns (
+	service_id TEXT NOT NULL,
+	txn_id     INTEGER NOT NULL,
+	body       BLOB NOT NULL,
+	PRIMARY KEY (service_id, txn_id)
+);
 -- a counter for the sync positions of what is not an event (account data)
 CREATE TABLE IF NOT EXISTS positions (
 	name  TEXT PRIMARY KEY,
