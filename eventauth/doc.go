@@ -126,8 +126,21 @@
 //   - m.federate refuses only when it is the JSON value false; and it is
 //     about the sender's server (a target user on another server is not
 //     refused, unlike the reference server's extra check).
-//   - Without an m.room.join_rules event (or with a join_rule that is not a
-//     string) the join rule is "invite".
+//   - Without an m.room.join_rules event (or without a join_rule key) the
+//     join rule is "invite", as in the reference server. A join_rule that
+//     is not a string (null, 5) matches no join rule: joins and knocks are
+//     refused ("Otherwise, reject"), as in the reference server and ruma.
+//   - Power levels are compared exactly, of any size (Level): levels
+//     beyond the int64 range, which strings (v1-v9) and JSON numbers
+//     (v1-v5) can carry, are not saturated, as the reference server's
+//     integers are not. Float levels (v1-v5) are binary64 values truncated
+//     toward zero. The creators' infinite level (v12) is above every
+//     finite level.
+//   - String levels (v1-v9) may be surrounded by Unicode white space (the
+//     White_Space property: what the reference server's int() and ruma's
+//     trim strip; not U+001C-U+001F), and hold ASCII digits only: other
+//     scripts' digits and "_" separators, which Python's int() would take,
+//     are refused, as the specification's format and ruma read it.
 //   - The join_authorised_via_users_server signature rule (v8+) requires a
 //     signature entry by that user's server on any membership; the
 //     signature itself is verified with the event's other signatures.

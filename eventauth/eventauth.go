@@ -120,18 +120,19 @@ func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
 	if membershipOf(state.StateEvent(typeMember, sender)) != "join" {
 		return rejectf("sender.not_joined", "the sender %s is not joined to the room", sender)
 	}
-	senderLevel := pl.UserLevel(sender)
+	senderLevel := pl.UserLevelExact(sender)
 
 	if typ == typeThirdPartyInvite {
-		if senderLevel >= pl.Invite() {
+		inv := pl.c.scalar(scInvite)
+		if senderLevel.Cmp(inv) >= 0 {
 			return nil
 		}
-		return rejectf("third_party_invite.power", "the sender's power level %s is below the invite level %d", levelString(senderLevel), pl.Invite())
+		return rejectf("third_party_invite.power", "the sender's power level %s is below the invite level %s", senderLevel, inv)
 	}
 
 	stateKey, isState := ev.StateKey()
-	if need := pl.EventLevel(typ, isState); need > senderLevel {
-		return rejectf("event.power", "sending %s needs power level %d; the sender has %s", typ, need, levelString(senderLevel))
+	if need := pl.EventLevelExact(typ, isState); need.Cmp(senderLevel) > 0 {
+		return rejectf("event.power", "sending %s needs power level %s; the sender has %s", typ, need, senderLevel)
 	}
 
 	if isState && len(stateKey) > 0 && stateKey[0] == '@' && stateKey != sender {
@@ -143,22 +144,16 @@ func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
 	}
 
 	if v.Auth.RedactionAuthRule && typ == typeRedaction {
-		if senderLevel >= pl.Redact() {
+		redact := pl.c.scalar(scRedact)
+		if senderLevel.Cmp(redact) >= 0 {
 			return nil
 		}
 		if d := domainOf(ev.Redacts()); d != "" && d == domainOf(ev.ID()) {
 			return nil
 		}
-		return rejectf("redaction.power", "the sender's power level %s is below the redact level %d and the redacted event %s is from another server than the redaction %s", levelString(senderLevel), pl.Redact(), ev.Redacts(), ev.ID())
+		return rejectf("redaction.power", "the sender's power level %s is below the redact level %s and the redacted event %s is from another server than the redaction %s", senderLevel, redact, ev.Redacts(), ev.ID())
 	}
 	return nil
-}
-
-func levelString(n int64) string {
-	if n == Infinite {
-		return "infinite (creator)"
-	}
-	return fmt.Sprint(n)
 }
 
 // membershipOf returns content.membership of an m.room.member event, ""
@@ -223,19 +218,28 @@ func checkCreate(v roomversion.Version, ev *event.Event) *Rejection {
 }
 
 // joinRuleOf returns content.join_rule of the join rules event. Without
-// one (or without a string join_rule) the room is treated as invite-only,
-// as the reference server does: the rules give no default.
-func joinRuleOf(ev *event.Event) string {
+// one (or without a join_rule key) the room is treated as invite-only, as
+// the reference server does: the rules give no default. A join_rule that
+// is not a string (null, 5) is no join rule at all: it returns "" with
+// ok false, which matches none of the rules' join rules, so that a join
+// falls to "Otherwise, reject" (the reference server's lookup with a
+// default of "invite" finds the null or number and matches nothing; ruma
+// fails to read it).
+func joinRuleOf(ev *event.Event) (rule string, ok bool) {
 	if ev == nil {
-		return "invite"
+		return "invite", true
 	}
-	jr, ok := field(ev.Content(), "join_rule")
-	if !ok {
-		return "invite"
+	jr, has := field(ev.Content(), "join_rule")
+	if !has {
+		return "invite", true
 	}
 	if !isString(jr) {
-		return "invite"
+		return "", false
 	}
+	return joinRuleString(jr), true
+}
+
+func joinRuleString(jr []byte) string {
 	// The join rules the versions know, without allocating.
 	switch string(jr[1 : len(jr)-1]) {
 	case "public":

@@ -3,7 +3,6 @@ package eventauth
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,64 +18,64 @@ func TestParseLevel(t *testing.T) {
 	tests := []struct {
 		in   string
 		r    levelRules
-		n    int64
+		n    string // the exact value, in decimal
 		null bool
 		ok   bool
 	}{
-		{`50`, v10, 50, false, true},
-		{`-50`, v10, -50, false, true},
-		{`0`, v10, 0, false, true},
-		{`-0`, v10, 0, false, true},
-		{`9007199254740991`, v10, 9007199254740991, false, true},
-		{`"50"`, v10, 0, false, false},
-		{`null`, v10, 0, false, false},
-		{`true`, v10, 0, false, false},
-		{`{}`, v10, 0, false, false},
-		{`1e2`, v10, 0, false, false},   // strict JSON: integers only
-		{`50.5`, v10, 0, false, false},  // not an integer
-		{`1e300`, v10, 0, false, false}, // beyond 2^53
-		{`01`, v10, 0, false, false},    // not JSON
-		{`0x10`, v10, 0, false, false},  // not JSON
-		{`1_0`, v10, 0, false, false},   // not JSON
-		{`"50"`, v6, 50, false, true},   // v1-stringy-power-levels.md
-		{`"000100"`, v6, 100, false, true},
-		{`"+100"`, v6, 100, false, true},
-		{`"-100"`, v6, -100, false, true},
-		{`" 100 "`, v6, 100, false, true},
-		{`" 00100 "`, v6, 100, false, true},
-		{`" +100 "`, v6, 100, false, true},
-		{`"\t-100\n"`, v6, -100, false, true},
-		{`"+-1"`, v6, 0, false, false},
-		{`"1 0"`, v6, 0, false, false},
-		{`""`, v6, 0, false, false},
-		{`" "`, v6, 0, false, false},
-		{`"+"`, v6, 0, false, false},
-		{`"50.0"`, v6, 0, false, false},
-		{`"5e1"`, v6, 0, false, false},
-		{`"1_000"`, v6, 0, false, false},
-		{`"\u0035\u0030"`, v6, 50, false, true}, // escapes are read
-		{`"99999999999999999999"`, v6, math.MaxInt64, false, true},
-		{`"-99999999999999999999"`, v6, math.MinInt64, false, true},
-		{`null`, v6, 0, true, true},
-		{`50.57`, v6, 0, false, false}, // floats need non-strict JSON
-		{`50.57`, v1, 50, false, true}, // v1-floaty-power-levels.md
-		{`-50.57`, v1, -50, false, true},
-		{`5.114698E4`, v1, 51146, false, true}, // the spec's example
-		{`1e400`, v1, 0, false, false},         // outside binary64: rejected
-		{`1e300`, v1, math.MaxInt64, false, true},
-		{`-1e300`, v1, math.MinInt64, false, true},
-		{`123456789012345678901234567890`, v1, math.MaxInt64, false, true},
-		{`-123456789012345678901234567890`, v1, math.MinInt64, false, true},
-		{`9223372036854775807`, v1, math.MaxInt64, false, true},
-		{`-9223372036854775808`, v1, math.MinInt64, false, true},
-		{``, v1, 0, false, false},
-		{`-`, v1, 0, false, false},
-		{`"50`, v6, 0, false, false},
+		{`50`, v10, "50", false, true},
+		{`-50`, v10, "-50", false, true},
+		{`0`, v10, "0", false, true},
+		{`-0`, v10, "0", false, true},
+		{`9007199254740991`, v10, "9007199254740991", false, true},
+		{`"50"`, v10, "0", false, false},
+		{`null`, v10, "0", false, false},
+		{`true`, v10, "0", false, false},
+		{`{}`, v10, "0", false, false},
+		{`1e2`, v10, "0", false, false},   // strict JSON: integers only
+		{`50.5`, v10, "0", false, false},  // not an integer
+		{`1e300`, v10, "0", false, false}, // beyond 2^53
+		{`01`, v10, "0", false, false},    // not JSON
+		{`0x10`, v10, "0", false, false},  // not JSON
+		{`1_0`, v10, "0", false, false},   // not JSON
+		{`"50"`, v6, "50", false, true},   // v1-stringy-power-levels.md
+		{`"000100"`, v6, "100", false, true},
+		{`"+100"`, v6, "100", false, true},
+		{`"-100"`, v6, "-100", false, true},
+		{`" 100 "`, v6, "100", false, true},
+		{`" 00100 "`, v6, "100", false, true},
+		{`" +100 "`, v6, "100", false, true},
+		{`"\t-100\n"`, v6, "-100", false, true},
+		{`"+-1"`, v6, "0", false, false},
+		{`"1 0"`, v6, "0", false, false},
+		{`""`, v6, "0", false, false},
+		{`" "`, v6, "0", false, false},
+		{`"+"`, v6, "0", false, false},
+		{`"50.0"`, v6, "0", false, false},
+		{`"5e1"`, v6, "0", false, false},
+		{`"1_000"`, v6, "0", false, false},
+		{`"\u0035\u0030"`, v6, "50", false, true}, // escapes are read
+		{`"99999999999999999999"`, v6, "99999999999999999999", false, true},
+		{`"-99999999999999999999"`, v6, "-99999999999999999999", false, true},
+		{`null`, v6, "0", true, true},
+		{`50.57`, v6, "0", false, false}, // floats need non-strict JSON
+		{`50.57`, v1, "50", false, true}, // v1-floaty-power-levels.md
+		{`-50.57`, v1, "-50", false, true},
+		{`5.114698E4`, v1, "51146", false, true}, // the spec's example
+		{`1e400`, v1, "0", false, false},         // outside binary64: rejected
+		{`1e300`, v1, "1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160", false, true},
+		{`-1e300`, v1, "-1000000000000000052504760255204420248704468581108159154915854115511802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115669472196386865459400540160", false, true},
+		{`123456789012345678901234567890`, v1, "123456789012345678901234567890", false, true},
+		{`-123456789012345678901234567890`, v1, "-123456789012345678901234567890", false, true},
+		{`9223372036854775807`, v1, "9223372036854775807", false, true},
+		{`-9223372036854775808`, v1, "-9223372036854775808", false, true},
+		{``, v1, "0", false, false},
+		{`-`, v1, "0", false, false},
+		{`"50`, v6, "0", false, false},
 	}
 	for _, tc := range tests {
 		n, null, ok := parseLevel([]byte(tc.in), tc.r)
-		if n != tc.n || null != tc.null || ok != tc.ok {
-			t.Errorf("parseLevel(%s, %+v) = %d, %v, %v; want %d, %v, %v", tc.in, tc.r, n, null, ok, tc.n, tc.null, tc.ok)
+		if n.String() != tc.n || null != tc.null || ok != tc.ok {
+			t.Errorf("parseLevel(%s, %+v) = %s, %v, %v; want %s, %v, %v", tc.in, tc.r, n, null, ok, tc.n, tc.null, tc.ok)
 		}
 	}
 }
@@ -228,7 +227,7 @@ func BenchmarkPowerLevelsChange(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(next)))
 			for b.Loop() {
-				if rej := checkPowerLevelsContent(v, next, "@bob:a.test", nil, old, 100); rej != nil {
+				if rej := checkPowerLevelsContent(v, next, "@bob:a.test", nil, old, LevelOf(100)); rej != nil {
 					b.Fatal(rej)
 				}
 			}

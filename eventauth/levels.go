@@ -2,8 +2,128 @@ package eventauth
 
 import (
 	"math"
+	"math/big"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
+
+// Level is a power level, compared exactly. Room versions 1-9 accept
+// levels as strings of any length and versions 1-5 as JSON numbers of any
+// size (content/rooms/fragments/v1-stringy-power-levels.md and
+// v1-floaty-power-levels.md), and the reference server compares them as
+// unbounded integers, so a Level holds an int64 for the values of that
+// range (every level of room versions 10 and later, and nearly every level
+// before) and an exact big integer for the others. The creators' level of
+// room versions with privileged creators is infinite: above every finite
+// level, however large.
+//
+// The zero Level is 0. Compare Levels with Cmp, not ==.
+type Level struct {
+	n int64    // the value; saturated at the int64 bounds when x is set
+	x *big.Int // nil: n is exact; infMark: infinite; else the exact value, outside int64
+}
+
+// infMark marks the infinite level; it is never used as a number.
+var infMark = new(big.Int)
+
+// InfiniteLevel is the power level of a room's creators in room versions
+// whose creators are privileged (v12).
+var InfiniteLevel = Level{n: Infinite, x: infMark}
+
+// LevelOf returns the Level n.
+func LevelOf(n int64) Level { return Level{n: n} }
+
+// levelBig returns the Level of an integer outside (or inside) the int64
+// range; x is kept, not copied.
+func levelBig(x *big.Int) Level {
+	if x.IsInt64() {
+		return Level{n: x.Int64()}
+	}
+	if x.Sign() < 0 {
+		return Level{n: math.MinInt64, x: x}
+	}
+	return Level{n: math.MaxInt64, x: x}
+}
+
+// IsInfinite reports the creators' infinite level.
+func (l Level) IsInfinite() bool { return l.x == infMark }
+
+// Int64 returns the level as an int64: exact when it fits (see IsInt64),
+// saturated at the int64 bounds otherwise, and Infinite for the infinite
+// level.
+func (l Level) Int64() int64 { return l.n }
+
+// IsInt64 reports whether Int64 is the exact level (false for the infinite
+// level and for integers outside the int64 range).
+func (l Level) IsInt64() bool { return l.x == nil }
+
+// Big returns the exact level as a new big.Int, or nil for the infinite
+// level.
+func (l Level) Big() *big.Int {
+	switch l.x {
+	case nil:
+		return big.NewInt(l.n)
+	case infMark:
+		return nil
+	}
+	return new(big.Int).Set(l.x)
+}
+
+// Cmp compares l and o exactly: -1 when l < o, 0 when equal, +1 when l > o.
+func (l Level) Cmp(o Level) int {
+	if l.x == nil && o.x == nil {
+		switch {
+		case l.n < o.n:
+			return -1
+		case l.n > o.n:
+			return 1
+		}
+		return 0
+	}
+	return l.cmpSlow(o)
+}
+
+// cmpSlow compares when either side is not an int64. A big value lies
+// beyond the int64 range on the side of its sign, and the saturated n
+// says which, so only two big values need big.Int.Cmp.
+func (l Level) cmpSlow(o Level) int {
+	li, oi := l.x == infMark, o.x == infMark
+	switch {
+	case li && oi:
+		return 0
+	case li:
+		return 1
+	case oi:
+		return -1
+	case l.x != nil && o.x != nil:
+		return l.x.Cmp(o.x)
+	case l.x != nil: // o is an int64
+		if l.x.Sign() > 0 {
+			return 1
+		}
+		return -1
+	default: // l is an int64, o is big
+		if o.x.Sign() > 0 {
+			return -1
+		}
+		return 1
+	}
+}
+
+// Less reports l < o.
+func (l Level) Less(o Level) bool { return l.Cmp(o) < 0 }
+
+// String returns the level in decimal, or "infinite (creator)".
+func (l Level) String() string {
+	switch l.x {
+	case nil:
+		return strconv.FormatInt(l.n, 10)
+	case infMark:
+		return "infinite (creator)"
+	}
+	return l.x.String()
+}
 
 // levelRules says which encodings of a power level value a room version
 // accepts.
@@ -29,23 +149,23 @@ func rulesFor(strictJSON, integerOnly bool) levelRules {
 // parseLevel reads one power level value. null reports a JSON null that
 // the rules treat as absent; ok is false for a value that is not a power
 // level in these rules.
-func parseLevel(v []byte, r levelRules) (n int64, null, ok bool) {
+func parseLevel(v []byte, r levelRules) (n Level, null, ok bool) {
 	if len(v) == 0 {
-		return 0, false, false
+		return Level{}, false, false
 	}
 	switch c := v[0]; {
 	case c == 'n':
 		if isNull(v) && r.strings {
-			return 0, true, true
+			return Level{}, true, true
 		}
-		return 0, false, false
+		return Level{}, false, false
 	case c == '"':
 		if !r.strings {
-			return 0, false, false
+			return Level{}, false, false
 		}
 		s, oks := stringValue(v)
 		if !oks {
-			return 0, false, false
+			return Level{}, false, false
 		}
 		n, ok = parseStringLevel(s)
 		return n, false, ok
@@ -53,19 +173,53 @@ func parseLevel(v []byte, r levelRules) (n int64, null, ok bool) {
 		n, ok = parseNumberLevel(v, r)
 		return n, false, ok
 	}
-	return 0, false, false
+	return Level{}, false, false
 }
 
 // parseStringLevel parses the deprecated string form: optional leading and
-// trailing whitespace, an optional sign, then one or more decimal digits
-// (leading zeroes allowed). Values beyond the int64 range saturate.
-func parseStringLevel(s string) (int64, bool) {
+// trailing whitespace, an optional sign, then one or more ASCII decimal
+// digits (leading zeroes allowed), of any size.
+//
+// Whitespace is Unicode's White_Space: the ASCII tab, line feed, vertical
+// tab, form feed, carriage return and space, and U+0085, U+00A0, U+1680,
+// U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000. That is exactly
+// what the reference server's integer conversion strips (Python's int(),
+// which leaves out U+001C-U+001F although str.isspace counts them) and what
+// ruma's trim strips. Digits are ASCII only and "_" separators are refused,
+// as the specification's format (a base 10 integer like "100" or "000100")
+// and ruma read it, where Python's int() would also take other scripts'
+// decimal digits and "1_000".
+func parseStringLevel(s string) (Level, bool) {
 	i, j := 0, len(s)
-	for i < j && isLevelSpace(s[i]) {
-		i++
+	for i < j {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !isASCIISpace(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += size
 	}
-	for j > i && isLevelSpace(s[j-1]) {
-		j--
+	for j > i {
+		c := s[j-1]
+		if c < utf8.RuneSelf {
+			if !isASCIISpace(c) {
+				break
+			}
+			j--
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(s[i:j])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		j -= size
 	}
 	s = s[i:j]
 	neg := false
@@ -74,23 +228,26 @@ func parseStringLevel(s string) (int64, bool) {
 		s = s[1:]
 	}
 	if s == "" {
-		return 0, false
+		return Level{}, false
 	}
 	return digits(s, neg)
 }
 
-func isLevelSpace(c byte) bool {
+// isASCIISpace is the ASCII part of Unicode's White_Space (U+001C-U+001F,
+// the information separators, are not white space there).
+func isASCIISpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// digits converts a run of decimal digits, saturating at the int64 range.
-func digits[S ~string | ~[]byte](s S, neg bool) (int64, bool) {
+// digits converts a run of ASCII decimal digits exactly; only a value
+// beyond the int64 range allocates.
+func digits[S ~string | ~[]byte](s S, neg bool) (Level, bool) {
 	var u uint64
 	over := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
-			return 0, false
+			return Level{}, false
 		}
 		if !over {
 			if u > (math.MaxUint64-9)/10 {
@@ -100,23 +257,30 @@ func digits[S ~string | ~[]byte](s S, neg bool) (int64, bool) {
 			}
 		}
 	}
+	switch {
+	case over:
+	case neg && u <= 1<<63:
+		return Level{n: -int64(u)}, true
+	case !neg && u <= math.MaxInt64:
+		return Level{n: int64(u)}, true
+	}
+	x, ok := new(big.Int).SetString(string(s), 10)
+	if !ok {
+		return Level{}, false
+	}
 	if neg {
-		if over || u > 1<<63 {
-			return math.MinInt64, true
-		}
-		return -int64(u), true
+		x.Neg(x)
 	}
-	if over || u > math.MaxInt64 {
-		return math.MaxInt64, true
-	}
-	return int64(u), true
+	return levelBig(x), true
 }
 
-// parseNumberLevel reads a JSON number. Integers are taken as they are
-// (saturating beyond int64, which only room versions without strict JSON
-// can carry). A number with a fraction or exponent is truncated where
-// floats are allowed and refused under strict canonical JSON.
-func parseNumberLevel(v []byte, r levelRules) (int64, bool) {
+// parseNumberLevel reads a JSON number. Integers are taken exactly, of any
+// size (only room versions without strict JSON can carry one beyond the
+// int64 range). A number with a fraction or exponent is read as a binary64
+// value, as the reference server's JSON decoder does, and truncated toward
+// zero exactly where floats are allowed; it is refused under strict
+// canonical JSON.
+func parseNumberLevel(v []byte, r levelRules) (Level, bool) {
 	neg := v[0] == '-'
 	d := v
 	if neg {
@@ -131,28 +295,26 @@ func parseNumberLevel(v []byte, r levelRules) (int64, bool) {
 	}
 	if plain {
 		if len(d) > 1 && d[0] == '0' {
-			return 0, false
+			return Level{}, false
 		}
 		return digits(d, neg)
 	}
 	// Strict canonical JSON has integers only; the event package refuses
 	// any other number in those room versions, and so do the rules.
 	if !jsonNumber(v) || !r.floats {
-		return 0, false
+		return Level{}, false
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		// Out of the binary64 range: the spec rejects the event.
-		return 0, false
+		return Level{}, false
 	}
 	f = math.Trunc(f)
-	switch {
-	case f >= math.MaxInt64:
-		return math.MaxInt64, true
-	case f <= math.MinInt64:
-		return math.MinInt64, true
+	if f > -(1<<63) && f < 1<<63 {
+		return Level{n: int64(f)}, true
 	}
-	return int64(f), true
+	x, _ := new(big.Float).SetFloat64(f).Int(nil)
+	return levelBig(x), true
 }
 
 // jsonNumber checks the JSON number grammar:

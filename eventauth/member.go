@@ -55,8 +55,11 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		if senderMembership == "ban" {
 			return rejectf("member.join.banned", "%s is banned from the room", sender)
 		}
-		joinRule := joinRuleOf(state.StateEvent(typeJoinRules, ""))
+		jrEv := state.StateEvent(typeJoinRules, "")
+		joinRule, isRule := joinRuleOf(jrEv)
 		switch {
+		case !isRule:
+			return rejectf("member.join.join_rule", "the join rule is not a string (%s) and lets no one join", joinRuleRaw(jrEv))
 		case joinRule == "invite" || (v.Auth.Knocking && joinRule == "knock"):
 			if senderMembership == "invite" || senderMembership == "join" {
 				return nil
@@ -77,8 +80,8 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 			if membershipOf(state.StateEvent(typeMember, authoriser)) != "join" {
 				return rejectf("member.join.authoriser_not_joined", "the authorising user %s is not joined to the room", authoriser)
 			}
-			if lvl := pl.UserLevel(authoriser); lvl < pl.Invite() {
-				return rejectf("member.join.authoriser_power", "the authorising user %s has power level %s, below the invite level %d", authoriser, levelString(lvl), pl.Invite())
+			if lvl, inv := pl.UserLevelExact(authoriser), pl.c.scalar(scInvite); lvl.Cmp(inv) < 0 {
+				return rejectf("member.join.authoriser_power", "the authorising user %s has power level %s, below the invite level %s", authoriser, lvl, inv)
 			}
 			return nil
 		case joinRule == "public":
@@ -99,8 +102,8 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		case "ban":
 			return rejectf("member.invite.target_banned", "%s is banned", target)
 		}
-		if lvl := pl.UserLevel(sender); lvl < pl.Invite() {
-			return rejectf("member.invite.power", "the inviter's power level %s is below the invite level %d", levelString(lvl), pl.Invite())
+		if lvl, inv := pl.UserLevelExact(sender), pl.c.scalar(scInvite); lvl.Cmp(inv) < 0 {
+			return rejectf("member.invite.power", "the inviter's power level %s is below the invite level %s", lvl, inv)
 		}
 		return nil
 
@@ -114,32 +117,38 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		if senderMembership != "join" {
 			return rejectf("member.leave.sender_not_joined", "%s is not joined and cannot kick or unban", sender)
 		}
-		senderLevel := pl.UserLevel(sender)
-		if targetMembership == "ban" && senderLevel < pl.Ban() {
-			return rejectf("member.leave.unban_power", "unbanning needs the ban level %d; the sender has %s", pl.Ban(), levelString(senderLevel))
+		senderLevel := pl.UserLevelExact(sender)
+		if ban := pl.c.scalar(scBan); targetMembership == "ban" && senderLevel.Cmp(ban) < 0 {
+			return rejectf("member.leave.unban_power", "unbanning needs the ban level %s; the sender has %s", ban, senderLevel)
 		}
-		targetLevel := pl.UserLevel(target)
-		if senderLevel >= pl.Kick() && targetLevel < senderLevel {
+		targetLevel := pl.UserLevelExact(target)
+		kick := pl.c.scalar(scKick)
+		if senderLevel.Cmp(kick) >= 0 && targetLevel.Cmp(senderLevel) < 0 {
 			return nil
 		}
-		return rejectf("member.leave.kick_power", "kicking needs the kick level %d and more power than the target (sender %s, target %s)", pl.Kick(), levelString(senderLevel), levelString(targetLevel))
+		return rejectf("member.leave.kick_power", "kicking needs the kick level %s and more power than the target (sender %s, target %s)", kick, senderLevel, targetLevel)
 
 	case "ban":
 		if senderMembership != "join" {
 			return rejectf("member.ban.sender_not_joined", "%s is not joined and cannot ban", sender)
 		}
-		senderLevel := pl.UserLevel(sender)
-		targetLevel := pl.UserLevel(target)
-		if senderLevel >= pl.Ban() && targetLevel < senderLevel {
+		senderLevel := pl.UserLevelExact(sender)
+		targetLevel := pl.UserLevelExact(target)
+		ban := pl.c.scalar(scBan)
+		if senderLevel.Cmp(ban) >= 0 && targetLevel.Cmp(senderLevel) < 0 {
 			return nil
 		}
-		return rejectf("member.ban.power", "banning needs the ban level %d and more power than the target (sender %s, target %s)", pl.Ban(), levelString(senderLevel), levelString(targetLevel))
+		return rejectf("member.ban.power", "banning needs the ban level %s and more power than the target (sender %s, target %s)", ban, senderLevel, targetLevel)
 
 	case "knock":
 		if !v.Auth.Knocking {
 			break
 		}
-		joinRule := joinRuleOf(state.StateEvent(typeJoinRules, ""))
+		jrEv := state.StateEvent(typeJoinRules, "")
+		joinRule, isRule := joinRuleOf(jrEv)
+		if !isRule {
+			return rejectf("member.knock.join_rule", "the join rule is not a string (%s) and does not allow knocking", joinRuleRaw(jrEv))
+		}
 		if joinRule != "knock" && !(v.Auth.KnockRestricted && joinRule == "knock_restricted") {
 			return rejectf("member.knock.join_rule", "the join rule %q does not allow knocking", joinRule)
 		}
@@ -153,6 +162,13 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		return nil
 	}
 	return rejectf("member.membership_unknown", "the membership %s is not one this room version knows", clip(mv))
+}
+
+// joinRuleRaw returns the raw content.join_rule of a join rules event for
+// a rejection reason.
+func joinRuleRaw(ev *event.Event) string {
+	jr, _ := field(ev.Content(), "join_rule")
+	return clip(jr)
 }
 
 func displayMembership(m string) string {

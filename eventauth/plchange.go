@@ -33,10 +33,10 @@ var pcRules = [numPC]string{
 type plChange struct {
 	old      *plContent
 	sender   string
-	level    int64
+	level    Level
 	creators creatorSet
 
-	newScalars [numScalars]int64
+	newScalars [numScalars]Level
 	newHas     [numScalars]bool
 	seen       [numSections][]uint64
 	small      [numSections][4]uint64
@@ -79,7 +79,7 @@ func (p *plChange) note(i int, r *Rejection) {
 	}
 }
 
-func (p *plChange) scalar(i int, n int64) { p.newScalars[i], p.newHas[i] = n, true }
+func (p *plChange) scalar(i int, n Level) { p.newScalars[i], p.newHas[i] = n, true }
 
 func (p *plChange) section(sec int) {
 	p.sectionOn[sec] = true
@@ -95,7 +95,7 @@ func (p *plChange) section(sec int) {
 	}
 }
 
-func (p *plChange) entry(sec int, key []byte, escaped bool, n int64) {
+func (p *plChange) entry(sec int, key []byte, escaped bool, n Level) {
 	if sec == secUsers && p.creator == nil {
 		if c, is := p.creators.has(key, escaped); is {
 			p.creator = rejectf("power_levels.creator_in_users", "content.users lists %s, a creator of the room", c)
@@ -127,22 +127,22 @@ func (p *plChange) entry(sec int, key []byte, escaped bool, n int64) {
 	if had {
 		p.seen[sec][i/64] |= 1 << (i % 64)
 		old := m.vals[i]
-		if old == n {
+		if old.Cmp(n) == 0 {
 			return
 		}
 		if sec == secUsers {
-			if old >= p.level && m.keys[i] != p.sender {
-				p.note(cur, rejectf(pcRules[cur], "the sender's power level %s is not above %s's current level %d, which the change alters", levelString(p.level), m.keys[i], old))
+			if old.Cmp(p.level) >= 0 && m.keys[i] != p.sender {
+				p.note(cur, rejectf(pcRules[cur], "the sender's power level %s is not above %s's current level %s, which the change alters", p.level, m.keys[i], old))
 			}
-		} else if old > p.level {
-			p.note(cur, rejectf(pcRules[cur], "%s[%q] is currently %d, above the sender's power level %s", sectionNames[sec], m.keys[i], old, levelString(p.level)))
+		} else if old.Cmp(p.level) > 0 {
+			p.note(cur, rejectf(pcRules[cur], "%s[%q] is currently %s, above the sender's power level %s", sectionNames[sec], m.keys[i], old, p.level))
 		}
 	}
-	if n > p.level {
+	if n.Cmp(p.level) > 0 {
 		if keyS == "" {
 			keyS, _ = keyString(key, escaped)
 		}
-		p.note(nw, rejectf(pcRules[nw], "the new %s[%q] of %d is above the sender's power level %s", sectionNames[sec], keyS, n, levelString(p.level)))
+		p.note(nw, rejectf(pcRules[nw], "the new %s[%q] of %s is above the sender's power level %s", sectionNames[sec], keyS, n, p.level))
 	}
 }
 
@@ -159,23 +159,23 @@ func (p *plChange) removed(sec int) {
 		}
 		old := m.vals[i]
 		if sec == secUsers {
-			if old >= p.level && k != p.sender {
-				p.note(pcUsersCurrent, rejectf(pcRules[pcUsersCurrent], "the sender's power level %s is not above %s's current level %d, which the change removes", levelString(p.level), k, old))
+			if old.Cmp(p.level) >= 0 && k != p.sender {
+				p.note(pcUsersCurrent, rejectf(pcRules[pcUsersCurrent], "the sender's power level %s is not above %s's current level %s, which the change removes", p.level, k, old))
 			}
-		} else if old > p.level {
-			p.note(pcEventsCurrent, rejectf(pcRules[pcEventsCurrent], "%s[%q] is currently %d, above the sender's power level %s, and the change removes it", sectionNames[sec], k, old, levelString(p.level)))
+		} else if old.Cmp(p.level) > 0 {
+			p.note(pcEventsCurrent, rejectf(pcRules[pcEventsCurrent], "%s[%q] is currently %s, above the sender's power level %s, and the change removes it", sectionNames[sec], k, old, p.level))
 		}
 	}
 }
 
 // checkPowerLevels applies the rules for m.room.power_levels events.
-func checkPowerLevels(v roomversion.Version, ev *event.Event, create *event.Event, pl *PowerLevels, senderLevel int64) *Rejection {
+func checkPowerLevels(v roomversion.Version, ev *event.Event, create *event.Event, pl *PowerLevels, senderLevel Level) *Rejection {
 	return checkPowerLevelsContent(v, ev.Content(), ev.Sender(), create, pl.c, senderLevel)
 }
 
 // checkPowerLevelsContent is checkPowerLevels on the new content; old is
 // the current content (nil: none).
-func checkPowerLevelsContent(v roomversion.Version, content []byte, sender string, create *event.Event, old *plContent, senderLevel int64) *Rejection {
+func checkPowerLevelsContent(v roomversion.Version, content []byte, sender string, create *event.Event, old *plContent, senderLevel Level) *Rejection {
 	p := &plChange{old: old, sender: sender, level: senderLevel}
 	if v.Auth.PrivilegedCreators {
 		p.creators = creatorSet{on: true, sender: create.Sender()}
@@ -202,14 +202,14 @@ func checkPowerLevelsContent(v roomversion.Version, content []byte, sender strin
 	for i := range numScalars {
 		oldHas, newHas := old.has[i], p.newHas[i]
 		oldV, newV := old.scalars[i], p.newScalars[i]
-		if oldHas == newHas && oldV == newV {
+		if oldHas == newHas && oldV.Cmp(newV) == 0 {
 			continue
 		}
-		if oldHas && oldV > senderLevel {
-			p.note(pcScalarCurrent, rejectf(pcRules[pcScalarCurrent], "%s is currently %d, above the sender's power level %s", scalarNames[i], oldV, levelString(senderLevel)))
+		if oldHas && oldV.Cmp(senderLevel) > 0 {
+			p.note(pcScalarCurrent, rejectf(pcRules[pcScalarCurrent], "%s is currently %s, above the sender's power level %s", scalarNames[i], oldV, senderLevel))
 		}
-		if newHas && newV > senderLevel {
-			p.note(pcScalarNew, rejectf(pcRules[pcScalarNew], "the new %s of %d is above the sender's power level %s", scalarNames[i], newV, levelString(senderLevel)))
+		if newHas && newV.Cmp(senderLevel) > 0 {
+			p.note(pcScalarNew, rejectf(pcRules[pcScalarNew], "the new %s of %s is above the sender's power level %s", scalarNames[i], newV, senderLevel))
 		}
 	}
 	p.removed(secEvents)

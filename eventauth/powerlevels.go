@@ -51,17 +51,17 @@ var sectionNames = [numSections]string{"events", "notifications", "users"}
 type levelMap struct {
 	idx  map[string]int32
 	keys []string
-	vals []int64
+	vals []Level
 }
 
-func (m *levelMap) get(k string) (int64, bool) {
+func (m *levelMap) get(k string) (Level, bool) {
 	if i, ok := m.idx[k]; ok {
 		return m.vals[i], true
 	}
-	return 0, false
+	return Level{}, false
 }
 
-func (m *levelMap) set(k string, n int64) {
+func (m *levelMap) set(k string, n Level) {
 	if i, ok := m.idx[k]; ok {
 		m.vals[i] = n
 		return
@@ -76,23 +76,23 @@ func (m *levelMap) set(k string, n int64) {
 
 // plContent is the parsed content of one m.room.power_levels event.
 type plContent struct {
-	scalars  [numScalars]int64
+	scalars  [numScalars]Level
 	has      [numScalars]bool
 	sections [numSections]levelMap
 }
 
-func (c *plContent) scalar(i int) int64 {
+func (c *plContent) scalar(i int) Level {
 	if c != nil && c.has[i] {
 		return c.scalars[i]
 	}
-	return scalarDefaults[i]
+	return Level{n: scalarDefaults[i]}
 }
 
 // plVisitor receives what walkPowerLevels finds.
 type plVisitor interface {
-	scalar(i int, n int64)
+	scalar(i int, n Level)
 	section(sec int) // a map begins (again: a repeated key replaces it)
-	entry(sec int, key []byte, escaped bool, n int64)
+	entry(sec int, key []byte, escaped bool, n Level)
 }
 
 // walkPowerLevels validates the content of a power levels event against
@@ -261,9 +261,9 @@ func clip(v []byte) string {
 // builder collects a plContent.
 type builder struct{ c *plContent }
 
-func (b builder) scalar(i int, n int64) { b.c.scalars[i], b.c.has[i] = n, true }
+func (b builder) scalar(i int, n Level) { b.c.scalars[i], b.c.has[i] = n, true }
 func (b builder) section(sec int)       { b.c.sections[sec] = levelMap{} }
-func (b builder) entry(sec int, key []byte, escaped bool, n int64) {
+func (b builder) entry(sec int, key []byte, escaped bool, n Level) {
 	k, _ := keyString(key, escaped)
 	b.c.sections[sec].set(k, n)
 }
@@ -328,8 +328,10 @@ func cachedContent(ev *event.Event, r levelRules, notifications bool) (*plConten
 // "m.room.power_levels"; content/server-server-api.md, "Definitions";
 // content/rooms/v12.md for the creators' infinite power).
 //
-// Values are int64. Room versions 1-5 can carry power levels beyond that
-// range (no strict canonical JSON); they saturate at the int64 bounds.
+// Levels are compared exactly (see Level): room versions 1-9 can carry
+// levels beyond the int64 range as strings, and versions 1-5 as JSON
+// numbers. The methods returning int64 saturate such levels at the int64
+// bounds; the Exact methods return the Level.
 type PowerLevels struct {
 	c          *plContent // nil: the room has no power levels event
 	create     *event.Event
@@ -404,10 +406,15 @@ func inAdditionalCreators(create *event.Event, userID string) bool {
 // UserLevel returns the power level of userID: Infinite for a creator in
 // room versions with privileged creators; otherwise the users entry, else
 // users_default; without a power levels event, 100 for the creator (room
-// versions 1-11) and 0 for everyone else.
-func (p *PowerLevels) UserLevel(userID string) int64 {
+// versions 1-11) and 0 for everyone else. A level beyond the int64 range
+// saturates; UserLevelExact returns it exactly.
+func (p *PowerLevels) UserLevel(userID string) int64 { return p.UserLevelExact(userID).n }
+
+// UserLevelExact is UserLevel as an exact Level (InfiniteLevel for a
+// privileged creator). State resolution orders events by it.
+func (p *PowerLevels) UserLevelExact(userID string) Level {
 	if p.privileged && p.IsCreator(userID) {
-		return Infinite
+		return InfiniteLevel
 	}
 	if p.c != nil {
 		if n, ok := p.c.sections[secUsers].get(userID); ok {
@@ -416,15 +423,21 @@ func (p *PowerLevels) UserLevel(userID string) int64 {
 		return p.c.scalar(scUsersDefault)
 	}
 	if !p.privileged && p.IsCreator(userID) {
-		return 100
+		return Level{n: 100}
 	}
-	return 0
+	return Level{}
 }
 
 // EventLevel returns the required power level of an event type: its entry
 // in events, else state_default for state events (50 if absent) or
-// events_default for others (0 if absent).
+// events_default for others (0 if absent). A level beyond the int64 range
+// saturates; EventLevelExact returns it exactly.
 func (p *PowerLevels) EventLevel(eventType string, state bool) int64 {
+	return p.EventLevelExact(eventType, state).n
+}
+
+// EventLevelExact is EventLevel as an exact Level.
+func (p *PowerLevels) EventLevelExact(eventType string, state bool) Level {
 	if p.c != nil {
 		if n, ok := p.c.sections[secEvents].get(eventType); ok {
 			return n
@@ -437,25 +450,25 @@ func (p *PowerLevels) EventLevel(eventType string, state bool) int64 {
 }
 
 // Ban returns the ban level (default 50).
-func (p *PowerLevels) Ban() int64 { return p.c.scalar(scBan) }
+func (p *PowerLevels) Ban() int64 { return p.c.scalar(scBan).n }
 
 // Kick returns the kick level (default 50).
-func (p *PowerLevels) Kick() int64 { return p.c.scalar(scKick) }
+func (p *PowerLevels) Kick() int64 { return p.c.scalar(scKick).n }
 
 // Redact returns the redact level (default 50).
-func (p *PowerLevels) Redact() int64 { return p.c.scalar(scRedact) }
+func (p *PowerLevels) Redact() int64 { return p.c.scalar(scRedact).n }
 
 // Invite returns the invite level (default 0).
-func (p *PowerLevels) Invite() int64 { return p.c.scalar(scInvite) }
+func (p *PowerLevels) Invite() int64 { return p.c.scalar(scInvite).n }
 
 // UsersDefault returns users_default (default 0).
-func (p *PowerLevels) UsersDefault() int64 { return p.c.scalar(scUsersDefault) }
+func (p *PowerLevels) UsersDefault() int64 { return p.c.scalar(scUsersDefault).n }
 
 // EventsDefault returns events_default (default 0).
-func (p *PowerLevels) EventsDefault() int64 { return p.c.scalar(scEventsDefault) }
+func (p *PowerLevels) EventsDefault() int64 { return p.c.scalar(scEventsDefault).n }
 
 // StateDefault returns state_default (default 50).
-func (p *PowerLevels) StateDefault() int64 { return p.c.scalar(scStateDefault) }
+func (p *PowerLevels) StateDefault() int64 { return p.c.scalar(scStateDefault).n }
 
 // Notification returns the level of a notifications key ("room" defaults
 // to 50, any other absent key to 50 as well, the only default the
@@ -464,7 +477,7 @@ func (p *PowerLevels) StateDefault() int64 { return p.c.scalar(scStateDefault) }
 func (p *PowerLevels) Notification(key string) int64 {
 	if p.c != nil {
 		if n, ok := p.c.sections[secNotifications].get(key); ok {
-			return n
+			return n.n
 		}
 	}
 	return 50
