@@ -41,7 +41,7 @@ type node struct {
 
 	// Computed at most once per event.
 	plDone bool
-	pl     int64 // the sender's power level at the event's auth events
+	pl     eventauth.Level // the sender's power level at the event's auth events, exact
 	mlDone bool
 	ml     int64 // mainline position (mlInfinite when none)
 
@@ -386,7 +386,7 @@ func (r *resolver) createInAuth() bool { return r.v.Auth.CreateInAuthEvents }
 // version 12 the one the room ID names, whose creators have infinite
 // power. As in the reference implementation, the power levels event is
 // the last one listed, rejected or not.
-func (r *resolver) senderPower(i int32) (int64, error) {
+func (r *resolver) senderPower(i int32) (eventauth.Level, error) {
 	n := &r.nodes[i]
 	if n.plDone {
 		return n.pl, nil
@@ -409,7 +409,7 @@ func (r *resolver) senderPower(i int32) (int64, error) {
 	if !r.createInAuth() && n.key != keyCreate {
 		c, err := r.createFor(n)
 		if err != nil {
-			return 0, err
+			return eventauth.Level{}, err
 		}
 		if c != none {
 			create = r.nodes[c].ev
@@ -418,9 +418,9 @@ func (r *resolver) senderPower(i int32) (int64, error) {
 	n = &r.nodes[i] // createFor may have grown r.nodes
 	levels, err := eventauth.NewPowerLevels(r.v, pl, create)
 	if err != nil {
-		return 0, fmt.Errorf("%w: at event %s: %w", ErrBadPowerLevels, n.id, err)
+		return eventauth.Level{}, fmt.Errorf("%w: at event %s: %w", ErrBadPowerLevels, n.id, err)
 	}
-	n.pl = levels.UserLevel(n.ev.Sender())
+	n.pl = levels.UserLevelExact(n.ev.Sender())
 	n.plDone = true
 	return n.pl, nil
 }

@@ -720,8 +720,10 @@ func (r *resolver) reverseTopologicalPowerSort(start []int32) ([]int32, error) {
 	}
 	less := func(a, b int32) bool {
 		na, nb := &r.nodes[x[a]], &r.nodes[x[b]]
-		if na.pl != nb.pl {
-			return na.pl > nb.pl
+		// Exact: levels beyond the int64 range (v1-v9 strings, v1-v5
+		// numbers) order as the reference server's integers do.
+		if c := na.pl.Cmp(nb.pl); c != 0 {
+			return c > 0
 		}
 		if ta, tb := na.ev.OriginServerTS(), nb.ev.OriginServerTS(); ta != tb {
 			return ta < tb
