@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/internal/jsonraw"
 	"github.com/mxkit/mxkit/internal/mxerr"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
@@ -201,18 +202,19 @@ func splitTransaction(body []byte) (txnBody, error) {
 		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "transaction is not JSON")
 	}
 	var pdus, edus, ts []byte
-	if !eachMember(body, func(k, v []byte) bool {
-		// A repeated key: the last one counts, as encoding/json reads it.
-		switch string(k) {
-		case "pdus":
-			pdus = v
-		case "edus":
-			edus = v
-		case "origin_server_ts":
-			ts = v
+	// A repeated key: the last one counts, as encoding/json reads it.
+	it := jsonraw.Members(body)
+	for it.Next() {
+		switch {
+		case jsonraw.KeyIs(&it, "pdus"):
+			pdus = it.Value
+		case jsonraw.KeyIs(&it, "edus"):
+			edus = it.Value
+		case jsonraw.KeyIs(&it, "origin_server_ts"):
+			ts = it.Value
 		}
-		return true
-	}) {
+	}
+	if it.Malformed() {
 		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "transaction is not a JSON object")
 	}
 	if pdus == nil {
@@ -222,13 +224,26 @@ func splitTransaction(body []byte) (txnBody, error) {
 		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "origin_server_ts is required, an integer")
 	}
 	t.PDUs = []json.RawMessage{}
-	if !eachElement(pdus, func(e []byte) { t.PDUs = append(t.PDUs, e) }) {
+	var ok bool
+	if t.PDUs, ok = appendElements(t.PDUs, pdus); !ok {
 		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "pdus is not an array")
 	}
-	if edus != nil && string(edus) != "null" && !eachElement(edus, func(e []byte) { t.EDUs = append(t.EDUs, e) }) {
-		return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "edus is not an array")
+	if edus != nil && string(edus) != "null" {
+		if t.EDUs, ok = appendElements(t.EDUs, edus); !ok {
+			return t, mxerr.New(http.StatusBadRequest, mxerr.BadJSON, "edus is not an array")
+		}
 	}
 	return t, nil
+}
+
+// appendElements appends the elements of the JSON array arr to dst; ok is
+// false when arr is not an array.
+func appendElements(dst []json.RawMessage, arr []byte) ([]json.RawMessage, bool) {
+	it := jsonraw.Elements(arr)
+	for it.Next() {
+		dst = append(dst, it.Elem)
+	}
+	return dst, !it.Malformed()
 }
 
 // pdu is one PDU of a transaction on its way through the checks.
