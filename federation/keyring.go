@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/ed25519"
@@ -124,6 +127,11 @@ const maxKeysResponse = 1 << 20
 // share one fetch. Fetch failures are not errors of PublicKeys: the keys
 // are just absent.
 //
+// The server's own keys are not fetched: the embedder gives them with
+// SetLocal (a server verifying its own events, or requests it made to
+// itself, should not ask the network, where its name may not even lead
+// back to it).
+//
 // Set the fields before first use.
 type FetchingKeyRing struct {
 	// Client makes the requests, to URLs "matrix-federation://<server
@@ -146,6 +154,10 @@ type FetchingKeyRing struct {
 	RefetchInterval time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	// local holds the keys given with SetLocal, replaced as a whole so
+	// that PublicKeys reads it without a lock.
+	local atomic.Pointer[map[string]localKeys]
 
 	mu       sync.Mutex
 	attempts map[string]time.Time // last fetch started, per server
@@ -206,6 +218,64 @@ func (k *FetchingKeyRing) lastFetched(name string) (time.Time, bool) {
 	return t, ok
 }
 
+// localKeys are the keys of one server given with SetLocal.
+type localKeys struct {
+	verify map[signing.KeyID]ed25519.PublicKey
+	old    map[signing.KeyID]signing.OldKey
+}
+
+// SetLocal tells the ring the keys of a server it answers for itself,
+// typically the embedder's own server name with the public half of its
+// signing key (and the keys it used before, with the time each expired,
+// as ServerKeysHandler publishes them). Requests for serverName are then
+// answered from verify and old only, never fetched nor looked up in
+// Store; a key ID among neither is absent from the answer.
+//
+// A key in verify does not expire while it is set: its ValidUntilTS is
+// math.MaxInt64, which signing.ValidAt caps at now + 7 days as for any
+// key. A key in old is valid until its ExpiredTS. Call SetLocal again
+// after rotating keys; with verify and old both empty, serverName is
+// forgotten and fetched like any other server. The maps are copied. It is
+// safe to call at any time, concurrently with PublicKeys.
+func (k *FetchingKeyRing) SetLocal(serverName string, verify map[signing.KeyID]ed25519.PublicKey, old map[signing.KeyID]signing.OldKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	next := map[string]localKeys{}
+	if cur := k.local.Load(); cur != nil {
+		maps.Copy(next, *cur)
+	}
+	if len(verify) == 0 && len(old) == 0 {
+		delete(next, serverName)
+	} else {
+		next[serverName] = localKeys{verify: maps.Clone(verify), old: maps.Clone(old)}
+	}
+	if len(next) == 0 {
+		k.local.Store(nil)
+		return
+	}
+	k.local.Store(&next)
+}
+
+// localKey looks up q among the keys given with SetLocal; isLocal is true
+// when q's server is one of them (found or not).
+func (k *FetchingKeyRing) localKey(q signing.KeyRequest) (pub signing.PublicKey, found, isLocal bool) {
+	local := k.local.Load()
+	if local == nil {
+		return pub, false, false
+	}
+	lk, isLocal := (*local)[q.ServerName]
+	if !isLocal {
+		return pub, false, false
+	}
+	if key, ok := lk.verify[q.KeyID]; ok {
+		return signing.PublicKey{Key: key, ValidUntilTS: math.MaxInt64}, true, true
+	}
+	if old, ok := lk.old[q.KeyID]; ok {
+		return signing.PublicKey{Key: old.Key, ValidUntilTS: old.ExpiredTS, ExpiredTS: old.ExpiredTS}, true, true
+	}
+	return pub, false, true
+}
+
 // findKey looks up id in the objects, preferring the newest object.
 func findKey(objs []*signing.ServerKeys, id signing.KeyID) (signing.PublicKey, bool) {
 	var best signing.PublicKey
@@ -227,19 +297,31 @@ func findKey(objs []*signing.ServerKeys, id signing.KeyID) (signing.PublicKey, b
 // PublicKeys implements signing.KeyRing.
 func (k *FetchingKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest) (map[signing.ServerKeyID]signing.PublicKey, error) {
 	k.init()
+	out := make(map[signing.ServerKeyID]signing.PublicKey, len(reqs))
 	names := make([]string, 0, 1)
 	for _, q := range reqs {
+		if pub, found, isLocal := k.localKey(q); isLocal {
+			if found {
+				out[signing.ServerKeyID{ServerName: q.ServerName, KeyID: q.KeyID}] = pub
+			}
+			continue
+		}
 		if !slices.Contains(names, q.ServerName) {
 			names = append(names, q.ServerName)
 		}
+	}
+	if len(names) == 0 {
+		return out, nil
 	}
 	stored, err := k.store.LoadServerKeys(ctx, names)
 	if err != nil {
 		return nil, fmt.Errorf("federation: loading keys: %w", err)
 	}
-	out := make(map[signing.ServerKeyID]signing.PublicKey, len(reqs))
 	need := map[string]int64{} // server -> greatest MinimumValidUntilTS wanted
 	for _, q := range reqs {
+		if !slices.Contains(names, q.ServerName) {
+			continue // answered from the local keys
+		}
 		id := signing.ServerKeyID{ServerName: q.ServerName, KeyID: q.KeyID}
 		pub, ok := findKey(stored[q.ServerName], q.KeyID)
 		if ok {
