@@ -108,5 +108,6 @@
 // server's self-signature, server_name, the notary's signature), stores it
 // through a KeyStore (MemoryKeyStore by default), joins concurrent
 // lookups of one server into one fetch, and limits refetches to one per
-// RefetchInterval.
+// RefetchInterval. The server's own keys are given to it with SetLocal
+// and never fetched.
 package federation
