@@ -51,13 +51,9 @@ type asParts struct {
 	wg     sync.WaitGroup
 }
 
-// newAppServices loads the registrations, creates the services' sender
+// newAppServices creates the services' sender
 // users and stream positions, and prepares one Sender per service.
-func newAppServices(hs *Homeserver) (*asParts, error) {
-	reg, err := appservice.LoadRegistry(hs.cfg.ServerName, hs.cfg.AppServices...)
-	if err != nil {
-		return nil, err
-	}
+func newAppServices(hs *Homeserver, reg *appservice.Registry) (*asParts, error) {
 	a := &asParts{hs: hs, reg: reg, client: &appservice.Client{HTTP: &http.Client{Timeout: 60 * time.Second}},
 		store: &asTxnStore{db: hs.db, created: map[string]int64{}}, senders: map[string]*appservice.Sender{}}
 	ctx := context.Background()
@@ -221,6 +217,52 @@ func (a *asParts) scan(ctx context.Context, reg *appservice.Registration, s *app
 		*pos = evs[len(evs)-1].Stream
 	}
 	return len(evs), queued, nil
+}
+
+// typing queues an m.typing ephemeral event (the users typing in the room
+// now) for the services that asked for ephemeral data and are interested
+// in the room (content/application-service-api.md, "Pushing ephemeral
+// data").
+func (a *asParts) typing(roomID string, users []string) {
+	if users == nil {
+		users = []string{}
+	}
+	ev, _ := json.Marshal(map[string]any{"type": "m.typing", "room_id": roomID, "content": map[string]any{"user_ids": users}})
+	a.ephemeral(context.Background(), roomID, ev, false)
+}
+
+// receipt queues an m.receipt ephemeral event; private read receipts only
+// reach services interested in their user (Registry.FilterReceipt).
+func (a *asParts) receipt(ctx context.Context, roomID, userID, receiptType, eventID, threadID string, ts int64) {
+	data := map[string]any{"ts": ts}
+	if threadID != "" {
+		data["thread_id"] = threadID
+	}
+	ev, _ := json.Marshal(map[string]any{"type": "m.receipt", "room_id": roomID,
+		"content": map[string]any{eventID: map[string]any{receiptType: map[string]any{userID: data}}}})
+	a.ephemeral(ctx, roomID, ev, true)
+}
+
+func (a *asParts) ephemeral(ctx context.Context, roomID string, ev json.RawMessage, isReceipt bool) {
+	rooms := asRooms{a.hs}
+	for _, r := range a.reg.Services() {
+		if !r.ReceiveEphemeral || r.URL == "" {
+			continue
+		}
+		ok, err := a.reg.InterestedInRoom(ctx, r, roomID, rooms)
+		if err != nil || !ok {
+			continue
+		}
+		out := ev
+		if isReceipt {
+			if out, ok, err = a.reg.FilterReceipt(r, ev); err != nil || !ok {
+				continue
+			}
+		}
+		if err := a.senders[r.ID].Enqueue(nil, []json.RawMessage{out}); err != nil {
+			a.hs.log.Warn("application service ephemeral event", "service", r.ID, "err", err)
+		}
+	}
 }
 
 // queryUser asks the services whose users namespaces hold userID whether

@@ -30,6 +30,7 @@ type testService struct {
 	events  []string // event IDs in the order received
 	byID    map[string]appservice.ClientEvent
 	pings   []string
+	eph     []appservice.EphemeralEvent
 	hsURL   atomic.Value // string: the homeserver's client API
 	asToken string
 }
@@ -41,6 +42,7 @@ func (s *testService) HandleTransaction(_ context.Context, txn *appservice.Incom
 		s.events = append(s.events, ev.EventID)
 		s.byID[ev.EventID] = ev
 	}
+	s.eph = append(s.eph, txn.Ephemeral...)
 	return nil
 }
 
@@ -174,6 +176,7 @@ url: %s
 as_token: %s
 hs_token: %s
 sender_localpart: bridgebot
+receive_ephemeral: true
 namespaces:
   users:
     - exclusive: true
@@ -341,6 +344,32 @@ namespaces:
 	svc.mu.Unlock()
 	if !slices.Equal(pings, []string{"ping-1"}) {
 		t.Fatalf("the service saw pings %v, want [ping-1]", pings)
+	}
+
+	// Ephemeral data (receive_ephemeral): typing, and read receipts; alice's
+	// private receipt is not for a service that has no interest in her.
+	alice.must("PUT", "/rooms/"+url.PathEscape(room.RoomID)+"/typing/"+url.PathEscape("@alice:"+name), map[string]any{"typing": true, "timeout": 30000}, nil)
+	alice.must("POST", "/rooms/"+url.PathEscape(room.RoomID)+"/receipt/m.read.private/"+url.PathEscape(want[0]), map[string]any{}, nil)
+	alice.must("POST", "/rooms/"+url.PathEscape(room.RoomID)+"/receipt/m.read/"+url.PathEscape(want[1]), map[string]any{}, nil)
+	ephemeral := func() (typing, read, private bool) {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		for _, e := range svc.eph {
+			c := string(e.Content)
+			switch {
+			case e.Type == "m.typing" && e.RoomID == room.RoomID && strings.Contains(c, "@alice:"+name):
+				typing = true
+			case e.Type == "m.receipt" && strings.Contains(c, `"m.read.private"`):
+				private = true
+			case e.Type == "m.receipt" && e.RoomID == room.RoomID && strings.Contains(c, want[1]) && strings.Contains(c, `"m.read"`):
+				read = true
+			}
+		}
+		return
+	}
+	eventually(t, "typing and the read receipt", func() bool { typing, read, _ := ephemeral(); return typing && read })
+	if _, _, private := ephemeral(); private {
+		t.Fatalf("the service got alice's private read receipt")
 	}
 
 	// An outage of the service: the events wait and come once it is back.

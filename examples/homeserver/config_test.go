@@ -34,6 +34,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad listen", args: []string{"--listen", "nocolon"}, wantErr: "--listen"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 		{name: "log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
+		{name: "appservices", args: []string{"--appservice", "a.yaml", "--appservice", "b.yaml"}, check: func(c *Config) bool {
+			return len(c.AppServices) == 2 && c.AppServices[0] == "a.yaml" && c.AppServices[1] == "b.yaml"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +82,17 @@ func TestBadConfigExits(t *testing.T) {
 	os.WriteFile(key, []byte("not a key\n"), 0o600)
 	if code, msg := run("--listen", "127.0.0.1:0", "--key", key, "--db", filepath.Join(dir, "x.db")); code != 1 || !strings.Contains(msg, "signing key") {
 		t.Errorf("bad key file: exit %d, %q", code, msg)
+	}
+	// A registration file is read at start-up, as the key is: a bad one is
+	// exit status 1, with one line naming the file.
+	reg := filepath.Join(dir, "bridge.yaml")
+	os.WriteFile(reg, []byte("id: bridge\nurl: null\n"), 0o600)
+	code, msg := run("--listen", "127.0.0.1:0", "--key", filepath.Join(dir, "ok.key"), "--db", filepath.Join(dir, "y.db"), "--appservice", reg)
+	if lines := strings.Split(strings.TrimSpace(msg), "\n"); code != 1 || !strings.Contains(msg, "bridge.yaml") || !strings.Contains(lines[len(lines)-1], "bridge.yaml") {
+		t.Errorf("bad registration file: exit %d, %q", code, msg)
+	}
+	if code, msg := run("--listen", "127.0.0.1:0", "--key", filepath.Join(dir, "ok.key"), "--db", filepath.Join(dir, "y.db"), "--appservice", filepath.Join(dir, "missing.yaml")); code != 1 || !strings.Contains(msg, "missing.yaml") {
+		t.Errorf("missing registration file: exit %d, %q", code, msg)
 	}
 }
 

@@ -520,8 +520,9 @@ func (e *edus) HandleEDU(ctx context.Context, origin string, edu federation.EDU)
 		if !e.joined(ctx, t.RoomID, t.UserID) {
 			return nil
 		}
-		e.hs.data.typing.set(t.RoomID, t.UserID, t.Typing, 30*time.Second, func() { e.hs.rooms.notify.bump(0) })
+		e.hs.data.typing.set(t.RoomID, t.UserID, t.Typing, 30*time.Second, func() { e.hs.rooms.notify.bump(0); e.hs.data.typingChanged(t.RoomID) })
 		e.hs.rooms.notify.bump(0)
+		e.hs.data.typingChanged(t.RoomID)
 	case "m.receipt":
 		var rooms map[string]map[string]map[string]struct {
 			EventIDs []string `json:"event_ids"`

@@ -26,6 +26,8 @@ type Data struct {
 	typing *typingState
 	// sendEDU, when set, sends an EDU to the other servers of a room.
 	sendEDU func(ctx context.Context, roomID string, edu federation.EDU)
+	// as, when set, gets typing and receipts for application services.
+	as *asParts
 }
 
 var (
@@ -155,6 +157,15 @@ func (d *Data) SetAccountData(ctx context.Context, userID, roomID, dataType stri
 	return err
 }
 
+// typingChanged tells the application services of a change of who is
+// typing in a room.
+func (d *Data) typingChanged(roomID string) {
+	if d.as != nil {
+		users, _ := d.typing.users(roomID)
+		d.as.typing(roomID, users)
+	}
+}
+
 // SetTyping implements clientapi.Ephemeral. Typing notifications are kept
 // in memory (they expire within seconds) and delivered by sync; they are
 // not sent over federation by this server.
@@ -162,8 +173,9 @@ func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID str
 	if typing && timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	d.typing.set(roomID, who.UserID, typing, min(timeout, 2*time.Minute), func() { d.notify.bump(0) })
+	d.typing.set(roomID, who.UserID, typing, min(timeout, 2*time.Minute), func() { d.notify.bump(0); d.typingChanged(roomID) })
 	d.notify.bump(0)
+	d.typingChanged(roomID)
 	if d.sendEDU != nil {
 		b, _ := json.Marshal(map[string]any{"room_id": roomID, "user_id": who.UserID, "typing": typing})
 		d.sendEDU(ctx, roomID, federation.EDU{Type: "m.typing", Content: b})
@@ -202,6 +214,9 @@ func (d *Data) storeReceipt(ctx context.Context, who clientapi.Identity, roomID,
 	})
 	if err == nil {
 		d.notify.bump(0)
+		if d.as != nil {
+			d.as.receipt(ctx, roomID, who.UserID, receiptType, eventID, threadID, ts)
+		}
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/signing"
 )
@@ -37,6 +38,14 @@ type Homeserver struct {
 
 // New opens the database and key and assembles the handlers.
 func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
+	// Registrations first: a bad file changes nothing on disk.
+	var asReg *appservice.Registry
+	if len(cfg.AppServices) > 0 {
+		var err error
+		if asReg, err = appservice.LoadRegistry(cfg.ServerName, cfg.AppServices...); err != nil {
+			return nil, err
+		}
+	}
 	key, err := loadOrCreateKey(cfg.KeyPath, log)
 	if err != nil {
 		return nil, err
@@ -52,13 +61,14 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
 	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
 		presence: &Presence{db: db, notify: hs.rooms.notify}}
-	if len(cfg.AppServices) > 0 {
-		if hs.as, err = newAppServices(hs); err != nil {
+	if asReg != nil {
+		if hs.as, err = newAppServices(hs, asReg); err != nil {
 			db.Close()
 			return nil, err
 		}
 		hs.acct.as = hs.as
 		hs.cli.as = hs.as
+		hs.data.as = hs.as
 	}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
