@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mxkit/mxkit/internal/jsonraw"
 )
 
 // The scanner reads the input once, from left to right, and writes the
@@ -84,19 +86,10 @@ var strSafe = func() (t [256]bool) {
 	return t
 }()
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(raw []byte, i int) int {
-	for i < len(raw) && isSpace(raw[i]) {
-		i++
-	}
-	return i
-}
-
 // run canonicalizes raw onto dst. With top set, raw must be an object and
 // its members whose keys are in drop are left out.
 func (s *state) run(dst, raw []byte, mode Mode, drop []string, top bool) ([]byte, error) {
-	i := skipSpace(raw, 0)
+	i := jsonraw.SkipSpace(raw, 0)
 	if top && (i >= len(raw) || raw[i] != '{') {
 		if i >= len(raw) {
 			return dst, newError(i, ErrSyntax, "unexpected end of input, expected an object")
@@ -116,7 +109,7 @@ func (s *state) run(dst, raw []byte, mode Mode, drop []string, top bool) ([]byte
 			}
 			s.frames = append(s.frames, frame{obj: c == '{', start: len(dst), members: len(s.members)})
 			dst = append(dst, c)
-			i = skipSpace(raw, i+1)
+			i = jsonraw.SkipSpace(raw, i+1)
 			if i < len(raw) && raw[i] == c+2 { // '}' is '{'+2, ']' is '['+2
 				dst = append(dst, c+2)
 				s.frames = s.frames[:len(s.frames)-1]
@@ -157,7 +150,7 @@ func (s *state) run(dst, raw []byte, mode Mode, drop []string, top bool) ([]byte
 
 		// A value ended at i: close containers until one continues.
 		for {
-			i = skipSpace(raw, i)
+			i = jsonraw.SkipSpace(raw, i)
 			if len(s.frames) == 0 {
 				if i != len(raw) {
 					return dst, newError(i, ErrSyntax, "invalid character "+quoteByte(raw[i])+" after the top-level value")
@@ -173,7 +166,7 @@ func (s *state) run(dst, raw []byte, mode Mode, drop []string, top bool) ([]byte
 				s.members[len(s.members)-1].end = len(dst)
 				if c == ',' {
 					dst = append(dst, ',')
-					if dst, i, err = s.key(dst, raw, skipSpace(raw, i+1), drop, top && len(s.frames) == 1); err != nil {
+					if dst, i, err = s.key(dst, raw, jsonraw.SkipSpace(raw, i+1), drop, top && len(s.frames) == 1); err != nil {
 						return dst, err
 					}
 					break
@@ -188,7 +181,7 @@ func (s *state) run(dst, raw []byte, mode Mode, drop []string, top bool) ([]byte
 			} else {
 				if c == ',' {
 					dst = append(dst, ',')
-					i = skipSpace(raw, i+1)
+					i = jsonraw.SkipSpace(raw, i+1)
 					break
 				}
 				if c != ']' {
@@ -220,7 +213,7 @@ func (s *state) key(dst, raw []byte, i int, drop []string, top bool) ([]byte, in
 	if top && len(drop) > 0 {
 		k := dst[m.start+1 : m.keyEnd-1]
 		for _, d := range drop {
-			if keyEqual(k, m.esc, d) {
+			if jsonraw.Equal(k, m.esc, d) {
 				m.drop = true
 				s.frames[0].dropped = true
 				break
@@ -228,7 +221,7 @@ func (s *state) key(dst, raw []byte, i int, drop []string, top bool) ([]byte, in
 		}
 	}
 	s.members = append(s.members, m)
-	i = skipSpace(raw, i)
+	i = jsonraw.SkipSpace(raw, i)
 	if i >= len(raw) {
 		return dst, i, newError(i, ErrSyntax, "unexpected end of input, expected ':'")
 	}
@@ -236,7 +229,7 @@ func (s *state) key(dst, raw []byte, i int, drop []string, top bool) ([]byte, in
 		return dst, i, newError(i, ErrSyntax, "invalid character "+quoteByte(raw[i])+" after object key, expected ':'")
 	}
 	dst = append(dst, ':')
-	return dst, skipSpace(raw, i+1), nil
+	return dst, jsonraw.SkipSpace(raw, i+1), nil
 }
 
 // closeObject checks the keys of the object that just closed (its '}' is
@@ -483,24 +476,6 @@ func compareEscaped(a, b []byte) int {
 	return 0
 }
 
-// keyEqual reports whether the written key k (escaped canonically if esc)
-// stands for the string name.
-func keyEqual(k []byte, esc bool, name string) bool {
-	if !esc {
-		return string(k) == name
-	}
-	j := 0
-	for i := 0; i < len(k); {
-		var c byte
-		c, i = unescapeByte(k, i)
-		if j >= len(name) || name[j] != c {
-			return false
-		}
-		j++
-	}
-	return j == len(name)
-}
-
 func literal(dst, raw []byte, i int, lit string) ([]byte, int, error) {
 	if len(raw)-i >= len(lit) && string(raw[i:i+len(lit)]) == lit {
 		return append(dst, lit...), i + len(lit), nil
@@ -630,6 +605,10 @@ func unescape(raw []byte, i int) (rune, int, error) {
 	return 0, i, newError(i, ErrSyntax, "invalid escape sequence \\"+string(rune(raw[i+1])))
 }
 
+// hex4 is jsonraw.Hex4 without its bounds check on i < 0, kept here
+// because that makes it small enough for the compiler to inline into
+// unescape, and jsonraw's is not: on strings full of \u escapes the call
+// costs a few percent.
 func hex4(raw []byte, i int) (rune, bool) {
 	if i+4 > len(raw) {
 		return 0, false
