@@ -3,7 +3,10 @@ package event
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
+	stdbase64 "encoding/base64"
 	"fmt"
+	"hash"
 	"sync"
 
 	"github.com/mxkit/mxkit/base64"
@@ -61,7 +64,8 @@ func ContentHashValid(v roomversion.Version, raw []byte) (bool, error) {
 			continue
 		}
 		e := Event{raw: raw, hashes: f.val}
-		claimed, ok := e.claimedContentHash()
+		var buf [sha256.Size + 1]byte
+		claimed, ok := e.claimedContentHash(&buf)
 		return ok && bytes.Equal(claimed, h[:]), nil
 	}
 	return false, nil
@@ -216,7 +220,8 @@ func (e *Event) ContentHash() [32]byte {
 // content hash. It is false when hashes.sha256 is absent, not a string,
 // or not base64.
 func (e *Event) ContentHashValid() bool {
-	want, ok := e.claimedContentHash()
+	var buf [sha256.Size + 1]byte
+	want, ok := e.claimedContentHash(&buf)
 	if !ok {
 		return false
 	}
@@ -224,7 +229,9 @@ func (e *Event) ContentHashValid() bool {
 	return bytes.Equal(got[:], want)
 }
 
-func (e *Event) claimedContentHash() ([]byte, bool) {
+// claimedContentHash decodes hashes.sha256 into buf (one byte more than a
+// hash, so that a longer value is seen as such without allocating).
+func (e *Event) claimedContentHash(buf *[sha256.Size + 1]byte) ([]byte, bool) {
 	if e.hashes.end == 0 {
 		return nil, false
 	}
@@ -236,14 +243,93 @@ func (e *Event) claimedContentHash() ([]byte, bool) {
 	if bytes.IndexByte(body, '\\') >= 0 {
 		body = appendUnescaped(nil, body)
 	}
-	h, err := base64.Std.AppendDecode(make([]byte, 0, 33), body)
+	if n, ok := decodeFast(buf[:], body); ok {
+		return buf[:n], n == sha256.Size
+	}
+	h, err := base64.Std.AppendDecode(buf[:0], body)
 	if err != nil {
-		h, err = base64.AppendDecodeLenient(make([]byte, 0, 33), body)
+		h, err = base64.AppendDecodeLenient(buf[:0], body)
 	}
 	if err != nil || len(h) != sha256.Size {
 		return nil, false
 	}
 	return h, true
+}
+
+// strictRaw decodes only unpadded standard base64 whose unused low bits
+// are zero: the one form each byte string has.
+var strictRaw = stdbase64.RawStdEncoding.Strict()
+
+// decodeFast decodes src into dst when it is unpadded standard base64 in
+// its one exact form (what servers write for hashes and signatures) and
+// fits in dst; ok=false leaves the judgement to the general decoders.
+// Every src it accepts, base64.Std decodes to the same bytes; it only
+// avoids that decoder's allocation.
+func decodeFast(dst, src []byte) (n int, ok bool) {
+	if strictRaw.DecodedLen(len(src)) > len(dst) || bytes.ContainsAny(src, "\r\n=") {
+		// (The standard library skips line breaks; base64.Std does not.)
+		return 0, false
+	}
+	n, err := strictRaw.Decode(dst, src)
+	return n, err == nil
+}
+
+// sumScratch holds the digests and buffers of sumShared.
+type sumScratch struct {
+	a, b       hash.Hash
+	state, sum []byte
+}
+
+var sumPool = sync.Pool{New: func() any {
+	return &sumScratch{a: sha256.New(), b: sha256.New(), state: make([]byte, 0, 128), sum: make([]byte, 0, sha256.Size)}
+}}
+
+// sumShared returns the SHA-256 of a and of b, hashing the bytes they
+// start with in common once. The signed form of an event and the input
+// of its content hash agree up to the hashes member when the redaction
+// keeps the content whole (power levels, create, join rules), so the
+// content, usually most of the event, is hashed once instead of twice.
+func sumShared(a, b []byte) (ha, hb [sha256.Size]byte) {
+	n := commonPrefix(a, b)
+	n -= n % 64 // whole blocks: the state is then just the chaining value
+	if n < 256 {
+		return sha256.Sum256(a), sha256.Sum256(b)
+	}
+	s := sumPool.Get().(*sumScratch)
+	s.a.Reset()
+	s.a.Write(a[:n])
+	var err error
+	s.state, err = s.a.(encoding.BinaryAppender).AppendBinary(s.state[:0])
+	if err == nil {
+		err = s.b.(encoding.BinaryUnmarshaler).UnmarshalBinary(s.state)
+	}
+	if err != nil {
+		// Cannot happen with the standard library's SHA-256.
+		sumPool.Put(s)
+		return sha256.Sum256(a), sha256.Sum256(b)
+	}
+	s.a.Write(a[n:])
+	s.b.Write(b[n:])
+	s.sum = s.a.Sum(s.sum[:0])
+	copy(ha[:], s.sum)
+	s.sum = s.b.Sum(s.sum[:0])
+	copy(hb[:], s.sum)
+	sumPool.Put(s)
+	return ha, hb
+}
+
+// commonPrefix returns the length of the longest common prefix of a and
+// b, comparing 64 bytes at a time while they agree.
+func commonPrefix(a, b []byte) int {
+	m := min(len(a), len(b))
+	i := 0
+	for i+64 <= m && bytes.Equal(a[i:i+64], b[i:i+64]) {
+		i += 64
+	}
+	for i < m && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // appendSigned appends the form of the event that signatures cover and
