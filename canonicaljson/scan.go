@@ -605,10 +605,9 @@ func unescape(raw []byte, i int) (rune, int, error) {
 	return 0, i, newError(i, ErrSyntax, "invalid escape sequence \\"+string(rune(raw[i+1])))
 }
 
-// hex4 is jsonraw.Hex4 without its bounds check on i < 0, kept here
-// because that makes it small enough for the compiler to inline into
-// unescape, and jsonraw's is not: on strings full of \u escapes the call
-// costs a few percent.
+// hex4 is jsonraw.Hex4, kept here because this one is within the
+// compiler's inlining budget and jsonraw's is a little over it: on strings
+// full of \u escapes the call to jsonraw's costs a few percent.
 func hex4(raw []byte, i int) (rune, bool) {
 	if i+4 > len(raw) {
 		return 0, false
