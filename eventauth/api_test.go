@@ -147,12 +147,29 @@ func TestNeeded(t *testing.T) {
 	for _, tc := range tests {
 		for _, v := range tc.versions {
 			t.Run(fmt.Sprintf("%s/v%s", tc.name, v.ID), func(t *testing.T) {
-				got, err := eventauth.Needed(v, mk(t, v, "$e", tc.spec))
+				ev := mk(t, v, "$e", tc.spec)
+				got, err := eventauth.Needed(v, ev)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if fmt.Sprint(got) != fmt.Sprint(tc.want) || got == nil {
 					t.Errorf("got %v, want %v", got, tc.want)
+				}
+				// AppendNeeded appends the same selection after what dst
+				// holds, and allocates nothing with MaxNeeded room, except
+				// for a state key it must unquote from the content (a
+				// third-party invite token, the authorising user).
+				prefix := sk{"x", "y"}
+				buf := make([]sk, 1, 1+eventauth.MaxNeeded)
+				buf[0] = prefix
+				app, err := eventauth.AppendNeeded(buf, v, ev)
+				if err != nil || len(app) == 0 || app[0] != prefix || fmt.Sprint(app[1:]) != fmt.Sprint(tc.want) {
+					t.Errorf("AppendNeeded = %v, %v; want %v after %v", app, err, tc.want, prefix)
+				}
+				if tc.name != "3pid invite" && tc.name != "authoriser v8+" {
+					if n := testing.AllocsPerRun(20, func() { eventauth.AppendNeeded(buf[:0], v, ev) }); n != 0 {
+						t.Errorf("AppendNeeded allocates %v times; want 0", n)
+					}
 				}
 			})
 		}

@@ -91,7 +91,7 @@ func allowed(v roomversion.Version, ev *event.Event, state State) *Rejection {
 
 	// m.federate: a false value keeps other servers' users out.
 	sender := ev.Sender()
-	if fed, ok := field(create.Content(), "m.federate"); ok && string(fed) == "false" {
+	if fed, ok := fieldRare(create.Content(), keyFederate); ok && string(fed) == "false" {
 		if domainOf(sender) != domainOf(create.Sender()) {
 			return rejectf("federate", "the room does not federate (m.federate is false) and %s is not on the creator's server %s", sender, domainOf(create.Sender()))
 		}
@@ -306,7 +306,8 @@ func checkAuthEvents(v roomversion.Version, ev *event.Event, authEvents []*event
 			return rejectf("room_id.create_rejected", "the room ID %s names an m.room.create event that was rejected", ev.RoomID())
 		}
 	}
-	needed, rej := needed(v, ev)
+	var buf [MaxNeeded]StateKey
+	needed, rej := appendNeeded(buf[:0], v, ev)
 	if rej != nil {
 		return rej
 	}
@@ -425,9 +426,27 @@ func Check(v roomversion.Version, ev *event.Event, authEvents []*event.Event, re
 // error (a *Rejection) is for an m.room.member event without a state_key
 // or membership, whose needs cannot be told.
 func Needed(v roomversion.Version, ev *event.Event) ([]StateKey, error) {
-	keys, rej := needed(v, ev)
+	keys, rej := appendNeeded(make([]StateKey, 0, MaxNeeded), v, ev)
 	if rej != nil {
 		return nil, rej
+	}
+	return keys, nil
+}
+
+// MaxNeeded is the most state keys the auth events selection can name:
+// the create event, the power levels, the sender's and the target's
+// membership, the join rules, and a third-party invite or the authorising
+// user's membership.
+const MaxNeeded = 6
+
+// AppendNeeded is Needed appending to dst: the selection is appended
+// (sorted by type then state key) and the extended slice returned; with
+// MaxNeeded free capacity it does not allocate. On error dst is returned
+// unchanged.
+func AppendNeeded(dst []StateKey, v roomversion.Version, ev *event.Event) ([]StateKey, error) {
+	keys, rej := appendNeeded(dst, v, ev)
+	if rej != nil {
+		return dst, rej
 	}
 	return keys, nil
 }
@@ -439,58 +458,68 @@ func keyLess(a, b StateKey) bool {
 	return a.StateKey < b.StateKey
 }
 
-func needed(v roomversion.Version, ev *event.Event) ([]StateKey, *Rejection) {
-	if ev.Type() == typeCreate {
-		return []StateKey{}, nil
-	}
-	keys := make([]StateKey, 0, 6)
-	add := func(k StateKey) {
-		for _, x := range keys {
-			if x == k {
-				return
-			}
+// addKey appends k to keys unless keys[start:] holds it.
+func addKey(keys []StateKey, start int, k StateKey) []StateKey {
+	for _, x := range keys[start:] {
+		if x == k {
+			return keys
 		}
-		keys = append(keys, k)
+	}
+	return append(keys, k)
+}
+
+func appendNeeded(keys []StateKey, v roomversion.Version, ev *event.Event) ([]StateKey, *Rejection) {
+	start := len(keys)
+	typ := ev.Type()
+	if typ == typeCreate {
+		return keys, nil
 	}
 	if v.Auth.CreateInAuthEvents {
-		add(StateKey{typeCreate, ""})
+		keys = append(keys, StateKey{typeCreate, ""})
 	}
-	add(StateKey{typePowerLevels, ""})
-	add(StateKey{typeMember, ev.Sender()})
-	if ev.Type() == typeMember {
+	keys = append(keys, StateKey{typePowerLevels, ""})
+	sender := ev.Sender()
+	keys = append(keys, StateKey{typeMember, sender})
+	if typ == typeMember {
 		target, isState := ev.StateKey()
 		if !isState {
-			return nil, reject("member.no_state_key", "an m.room.member event must have a state_key")
+			return keys[:start], reject("member.no_state_key", "an m.room.member event must have a state_key")
 		}
 		content := ev.Content()
-		mv, has := field(content, "membership")
-		if !has {
-			return nil, reject("member.no_membership", "content.membership is missing")
+		// The event package has read content.membership when it is a
+		// string; only its absence needs a look at the content.
+		membership := ev.Membership()
+		if membership == "" {
+			if _, has := field(content, "membership"); !has {
+				return keys[:start], reject("member.no_membership", "content.membership is missing")
+			}
 		}
-		membership, _ := stringValue(mv)
-		add(StateKey{typeMember, target})
+		if target != sender {
+			keys = append(keys, StateKey{typeMember, target})
+		}
 		if membership == "join" || membership == "invite" || membership == "knock" {
-			add(StateKey{typeJoinRules, ""})
+			keys = append(keys, StateKey{typeJoinRules, ""})
 		}
 		if membership == "invite" {
-			if tok, ok := path(content, "third_party_invite", "signed", "token"); ok {
+			if tok, ok := pathRare(content, keyThirdPartyInvite, "signed", "token"); ok {
 				if s, ok := stringValue(tok); ok {
-					add(StateKey{typeThirdPartyInvite, s})
+					keys = addKey(keys, start, StateKey{typeThirdPartyInvite, s})
 				}
 			}
 		}
 		if membership == "join" && v.Auth.RestrictedJoins {
-			if av, ok := field(content, "join_authorised_via_users_server"); ok {
+			if av, ok := fieldRare(content, keyAuthorisedVia); ok {
 				if s, ok := stringValue(av); ok {
-					add(StateKey{typeMember, s})
+					keys = addKey(keys, start, StateKey{typeMember, s})
 				}
 			}
 		}
 	}
 	// At most six keys: an insertion sort, by type then state key.
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keyLess(keys[j], keys[j-1]); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
+	sel := keys[start:]
+	for i := 1; i < len(sel); i++ {
+		for j := i; j > 0 && keyLess(sel[j], sel[j-1]); j-- {
+			sel[j], sel[j-1] = sel[j-1], sel[j]
 		}
 	}
 	return keys, nil

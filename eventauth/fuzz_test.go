@@ -2,6 +2,7 @@ package eventauth_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,7 +71,12 @@ func FuzzCheck(f *testing.F) {
 				eventauth.NewPowerLevels(v, pl, state[0])
 			}
 		}
-		eventauth.Needed(v, ev)
+		need, needErr := eventauth.Needed(v, ev)
+		var buf [eventauth.MaxNeeded]eventauth.StateKey
+		app, appErr := eventauth.AppendNeeded(buf[:0], v, ev)
+		if fmt.Sprint(need) != fmt.Sprint(app) || (needErr == nil) != (appErr == nil) || len(app) > eventauth.MaxNeeded {
+			t.Fatalf("Needed = %v, %v; AppendNeeded = %v, %v", need, needErr, app, appErr)
+		}
 		eventauth.CheckAuthEvents(v, ev, state, func(id string) bool { return id == "$bob-join" })
 		// Check reads the listed auth events (and, in v12, the create
 		// event): Allowed on that state must agree with it.

@@ -1,6 +1,10 @@
 package eventauth
 
-import "github.com/mxkit/mxkit/internal/jsonraw"
+import (
+	"bytes"
+
+	"github.com/mxkit/mxkit/internal/jsonraw"
+)
 
 // The rules read a few content fields with jsonraw, in place. The event
 // package has already checked that the bytes are JSON; the readers are
@@ -54,6 +58,41 @@ func field(obj []byte, name string) ([]byte, bool) {
 		return nil, false
 	}
 	return found, has
+}
+
+// rareKey is a key the rules look for on most events that usually lacks
+// it, with its quoted form for fieldRare.
+type rareKey struct {
+	name   string
+	quoted []byte
+}
+
+func newRareKey(name string) rareKey { return rareKey{name, []byte(`"` + name + `"`)} }
+
+var (
+	keyFederate         = newRareKey("m.federate")
+	keyAuthorisedVia    = newRareKey("join_authorised_via_users_server")
+	keyThirdPartyInvite = newRareKey("third_party_invite")
+)
+
+// fieldRare is field for a key that is usually absent. An object without
+// a backslash has no escaped key, so it can hold the key only where its
+// quoted name occurs in the bytes; a memory search tells that faster than
+// walking the members. Otherwise, or when the name occurs, it walks.
+func fieldRare(obj []byte, k rareKey) ([]byte, bool) {
+	if bytes.IndexByte(obj, '\\') < 0 && !bytes.Contains(obj, k.quoted) {
+		return nil, false
+	}
+	return field(obj, k.name)
+}
+
+// pathRare is path whose first key is usually absent (see fieldRare).
+func pathRare(obj []byte, first rareKey, names ...string) ([]byte, bool) {
+	v, ok := fieldRare(obj, first)
+	if !ok {
+		return nil, false
+	}
+	return path(v, names...)
 }
 
 // path follows nested object members.

@@ -12,17 +12,19 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		return reject("member.no_state_key", "an m.room.member event must have a state_key")
 	}
 	content := ev.Content()
-	mv, has := field(content, "membership")
-	if !has {
-		return reject("member.no_membership", "content.membership is missing")
-	}
 	// The event package reads content.membership when it parses (""
-	// when it is not a string, which no rule knows).
+	// when it is not a string, which no rule knows); only then is the
+	// content read again, to tell an absent membership from another value.
 	membership := ev.Membership()
+	if membership == "" {
+		if _, has := field(content, "membership"); !has {
+			return reject("member.no_membership", "content.membership is missing")
+		}
+	}
 	sender := ev.Sender()
 
 	if v.Auth.RestrictedJoins {
-		if av, ok := field(content, "join_authorised_via_users_server"); ok {
+		if av, ok := fieldRare(content, keyAuthorisedVia); ok {
 			// The rule asks for a valid signature by the authorising user's
 			// server. Signatures are verified when the event is received
 			// (content/server-server-api.md, "Checks performed on receipt of
@@ -69,7 +71,7 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 			if senderMembership == "invite" || senderMembership == "join" {
 				return nil
 			}
-			av, ok := field(content, "join_authorised_via_users_server")
+			av, ok := fieldRare(content, keyAuthorisedVia)
 			if !ok {
 				return rejectf("member.join.no_authoriser", "the join rule is %q and the join has no join_authorised_via_users_server", joinRule)
 			}
@@ -90,7 +92,7 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		return rejectf("member.join.join_rule", "the join rule %q does not let %s join", joinRule, sender)
 
 	case "invite":
-		if tpi, ok := field(content, "third_party_invite"); ok {
+		if tpi, ok := fieldRare(content, keyThirdPartyInvite); ok {
 			return checkThirdPartyInvite(v, ev, state, tpi, target, targetMembership)
 		}
 		if senderMembership != "join" {
@@ -161,6 +163,7 @@ func checkMember(v roomversion.Version, ev *event.Event, state State, create *ev
 		}
 		return nil
 	}
+	mv, _ := field(content, "membership")
 	return rejectf("member.membership_unknown", "the membership %s is not one this room version knows", clip(mv))
 }
 

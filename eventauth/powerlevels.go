@@ -351,6 +351,19 @@ func NewPowerLevels(v roomversion.Version, powerLevels, create *event.Event) (*P
 	return p, nil
 }
 
+// UserLevelIn returns the exact power level of userID in a room whose
+// current m.room.power_levels and m.room.create events are given (either
+// may be nil): NewPowerLevels(v, powerLevels, create).UserLevelExact(userID)
+// without allocating, for callers that read one level per event, as state
+// resolution's power ordering does.
+func UserLevelIn(v roomversion.Version, powerLevels, create *event.Event, userID string) (Level, error) {
+	var p PowerLevels
+	if rej := p.init(v, powerLevels, create); rej != nil {
+		return Level{}, rej
+	}
+	return p.UserLevelExact(userID), nil
+}
+
 func (p *PowerLevels) init(v roomversion.Version, powerLevels, create *event.Event) *Rejection {
 	*p = PowerLevels{create: create, inContent: v.Auth.CreatorInContent, privileged: v.Auth.PrivilegedCreators}
 	if powerLevels != nil {

@@ -102,7 +102,11 @@ type resolver struct {
 
 	arena      []int32
 	arenaBlock []int32 // the block arena is cut from
-	reused     bool    // the maps and buffers come from the pool
+	// keyArena holds the events' auth events selections (node.needed),
+	// cut from keyBlock, so that each selection costs no allocation.
+	keyArena []StateKey
+	keyBlock []StateKey
+	reused   bool // the maps and buffers come from the pool
 }
 
 // resolverPool keeps the buffers of finished resolutions (event table,
@@ -150,9 +154,12 @@ func (r *resolver) release() {
 		keyRes:     r.keyRes[:0],
 		arena:      r.arenaBlock,
 		arenaBlock: r.arenaBlock,
+		keyArena:   r.keyBlock,
+		keyBlock:   r.keyBlock,
 		reused:     true,
 	}
 	clear(keep.arena)
+	clear(keep.keyArena)
 	*r = keep
 	resolverPool.Put(r)
 }
@@ -416,11 +423,11 @@ func (r *resolver) senderPower(i int32) (eventauth.Level, error) {
 		}
 	}
 	n = &r.nodes[i] // createFor may have grown r.nodes
-	levels, err := eventauth.NewPowerLevels(r.v, pl, create)
+	level, err := eventauth.UserLevelIn(r.v, pl, create, n.ev.Sender())
 	if err != nil {
 		return eventauth.Level{}, fmt.Errorf("%w: at event %s: %w", ErrBadPowerLevels, n.id, err)
 	}
-	n.pl = levels.UserLevelExact(n.ev.Sender())
+	n.pl = level
 	n.plDone = true
 	return n.pl, nil
 }
@@ -580,7 +587,14 @@ func (r *resolver) checkEntry(k StateKey, i int32) error {
 func (r *resolver) neededFor(i int32) ([]StateKey, error) {
 	n := &r.nodes[i]
 	if !n.neededDone {
-		needed, err := eventauth.Needed(r.v, n.ev)
+		if len(r.keyArena) < eventauth.MaxNeeded {
+			r.keyBlock = make([]StateKey, 1024)
+			r.keyArena = r.keyBlock
+		}
+		// The selection is appended into the arena (capacity MaxNeeded,
+		// so it never reallocates) and the arena moves past it.
+		needed, err := eventauth.AppendNeeded(r.keyArena[:0:eventauth.MaxNeeded], r.v, n.ev)
+		r.keyArena = r.keyArena[len(needed):]
 		slots := r.alloc(len(needed))
 		for j, k := range needed {
 			switch {
