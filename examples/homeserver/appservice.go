@@ -94,6 +94,11 @@ func (a *asParts) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	for _, r := range a.reg.Services() {
+		if r.URL == "" {
+			// url: null: the service receives nothing (its sender user
+			// and as_token still work).
+			continue
+		}
 		s := a.senders[r.ID]
 		a.wg.Add(2)
 		go func() {

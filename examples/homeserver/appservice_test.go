@@ -237,6 +237,17 @@ namespaces:
 		map[string]any{"type": appservice.LoginTypeApplicationService, "identifier": map[string]string{"type": "m.id.user", "user": "alice"}}); st != 400 || out["errcode"] != "M_EXCLUSIVE" {
 		t.Fatalf("service logging in as a user outside its namespace: %d %v, want 400 M_EXCLUSIVE", st, out)
 	}
+	if st, out := asRequest(t, base, asToken, "POST", "/_matrix/client/v3/login", nil,
+		map[string]any{"type": appservice.LoginTypeApplicationService, "identifier": map[string]string{"type": "m.id.user", "user": "bridge_alice"}, "device_id": "BRIDGEDEV"}); st != 200 || out["device_id"] != "BRIDGEDEV" {
+		t.Fatalf("service logging in as its user: %d %v", st, out)
+	}
+	// Identity assertion with a device: one the user has, and one it has not.
+	if st, out := asRequest(t, base, asToken, "GET", "/_matrix/client/v3/account/whoami", url.Values{"user_id": {"@bridge_alice:" + name}, "device_id": {"BRIDGEDEV"}}, nil); st != 200 || out["user_id"] != "@bridge_alice:"+name || out["device_id"] != "BRIDGEDEV" {
+		t.Fatalf("whoami as @bridge_alice on BRIDGEDEV: %d %v", st, out)
+	}
+	if st, out := asRequest(t, base, asToken, "GET", "/_matrix/client/v3/account/whoami", url.Values{"user_id": {"@bridge_alice:" + name}, "device_id": {"NOPE"}}, nil); st != 400 || out["errcode"] != "M_UNKNOWN_DEVICE" {
+		t.Fatalf("whoami on a device the user lacks: %d %v, want 400 M_UNKNOWN_DEVICE", st, out)
+	}
 	// The sender user exists from the start: whoami with the bare as_token.
 	if st, out := asRequest(t, base, asToken, "GET", "/_matrix/client/v3/account/whoami", nil, nil); st != 200 || out["user_id"] != "@bridgebot:"+name {
 		t.Fatalf("whoami as the service: %d %v", st, out)

@@ -15,6 +15,11 @@
 // keys and transactions); an answer is sent only after its transaction
 // is committed, so stopping the server (even with SIGKILL) loses nothing
 // that was acknowledged.
+//
+// Application services (bridges, bots) are registered with --appservice
+// FILE (repeatable; package appservice): their as_tokens act as users of
+// their namespaces, and the events they are interested in are pushed to
+// them in stored, retried transactions.
 package main
 
 import (
