@@ -174,13 +174,44 @@ func AppendValidated(dst []byte, v roomversion.Version, raw []byte) ([]byte, err
 // subset first: for events that keep large objects (the users of a power
 // levels event) that check was most of the work. Given input that is not
 // canonical it never panics, but its output may not be canonical either.
+//
+// In canonical JSON the content comes before the type, whose rules it
+// needs, so it would be read twice (skipped, then redacted at the end).
+// AppendCanonical guesses the type first, from the last "type" member of
+// the text, and redacts the content as it is read; if the guess is not
+// the event's type (a later member holds an object with a "type" key),
+// or anything fails, it redacts again without guessing.
 func AppendCanonical(dst []byte, v roomversion.Version, raw []byte) ([]byte, error) {
 	w := walker{raw: raw, rules: v.Redaction, mode: modeOf(v), canonical: true}
+	guess := guessType(raw)
+	w.typ = guess
 	out, err := w.run(dst)
+	if guess != nil && (err != nil || !bytes.Equal(w.typ, guess)) {
+		w = walker{raw: raw, rules: v.Redaction, mode: modeOf(v), canonical: true}
+		out, err = w.run(dst)
+	}
 	if err != nil {
 		return dst, err
 	}
 	return out, nil
+}
+
+// guessType returns the value of the last "type" member in raw, a string
+// without escapes, or nil. In canonical JSON this is the event's type
+// unless a member after it (one whose key sorts after "type") holds an
+// object with a "type" key.
+func guessType(raw []byte) []byte {
+	const key = `"type":"`
+	i := bytes.LastIndex(raw, []byte(key))
+	if i <= 0 || (raw[i-1] != ',' && raw[i-1] != '{') {
+		return nil
+	}
+	s := i + len(key)
+	n := bytes.IndexByte(raw[s:], '"')
+	if n < 0 || bytes.IndexByte(raw[s:s+n], '\\') >= 0 {
+		return nil
+	}
+	return raw[s : s+n : s+n]
 }
 
 // Mode returns the canonical JSON mode of v's events, the mode in which

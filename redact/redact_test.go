@@ -422,3 +422,34 @@ func TestTruncatedInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendCanonicalTypeGuess covers the type AppendCanonical guesses
+// from the end of the text: right, wrong (a later member holds an object
+// with a "type" key, whose rules would keep other content), escaped, and
+// absent. Every case must give Redact's bytes.
+func TestAppendCanonicalTypeGuess(t *testing.T) {
+	for _, in := range []string{
+		`{"content":{"ban":5,"body":"x","membership":"join"},"type":"m.room.power_levels"}`,
+		`{"content":{"ban":5,"body":"x","membership":"join"},"type":"m.room.member","zzz":{"type":"m.room.power_levels"}}`,
+		`{"content":{"ban":5,"body":"x","membership":"join"},"type":"m.room.power_levels","zzz":{"type":"m.room.member"}}`,
+		`{"content":{"ban":5,"body":"x","membership":"join"},"type":"m.room.member","zzz":["type",{"type":"m.room.member"}]}`,
+		`{"content":{"ban":5,"body":"x","membership":"join"},"type":"m.room.\u0001member"}`,
+		`{"content":{"ban":5,"body":"x","join_rule":"public"},"type":"m.room.join_rules","zzz":"\"type\":\"m.room.member"}`,
+		`{"content":{"ban":5},"zzz":{"type":"m.room.power_levels"}}`,
+		`{"content":{"ban":5},"type":5,"zzz":{"type":"m.room.power_levels"}}`,
+		`{"content":"x","type":"m.room.power_levels"}`,
+		`{"type":"m.room.power_levels"}`,
+	} {
+		for _, v := range []roomversion.Version{roomversion.V1, roomversion.V11} {
+			want, wantErr := redact.Redact(v, []byte(in))
+			canon, err := canonicaljson.Canonicalize([]byte(in), redact.Mode(v))
+			if err != nil {
+				t.Fatalf("%s: %v", in, err)
+			}
+			got, err := redact.AppendCanonical(nil, v, canon)
+			if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+				t.Errorf("v%s %s:\n got %s (%v)\nwant %s (%v)", v.ID, in, got, err, want, wantErr)
+			}
+		}
+	}
+}
