@@ -57,6 +57,9 @@ func FuzzParse(f *testing.F) {
 		if red.ID() != e.ID() {
 			t.Fatalf("redacted ID %s, want %s", red.ID(), e.ID())
 		}
+		if want, err := redact.Redact(v, raw); err != nil || !bytes.Equal(red.JSON(), want) {
+			t.Fatalf("Redacted gives %s, redact.Redact %s (%v)", red.JSON(), want, err)
+		}
 		// Checking it never panics; with no keys it is never valid unless
 		// no server needs to sign it.
 		r := (&Verifier{KeyRing: signing.NewMemoryKeyRing()}).Verify(t.Context(), e)

@@ -433,7 +433,13 @@ func (e *Event) check(p *plan, keys map[signing.ServerKeyID]signing.PublicKey, n
 // "Redactions", by the rules of its room version) as an event with the
 // same ID.
 func (e *Event) Redacted() (*Event, error) {
-	raw, err := redact.AppendValidated(nil, e.v, e.raw)
+	var raw []byte
+	var err error
+	if e.canonical {
+		raw, err = redact.AppendCanonical(nil, e.v, e.raw)
+	} else {
+		raw, err = redact.AppendValidated(nil, e.v, e.raw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("event: %w", err)
 	}
