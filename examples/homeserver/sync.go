@@ -394,7 +394,10 @@ func strippedInvite(invite, roomState []byte) ([]json.RawMessage, error) {
 // sync), the receipts stored since the token.
 func (c *Client) ephemeral(ctx context.Context, userID, roomID string, since, now syncPos, all bool) ([]json.RawMessage, error) {
 	var out []json.RawMessage
-	if users, ver := c.typing.users(roomID); all || ver > since.typ || since.typ > now.typ {
+	// A change after the position this answer's token carries (now) is
+	// left to the next sync: told now as well, it would be told twice,
+	// the second time after any later change had been told.
+	if users, ver := c.typing.users(roomID); all || (ver > since.typ && ver <= now.typ) || since.typ > now.typ {
 		if users == nil {
 			users = []string{}
 		}
