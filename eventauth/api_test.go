@@ -294,3 +294,23 @@ func ExampleAllowed() {
 	// <nil>
 	// 100 0 100
 }
+
+// ExampleLevel compares power levels that room versions 1-9 accept as
+// strings of any size: exactly, as the reference server's integers do.
+func ExampleLevel() {
+	v := roomversion.V9
+	pl, err := event.ParseWithID(v, []byte(`{"type":"m.room.power_levels","state_key":"","sender":"@alice:example.org","room_id":"!room:example.org","content":{"users":{"@alice:example.org":" 99999999999999999999 ","@bob:example.org":"99999999999999999998"}},"depth":3,"origin_server_ts":3,"prev_events":[],"auth_events":[],"hashes":{"sha256":"x"},"signatures":{}}`), "$pl")
+	if err != nil {
+		panic(err)
+	}
+	levels, err := eventauth.NewPowerLevels(v, pl, nil)
+	if err != nil {
+		panic(err)
+	}
+	alice, bob := levels.UserLevelExact("@alice:example.org"), levels.UserLevelExact("@bob:example.org")
+	fmt.Println(alice, bob, alice.Cmp(bob), alice.IsInt64())
+	fmt.Println(levels.UserLevel("@alice:example.org")) // saturated
+	// Output:
+	// 99999999999999999999 99999999999999999998 1 false
+	// 9223372036854775807
+}

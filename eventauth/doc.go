@@ -23,9 +23,12 @@
 // auth_events list, which only make sense against that list. Check does
 // both, as a server does when it receives an event (step 4 of "Checks
 // performed on receipt of a PDU"). Needed is the auth events selection: the
-// state keys an event's authorization reads. PowerLevels is the parsed
+// state keys an event's authorization reads (AppendNeeded fills a
+// caller's buffer instead, without allocating). PowerLevels is the parsed
 // m.room.power_levels content with the specification's defaults and the
-// creators' levels, for the rules and for state resolution.
+// creators' levels, for the rules and for state resolution; a Level is
+// one power level, compared exactly whatever its size, and UserLevelIn
+// reads one user's level without building a PowerLevels.
 //
 // Content is read from the raw bytes of the events without building maps;
 // the parsed content of each power levels event is kept, keyed weakly by

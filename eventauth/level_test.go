@@ -178,3 +178,31 @@ func TestPowerLevelsExact(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseLevel feeds arbitrary values to the power level parser under
+// every encoding rule: it must not panic, and an accepted value must read
+// back the same from its decimal form, agree with big.Int on it, and
+// compare with itself as equal.
+func FuzzParseLevel(f *testing.F) {
+	for _, s := range []string{`50`, `-0`, `"\u00a0 +0099999999999999999999\u3000"`, `"-9223372036854775809"`, `1e30`, `-5.114698E4`, `null`, `"1_000"`, `"\u0665"`, `"\u001c5"`, `99999999999999999999`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		for _, r := range []levelRules{{}, {strings: true}, {strings: true, floats: true}} {
+			n, null, ok := parseLevel(raw, r)
+			if !ok || null {
+				continue
+			}
+			if n.Cmp(n) != 0 || n.IsInfinite() {
+				t.Fatalf("%s: %s does not compare equal to itself", raw, n)
+			}
+			back, ok := parseStringLevel(n.String())
+			if !ok || back.Cmp(n) != 0 || back.IsInt64() != n.IsInt64() {
+				t.Fatalf("%s: %s reads back as %s, %v", raw, n, back, ok)
+			}
+			if x, ok := new(big.Int).SetString(n.String(), 10); !ok || x.Cmp(n.Big()) != 0 {
+				t.Fatalf("%s: Big %v, String %s", raw, n.Big(), n)
+			}
+		}
+	})
+}

@@ -66,6 +66,9 @@
 //     levels event among the event's auth events (the last listed) and the
 //     create event (in room version 12, the one the room ID names: its
 //     creators have infinite power), rejected or not, as Synapse does.
+//     Levels are compared exactly (eventauth.Level): levels beyond the
+//     int64 range, which room versions 1-9 accept as strings and 1-5 as
+//     JSON numbers, order as Synapse's integers do.
 //   - During the iterative auth checks, the state's entry is used for the
 //     keys of the event's auth events selection (eventauth.Needed); any
 //     other key the rules read comes from the event's own auth events
