@@ -82,7 +82,7 @@ func (e *Encoding) AppendEncode(dst, src []byte) []byte { return e.raw.AppendEnc
 
 // DecodeString decodes s, which may be padded or unpadded.
 func (e *Encoding) DecodeString(s string) ([]byte, error) {
-	n, err := e.check(s)
+	n, err := check(e, s)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (e *Encoding) DecodeString(s string) ([]byte, error) {
 // AppendDecode appends the decoding of src, which may be padded or
 // unpadded, to dst.
 func (e *Encoding) AppendDecode(dst, src []byte) ([]byte, error) {
-	n, err := e.check(string(src)) // the conversion does not allocate: check keeps no reference
+	n, err := check(e, src)
 	if err != nil {
 		return dst, err
 	}
@@ -105,8 +105,10 @@ func (e *Encoding) AppendDecode(dst, src []byte) ([]byte, error) {
 }
 
 // check validates s and returns the length of its data part (without
-// padding).
-func (e *Encoding) check(s string) (int, error) {
+// padding). It is generic so that []byte input is checked in place: a
+// string conversion would copy it to the heap, because the error path's
+// fmt call makes it escape.
+func check[T string | []byte](e *Encoding, s T) (int, error) {
 	n := len(s)
 	pad := 0
 	for n > 0 && s[n-1] == '=' {
