@@ -405,14 +405,24 @@ func (c *call) via() ([]string, error) {
 	return via, nil
 }
 
-func (c *call) joinByIDOrAlias() (any, error) {
+// roomIDOrAliasParam reads the roomIdOrAlias path parameter of join and
+// knock: a room alias when it starts with '#', a room ID otherwise.
+func (c *call) roomIDOrAliasParam() (string, error) {
 	id := c.r.PathValue("roomIdOrAlias")
 	if strings.HasPrefix(id, "#") {
 		if err := ValidRoomAlias(id); err != nil {
-			return nil, paramError(err)
+			return "", paramError(err)
 		}
 	} else if err := ValidRoomID(id); err != nil {
-		return nil, paramError(err)
+		return "", paramError(err)
+	}
+	return id, nil
+}
+
+func (c *call) joinByIDOrAlias() (any, error) {
+	id, err := c.roomIDOrAliasParam()
+	if err != nil {
+		return nil, err
 	}
 	return c.join(id)
 }
@@ -448,13 +458,9 @@ func (c *call) knock() (any, error) {
 	if err := need(c.s.Rooms != nil); err != nil {
 		return nil, err
 	}
-	id := c.r.PathValue("roomIdOrAlias")
-	if strings.HasPrefix(id, "#") {
-		if err := ValidRoomAlias(id); err != nil {
-			return nil, paramError(err)
-		}
-	} else if err := ValidRoomID(id); err != nil {
-		return nil, paramError(err)
+	id, err := c.roomIDOrAliasParam()
+	if err != nil {
+		return nil, err
 	}
 	var b reasonBody
 	if err := c.decode(&b, true); err != nil {
@@ -473,10 +479,7 @@ func (c *call) knock() (any, error) {
 
 func membershipHandler(action string) handlerFunc {
 	return func(c *call) (any, error) {
-		if err := need(c.s.Rooms != nil); err != nil {
-			return nil, err
-		}
-		roomID, err := c.roomIDParam("roomId")
+		roomID, err := c.room(c.s.Rooms != nil)
 		if err != nil {
 			return nil, err
 		}
@@ -506,10 +509,7 @@ func membershipHandler(action string) handlerFunc {
 }
 
 func (c *call) forget() (any, error) {
-	if err := need(c.s.Rooms != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Rooms != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -583,16 +583,13 @@ func (c *call) timestamp() (int64, error) {
 }
 
 func (c *call) send() (any, error) {
-	if err := need(c.s.Sender != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Sender != nil)
 	if err != nil {
 		return nil, err
 	}
-	typ := c.r.PathValue("eventType")
-	if err := ValidEventType(typ); err != nil {
-		return nil, paramError(err)
+	typ, err := c.eventTypeParam("eventType")
+	if err != nil {
+		return nil, err
 	}
 	content, err := c.eventContent()
 	if err != nil {
@@ -620,16 +617,9 @@ func (c *call) send() (any, error) {
 }
 
 func (c *call) redact() (any, error) {
-	if err := need(c.s.Sender != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, eventID, err := c.roomEvent(c.s.Sender != nil)
 	if err != nil {
 		return nil, err
-	}
-	eventID := c.r.PathValue("eventId")
-	if err := ValidEventID(eventID); err != nil {
-		return nil, paramError(err)
 	}
 	if len(c.body) > MaxEventSize {
 		return nil, NewError(http.StatusRequestEntityTooLarge, CodeTooLarge, "redaction is larger than the event size limit")
@@ -657,9 +647,9 @@ func (c *call) redact() (any, error) {
 }
 
 func (c *call) stateKeyParam() (string, string, error) {
-	typ := c.r.PathValue("eventType")
-	if err := ValidEventType(typ); err != nil {
-		return "", "", paramError(err)
+	typ, err := c.eventTypeParam("eventType")
+	if err != nil {
+		return "", "", err
 	}
 	sk := c.r.PathValue("stateKey")
 	if err := ValidStateKey(sk); err != nil {
@@ -669,10 +659,7 @@ func (c *call) stateKeyParam() (string, string, error) {
 }
 
 func (c *call) putState() (any, error) {
-	if err := need(c.s.Sender != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Sender != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -698,10 +685,7 @@ func (c *call) putState() (any, error) {
 // ---- reading ----
 
 func (c *call) getState() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -733,10 +717,7 @@ func (c *call) getState() (any, error) {
 }
 
 func (c *call) fullState() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -748,16 +729,9 @@ func (c *call) fullState() (any, error) {
 }
 
 func (c *call) event() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, eventID, err := c.roomEvent(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
-	}
-	eventID := c.r.PathValue("eventId")
-	if err := ValidEventID(eventID); err != nil {
-		return nil, paramError(err)
 	}
 	ev, err := c.s.Reader.Event(c.ctx, c.who, roomID, eventID)
 	if err == nil && !isObject(ev) {
@@ -769,10 +743,7 @@ func (c *call) event() (any, error) {
 var memberships = map[string]bool{"join": true, "invite": true, "knock": true, "leave": true, "ban": true}
 
 func (c *call) members() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -791,10 +762,7 @@ func (c *call) members() (any, error) {
 }
 
 func (c *call) joinedMembers() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -852,10 +820,7 @@ func (c *call) filterParam() (json.RawMessage, error) {
 }
 
 func (c *call) messages() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -882,16 +847,9 @@ func (c *call) messages() (any, error) {
 }
 
 func (c *call) context() (any, error) {
-	if err := need(c.s.Reader != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, eventID, err := c.roomEvent(c.s.Reader != nil)
 	if err != nil {
 		return nil, err
-	}
-	eventID := c.r.PathValue("eventId")
-	if err := ValidEventID(eventID); err != nil {
-		return nil, paramError(err)
 	}
 	req := ContextRequest{RoomID: roomID, EventID: eventID}
 	if req.Limit, err = c.limit(10, 100); err != nil {
@@ -940,7 +898,13 @@ func (c *call) getFilter() (any, error) {
 
 // ---- directory ----
 
-func (c *call) aliasParam() (string, error) {
+// directoryAlias is the preamble of the /directory/room/{roomAlias}
+// handlers: the Directory backend must be configured, then the path
+// parameter must be a valid room alias.
+func (c *call) directoryAlias() (string, error) {
+	if err := need(c.s.Directory != nil); err != nil {
+		return "", err
+	}
 	a := c.r.PathValue("roomAlias")
 	if err := ValidRoomAlias(a); err != nil {
 		return "", paramError(err)
@@ -949,10 +913,7 @@ func (c *call) aliasParam() (string, error) {
 }
 
 func (c *call) putAlias() (any, error) {
-	if err := need(c.s.Directory != nil); err != nil {
-		return nil, err
-	}
-	alias, err := c.aliasParam()
+	alias, err := c.directoryAlias()
 	if err != nil {
 		return nil, err
 	}
@@ -975,10 +936,7 @@ func (c *call) putAlias() (any, error) {
 }
 
 func (c *call) getAlias() (any, error) {
-	if err := need(c.s.Directory != nil); err != nil {
-		return nil, err
-	}
-	alias, err := c.aliasParam()
+	alias, err := c.directoryAlias()
 	if err != nil {
 		return nil, err
 	}
@@ -993,10 +951,7 @@ func (c *call) getAlias() (any, error) {
 }
 
 func (c *call) deleteAlias() (any, error) {
-	if err := need(c.s.Directory != nil); err != nil {
-		return nil, err
-	}
-	alias, err := c.aliasParam()
+	alias, err := c.directoryAlias()
 	if err != nil {
 		return nil, err
 	}
@@ -1004,10 +959,7 @@ func (c *call) deleteAlias() (any, error) {
 }
 
 func (c *call) roomAliases() (any, error) {
-	if err := need(c.s.Directory != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Directory != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1023,11 +975,17 @@ func (c *call) roomAliases() (any, error) {
 
 // ---- profile ----
 
-func (c *call) profile() (any, error) {
+// profileUser is the preamble of the profile readers: the Profile
+// backend must be configured, then userId must be a valid user ID.
+func (c *call) profileUser() (string, error) {
 	if err := need(c.s.Profile != nil); err != nil {
-		return nil, err
+		return "", err
 	}
-	userID, err := c.userIDParam("userId")
+	return c.userIDParam("userId")
+}
+
+func (c *call) profile() (any, error) {
+	userID, err := c.profileUser()
 	if err != nil {
 		return nil, err
 	}
@@ -1043,10 +1001,7 @@ func (c *call) profile() (any, error) {
 
 func profileFieldGet(field string) handlerFunc {
 	return func(c *call) (any, error) {
-		if err := need(c.s.Profile != nil); err != nil {
-			return nil, err
-		}
-		userID, err := c.userIDParam("userId")
+		userID, err := c.profileUser()
 		if err != nil {
 			return nil, err
 		}
@@ -1102,7 +1057,13 @@ func profileFieldPut(field string) handlerFunc {
 // (data/api/client-server/account-data.yaml: 405 M_BAD_JSON).
 var serverAccountData = map[string]bool{"m.fully_read": true, "m.push_rules": true}
 
+// accountDataParams is the preamble of the account data handlers: the
+// AccountData backend must be configured, userId must be the caller,
+// and the optional roomId and the type must be valid.
 func (c *call) accountDataParams(what string) (roomID, typ string, err error) {
+	if err := need(c.s.AccountData != nil); err != nil {
+		return "", "", err
+	}
 	if err := c.selfParam("userId", what+" account data"); err != nil {
 		return "", "", err
 	}
@@ -1111,17 +1072,13 @@ func (c *call) accountDataParams(what string) (roomID, typ string, err error) {
 			return "", "", err
 		}
 	}
-	typ = c.r.PathValue("type")
-	if err := ValidEventType(typ); err != nil {
-		return "", "", paramError(err)
+	if typ, err = c.eventTypeParam("type"); err != nil {
+		return "", "", err
 	}
 	return roomID, typ, nil
 }
 
 func (c *call) getAccountData() (any, error) {
-	if err := need(c.s.AccountData != nil); err != nil {
-		return nil, err
-	}
 	roomID, typ, err := c.accountDataParams("read")
 	if err != nil {
 		return nil, err
@@ -1130,9 +1087,6 @@ func (c *call) getAccountData() (any, error) {
 }
 
 func (c *call) putAccountData() (any, error) {
-	if err := need(c.s.AccountData != nil); err != nil {
-		return nil, err
-	}
 	roomID, typ, err := c.accountDataParams("add")
 	if err != nil {
 		return nil, err
@@ -1150,10 +1104,7 @@ func (c *call) putAccountData() (any, error) {
 // ---- ephemeral ----
 
 func (c *call) typing() (any, error) {
-	if err := need(c.s.Ephemeral != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Ephemeral != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1184,18 +1135,11 @@ func (c *call) typing() (any, error) {
 }
 
 func (c *call) receipt() (any, error) {
-	if err := need(c.s.Ephemeral != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, eventID, err := c.roomEvent(c.s.Ephemeral != nil)
 	if err != nil {
 		return nil, err
 	}
 	typ := c.r.PathValue("receiptType")
-	eventID := c.r.PathValue("eventId")
-	if err := ValidEventID(eventID); err != nil {
-		return nil, paramError(err)
-	}
 	var b struct {
 		ThreadID string `json:"thread_id"`
 	}
@@ -1224,10 +1168,7 @@ func (c *call) setFullyRead(roomID, eventID string) error {
 }
 
 func (c *call) readMarkers() (any, error) {
-	if err := need(c.s.Ephemeral != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.Ephemeral != nil)
 	if err != nil {
 		return nil, err
 	}

@@ -86,10 +86,7 @@ func (c *call) getVisibility() (any, error) {
 }
 
 func (c *call) putVisibility() (any, error) {
-	if err := need(c.s.PublishedRooms != nil); err != nil {
-		return nil, err
-	}
-	roomID, err := c.roomIDParam("roomId")
+	roomID, err := c.room(c.s.PublishedRooms != nil)
 	if err != nil {
 		return nil, err
 	}

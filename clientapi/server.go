@@ -364,6 +364,45 @@ func (c *call) roomIDParam(name string) (string, error) {
 	return id, nil
 }
 
+// room is the preamble of the handlers under /rooms/{roomId}: the
+// backend they need must be configured (404 M_UNRECOGNIZED otherwise,
+// as for any endpoint the server does not offer), then the roomId path
+// parameter must be a valid room ID (400 M_INVALID_PARAM).
+func (c *call) room(backend bool) (string, error) {
+	if err := need(backend); err != nil {
+		return "", err
+	}
+	return c.roomIDParam("roomId")
+}
+
+// roomEvent is room followed by the eventId path parameter, checked
+// in that order so a request wrong in both reports the room first.
+func (c *call) roomEvent(backend bool) (roomID, eventID string, err error) {
+	if roomID, err = c.room(backend); err != nil {
+		return "", "", err
+	}
+	if eventID, err = c.eventIDParam("eventId"); err != nil {
+		return "", "", err
+	}
+	return roomID, eventID, nil
+}
+
+func (c *call) eventIDParam(name string) (string, error) {
+	id := c.r.PathValue(name)
+	if err := ValidEventID(id); err != nil {
+		return "", paramError(err)
+	}
+	return id, nil
+}
+
+func (c *call) eventTypeParam(name string) (string, error) {
+	typ := c.r.PathValue(name)
+	if err := ValidEventType(typ); err != nil {
+		return "", paramError(err)
+	}
+	return typ, nil
+}
+
 func (c *call) userIDParam(name string) (string, error) {
 	id := c.r.PathValue(name)
 	if err := ValidUserID(id, true); err != nil {

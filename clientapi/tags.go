@@ -69,20 +69,21 @@ func (c *call) getTags() (any, error) {
 	return map[string]any{"tags": tags}, nil
 }
 
-func (c *call) tagName() (string, error) {
-	tag := c.r.PathValue("tag")
-	if len(tag) > MaxIDLength {
-		return "", InvalidParam(fmt.Sprintf("tag is longer than %d bytes", MaxIDLength))
+// roomTagParams is tagParams followed by the tag path parameter of PUT
+// and DELETE.
+func (c *call) roomTagParams() (roomID, tag string, err error) {
+	if roomID, err = c.tagParams(); err != nil {
+		return "", "", err
 	}
-	return tag, nil
+	tag = c.r.PathValue("tag")
+	if len(tag) > MaxIDLength {
+		return "", "", InvalidParam(fmt.Sprintf("tag is longer than %d bytes", MaxIDLength))
+	}
+	return roomID, tag, nil
 }
 
 func (c *call) putTag() (any, error) {
-	roomID, err := c.tagParams()
-	if err != nil {
-		return nil, err
-	}
-	tag, err := c.tagName()
+	roomID, tag, err := c.roomTagParams()
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +109,7 @@ func (c *call) putTag() (any, error) {
 }
 
 func (c *call) deleteTag() (any, error) {
-	roomID, err := c.tagParams()
-	if err != nil {
-		return nil, err
-	}
-	tag, err := c.tagName()
+	roomID, tag, err := c.roomTagParams()
 	if err != nil {
 		return nil, err
 	}
