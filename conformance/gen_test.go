@@ -25,7 +25,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -34,6 +33,7 @@ import (
 	"github.com/mxkit/mxkit/conformance"
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/internal/testvectors"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
@@ -96,22 +96,11 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 // versionList parses "1-10", "3" or "1-5,8" into room versions.
 func versionList(t *testing.T, s string) []roomversion.Version {
 	t.Helper()
-	var out []roomversion.Version
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, found := strings.Cut(strings.TrimSpace(part), "-")
-		if !found {
-			hi = lo
-		}
-		a, err1 := strconv.Atoi(lo)
-		b, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil || a > b {
-			t.Fatalf("bad versions %q", s)
-		}
-		for n := a; n <= b; n++ {
-			out = append(out, mustVersion(t, strconv.Itoa(n)))
-		}
+	vs, err := testvectors.ParseVersions(s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return vs
 }
 
 // --- canonical JSON ----------------------------------------------------
@@ -487,31 +476,6 @@ func genSigning(t *testing.T) conformance.Suite {
 
 // --- authorization rules -----------------------------------------------
 
-type authSpec struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Sender     string          `json:"sender"`
-	StateKey   *string         `json:"state_key"`
-	Content    json.RawMessage `json:"content"`
-	Prev       []string        `json:"prev"`
-	RoomID     *string         `json:"room_id"`
-	NoCreator  bool            `json:"no_creator"`
-	Signatures json.RawMessage `json:"signatures"`
-	Redacts    string          `json:"redacts"`
-}
-
-type authCase struct {
-	Name        string          `json:"name"`
-	Versions    string          `json:"versions"`
-	Comment     string          `json:"comment"`
-	Auth        []string        `json:"auth"`
-	AuthList    []string        `json:"auth_list"`
-	Rejected    []string        `json:"rejected"`
-	Event       json.RawMessage `json:"event"`
-	Expect      string          `json:"expect"`
-	AllowedOnly bool            `json:"allowed_only"`
-}
-
 // authWorld writes the version-neutral events of eventauth's cases in the
 // format of one room version, as eventauth's own test harness does (see
 // eventauth/cases_test.go): readable IDs, room "!room:a.test" (the create
@@ -520,7 +484,7 @@ type authCase struct {
 type authWorld struct {
 	t     *testing.T
 	v     roomversion.Version
-	specs map[string]*authSpec
+	specs map[string]*testvectors.AuthEvent
 }
 
 func (w *authWorld) idOf(name string) string {
@@ -537,7 +501,7 @@ func (w *authWorld) idOf(name string) string {
 	return "$" + name
 }
 
-func (w *authWorld) raw(s *authSpec, id string, authIDs []string) json.RawMessage {
+func (w *authWorld) raw(s *testvectors.AuthEvent, id string, authIDs []string) json.RawMessage {
 	m := map[string]any{
 		"type": s.Type, "sender": s.Sender, "depth": 5, "origin_server_ts": 1700000000000,
 		"hashes": map[string]string{"sha256": "aGFzaA"},
@@ -613,28 +577,13 @@ func genAuth(t *testing.T) conformance.Suite {
 		Description: "The authorization rules (command auth): the checks on the event's own auth_events list, then the rules with the auth events as the state they read. Only \"allowed\" is compared; expect.rule names the rule mxkit reports (package eventauth). Events carry readable IDs in \"event_id\", taken as given whatever the room version; hashes and signatures are placeholders that the rules do not read. The selection/ cases are the auth events selection (command auth-events) of the same events: the state keys the rules need, sorted by type then state key.",
 	}
 	seenSelection := map[string]bool{}
-	var fixtures map[string]*authSpec
-	readJSON(t, "../eventauth/testdata/fixtures.json", &fixtures)
-	files, _ := filepath.Glob("../eventauth/testdata/cases/*.json")
-	sort.Strings(files)
-	if len(files) == 0 {
-		t.Fatal("no eventauth cases")
+	files, err := testvectors.LoadAuthCases("../eventauth/testdata")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		var cf struct {
-			Description string               `json:"description"`
-			Events      map[string]*authSpec `json:"events"`
-			Cases       []authCase           `json:"cases"`
-		}
-		readJSON(t, f, &cf)
-		specs := map[string]*authSpec{}
-		for k, v := range fixtures {
-			specs[k] = v
-		}
-		for k, v := range cf.Events {
-			specs[k] = v
-		}
-		group := strings.TrimSuffix(filepath.Base(f), ".json")
+	for _, cf := range files {
+		specs := cf.Events
+		group := cf.Group
 		for _, c := range cf.Cases {
 			if c.AllowedOnly {
 				// These check a rule with the auth events taken as the
@@ -667,7 +616,7 @@ func genAuth(t *testing.T) conformance.Suite {
 	return s
 }
 
-func authCaseFor(t *testing.T, w *authWorld, group string, c authCase) conformance.Case {
+func authCaseFor(t *testing.T, w *authWorld, group string, c testvectors.AuthCase) conformance.Case {
 	v := w.v
 	var auth []*event.Event
 	var authRaw []json.RawMessage
@@ -684,7 +633,7 @@ func authCaseFor(t *testing.T, w *authWorld, group string, c authCase) conforman
 		auth = append(auth, ev)
 		authRaw = append(authRaw, raw)
 	}
-	var spec *authSpec
+	var spec *testvectors.AuthEvent
 	id := "$event"
 	if len(c.Event) > 0 && c.Event[0] == '"' {
 		var name string
@@ -695,7 +644,7 @@ func authCaseFor(t *testing.T, w *authWorld, group string, c authCase) conforman
 		}
 		id = w.idOf(name)
 	} else {
-		spec = new(authSpec)
+		spec = new(testvectors.AuthEvent)
 		if err := json.Unmarshal(c.Event, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -811,16 +760,10 @@ func genStateRes(t *testing.T) conformance.Suite {
 	files, _ := filepath.Glob("../stateres/testdata/sets/*.json")
 	sort.Strings(files)
 	for _, f := range files {
-		var sf struct {
-			Name        string                       `json:"name"`
-			Comment     string                       `json:"comment"`
-			RoomVersion string                       `json:"room_version"`
-			StateSets   [][]string                   `json:"state_sets"`
-			Events      []json.RawMessage            `json:"events"`
-			Rejected    []string                     `json:"rejected"`
-			Expected    map[string]map[string]string `json:"expected"`
+		sf, err := testvectors.LoadSets(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		readJSON(t, f, &sf)
 		if len(sf.Rejected) > 0 {
 			// The command's input has no way to mark events rejected.
 			continue
@@ -863,16 +806,20 @@ func genStateRes(t *testing.T) conformance.Suite {
 		})
 	}
 
-	var initial dagFile
-	readJSON(t, "../stateres/testdata/dag/initial.json", &initial)
+	initial, err := testvectors.LoadDAG("../stateres/testdata/dag/initial.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	files, _ = filepath.Glob("../stateres/testdata/dag/*.json")
 	sort.Strings(files)
 	for _, f := range files {
 		if filepath.Base(f) == "initial.json" {
 			continue
 		}
-		var c dagFile
-		readJSON(t, f, &c)
+		c, err := testvectors.LoadDAG(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, vid := range c.RoomVersions {
 			v := mustVersion(t, vid)
 			r := runDAG(t, v, initial, c)
@@ -921,23 +868,6 @@ func genStateRes(t *testing.T) conformance.Suite {
 	return s
 }
 
-type dagEvent struct {
-	ID       string          `json:"id"`
-	Sender   string          `json:"sender"`
-	Type     string          `json:"type"`
-	StateKey *string         `json:"state_key"`
-	Content  json.RawMessage `json:"content"`
-}
-
-type dagFile struct {
-	Name         string     `json:"name"`
-	Comment      string     `json:"comment"`
-	RoomVersions []string   `json:"room_versions"`
-	Events       []dagEvent `json:"events"`
-	Edges        [][]string `json:"edges"`
-	Expected     []string   `json:"expected"`
-}
-
 type dagRun struct {
 	store   *stateres.MemoryStore
 	ids     map[string]string
@@ -951,45 +881,12 @@ type dagRun struct {
 // origin_server_ts for each event, the state before an event from its one
 // parent or by resolving its parents' states, its auth events from that
 // state by the auth events selection.
-func runDAG(t *testing.T, v roomversion.Version, initial, c dagFile) *dagRun {
-	nodes := map[string]dagEvent{}
-	prevs := map[string]map[string]bool{}
-	for _, f := range []dagFile{initial, c} {
-		for _, e := range f.Events {
-			nodes[e.ID] = e
-			prevs[e.ID] = map[string]bool{}
-		}
+func runDAG(t *testing.T, v roomversion.Version, initial, c testvectors.DAGFile) *dagRun {
+	dag, err := testvectors.BuildDAG(initial, c)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range []dagFile{initial, c} {
-		for _, chain := range f.Edges {
-			for k := 0; k+1 < len(chain); k++ {
-				prevs[chain[k]][chain[k+1]] = true
-			}
-		}
-	}
-	var order []string
-	done := map[string]bool{}
-	for len(order) < len(nodes) {
-		var ready []string
-		for n := range nodes {
-			if done[n] {
-				continue
-			}
-			ok := true
-			for p := range prevs[n] {
-				ok = ok && done[p]
-			}
-			if ok {
-				ready = append(ready, n)
-			}
-		}
-		if len(ready) == 0 {
-			t.Fatal("cycle in DAG case")
-		}
-		slices.Sort(ready)
-		done[ready[0]] = true
-		order = append(order, ready[0])
-	}
+	nodes, prevs, order := dag.Nodes, dag.Prevs, dag.Order
 	r := &dagRun{store: stateres.NewMemoryStore(), ids: map[string]string{}, parents: map[string][]string{}, stateAt: map[string]stateres.StateMap{}}
 	for n := range nodes {
 		r.ids[n] = "$" + n + ":example.com"
@@ -1085,7 +982,7 @@ func clone(m stateres.StateMap) stateres.StateMap {
 // pduJSON writes a PDU of version v with its ID in "event_id" (the mxtool
 // contract). Hashes and signatures are placeholders: state resolution does
 // not check them.
-func pduJSON(v roomversion.Version, id, roomID string, ne dagEvent, content []byte, prev, auth []string, depth, ts int64) json.RawMessage {
+func pduJSON(v roomversion.Version, id, roomID string, ne testvectors.DAGEvent, content []byte, prev, auth []string, depth, ts int64) json.RawMessage {
 	refs := func(ids []string) any {
 		if v.Event.Format == roomversion.EventFormatV1 {
 			out := make([]any, len(ids))

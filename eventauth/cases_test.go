@@ -4,15 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/internal/testvectors"
 	"github.com/mxkit/mxkit/roomversion"
 )
 
@@ -31,70 +29,29 @@ import (
 // Unless a case lists them, the event's auth_events are the given auth
 // events that the auth events selection asks for.
 
-type eventSpec struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Sender     string          `json:"sender"`
-	StateKey   *string         `json:"state_key"`
-	Content    json.RawMessage `json:"content"`
-	Prev       []string        `json:"prev"`
-	RoomID     *string         `json:"room_id"`
-	NoCreator  bool            `json:"no_creator"`
-	Signatures json.RawMessage `json:"signatures"`
-	Redacts    string          `json:"redacts"`
-}
-
-type caseSpec struct {
-	Name     string          `json:"name"`
-	Versions string          `json:"versions"`
-	Comment  string          `json:"comment"`
-	Auth     []string        `json:"auth"`
-	AuthList []string        `json:"auth_list"`
-	Rejected []string        `json:"rejected"`
-	Event    json.RawMessage `json:"event"`
-	Expect   string          `json:"expect"`
-	// AllowedOnly: the case is about Allowed with the auth events as
-	// state (a rule that the list checks of Check would hide).
-	AllowedOnly bool `json:"allowed_only"`
-}
-
-type caseFile struct {
-	Description string                `json:"description"`
-	Events      map[string]*eventSpec `json:"events"`
-	Cases       []caseSpec            `json:"cases"`
-}
+// The case format's types and reader are shared with the conformance
+// suite's generator (package testvectors); the names below keep this
+// package's tests short.
+type (
+	eventSpec = testvectors.AuthEvent
+	caseSpec  = testvectors.AuthCase
+	caseFile  = testvectors.AuthCaseFile
+)
 
 func loadJSON(t testing.TB, path string, v any) {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := testvectors.DecodeFile(path, v); err != nil {
 		t.Fatal(err)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 
 func parseVersions(t testing.TB, s string) []roomversion.Version {
 	t.Helper()
-	var out []roomversion.Version
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, found := strings.Cut(strings.TrimSpace(part), "-")
-		if !found {
-			hi = lo
-		}
-		a, err1 := strconv.Atoi(lo)
-		b, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil || a < 1 || b > 12 || a > b {
-			t.Fatalf("bad versions %q", s)
-		}
-		for i := a; i <= b; i++ {
-			out = append(out, roomversion.Known()[i-1])
-		}
+	vs, err := testvectors.ParseVersions(s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return vs
 }
 
 // world builds events of one room version from specs.
@@ -258,28 +215,13 @@ func listRule(rule string) bool {
 }
 
 func loadCases(t testing.TB) map[string]*caseFile {
-	var fixtures map[string]*eventSpec
-	loadJSON(t, filepath.Join("testdata", "fixtures.json"), &fixtures)
-	files, err := filepath.Glob(filepath.Join("testdata", "cases", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no case files: %v", err)
+	files, err := testvectors.LoadAuthCases("testdata")
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := map[string]*caseFile{}
-	for _, f := range files {
-		var cf caseFile
-		loadJSON(t, f, &cf)
-		merged := map[string]*eventSpec{}
-		for k, v := range fixtures {
-			merged[k] = v
-		}
-		for k, v := range cf.Events {
-			if _, dup := merged[k]; dup {
-				t.Fatalf("%s: event %q shadows a fixture", f, k)
-			}
-			merged[k] = v
-		}
-		cf.Events = merged
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = &cf
+	for _, cf := range files {
+		out[cf.Group] = cf
 	}
 	return out
 }

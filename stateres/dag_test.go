@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/internal/testvectors"
 	"github.com/mxkit/mxkit/roomversion"
 )
 
@@ -23,22 +23,12 @@ import (
 // state by the auth events selection, and finally compares the state at
 // END with the expected events (plus every key that changed since START).
 
-type dagEvent struct {
-	ID       string          `json:"id"`
-	Sender   string          `json:"sender"`
-	Type     string          `json:"type"`
-	StateKey *string         `json:"state_key"`
-	Content  json.RawMessage `json:"content"`
-}
-
-type dagFile struct {
-	Name         string     `json:"name"`
-	Comment      string     `json:"comment"`
-	RoomVersions []string   `json:"room_versions"`
-	Events       []dagEvent `json:"events"`
-	Edges        [][]string `json:"edges"`
-	Expected     []string   `json:"expected"`
-}
+// The DAG case format and its reader are shared with the conformance
+// suite's generator (package testvectors).
+type (
+	dagEvent = testvectors.DAGEvent
+	dagFile  = testvectors.DAGFile
+)
 
 // pduJSON renders a PDU of room version v. Hashes and signatures are
 // placeholders: state resolution does not check them.
@@ -78,13 +68,9 @@ func pduJSON(v roomversion.Version, id, roomID, sender, typ string, stateKey *st
 
 func loadDAG(t *testing.T, name string) dagFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "dag", name))
+	f, err := testvectors.LoadDAG(filepath.Join("testdata", "dag", name))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var f dagFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatalf("%s: %v", name, err)
 	}
 	return f
 }
@@ -100,50 +86,12 @@ type dagRun struct {
 
 func runDAG(t *testing.T, v roomversion.Version, initial, c dagFile) *dagRun {
 	t.Helper()
-	nodes := map[string]dagEvent{}
-	prevs := map[string]map[string]bool{}
-	for _, f := range []dagFile{initial, c} {
-		for _, e := range f.Events {
-			nodes[e.ID] = e
-			prevs[e.ID] = map[string]bool{}
-		}
-	}
-	for _, f := range []dagFile{initial, c} {
-		for _, chain := range f.Edges {
-			for k := 0; k+1 < len(chain); k++ {
-				if _, ok := nodes[chain[k]]; !ok {
-					t.Fatalf("edge names unknown node %s", chain[k])
-				}
-				prevs[chain[k]][chain[k+1]] = true
-			}
-		}
-	}
 	// Parents first; among ready nodes the smallest name.
-	var order []string
-	done := map[string]bool{}
-	for len(order) < len(nodes) {
-		var ready []string
-		for n := range nodes {
-			if done[n] {
-				continue
-			}
-			ok := true
-			for p := range prevs[n] {
-				if !done[p] {
-					ok = false
-				}
-			}
-			if ok {
-				ready = append(ready, n)
-			}
-		}
-		if len(ready) == 0 {
-			t.Fatal("cycle in DAG case")
-		}
-		slices.Sort(ready)
-		done[ready[0]] = true
-		order = append(order, ready[0])
+	dag, err := testvectors.BuildDAG(initial, c)
+	if err != nil {
+		t.Fatal(err)
 	}
+	nodes, prevs, order := dag.Nodes, dag.Prevs, dag.Order
 
 	r := &dagRun{v: v, store: NewMemoryStore(), ids: map[string]string{}, stateAt: map[string]StateMap{}}
 	for n := range nodes {

@@ -3,13 +3,13 @@ package stateres
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/internal/testvectors"
 	"github.com/mxkit/mxkit/roomversion"
 )
 
@@ -17,19 +17,9 @@ import (
 // explicitly, in the shape of mxtool resolve's input, with the expected
 // resolved state.
 
-type setsFile struct {
-	Name        string                       `json:"name"`
-	Comment     string                       `json:"comment"`
-	RoomVersion string                       `json:"room_version"`
-	StateSets   [][]string                   `json:"state_sets"`
-	Events      []json.RawMessage            `json:"events"`
-	Rejected    []string                     `json:"rejected"`
-	Expected    map[string]map[string]string `json:"expected"`
-	// Trace lists facts the trace must show: event IDs in the named lists.
-	Trace map[string][]string `json:"trace"`
-	// TraceLacks lists event IDs the named trace lists must not hold.
-	TraceLacks map[string][]string `json:"trace_lacks"`
-}
+// The state set case format and its reader are shared with the
+// conformance suite's generator (package testvectors).
+type setsFile = testvectors.SetsFile
 
 type setsCase struct {
 	file  setsFile
@@ -41,13 +31,10 @@ type setsCase struct {
 
 func loadSets(t testing.TB, path string) *setsCase {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &setsCase{store: NewMemoryStore(), want: StateMap{}}
-	if err := json.Unmarshal(data, &c.file); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	var err error
+	if c.file, err = testvectors.LoadSets(path); err != nil {
+		t.Fatal(err)
 	}
 	if c.v, err = roomversion.Get(c.file.RoomVersion); err != nil {
 		t.Fatal(err)
