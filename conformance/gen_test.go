@@ -502,70 +502,14 @@ func (w *authWorld) idOf(name string) string {
 }
 
 func (w *authWorld) raw(s *testvectors.AuthEvent, id string, authIDs []string) json.RawMessage {
-	m := map[string]any{
-		"type": s.Type, "sender": s.Sender, "depth": 5, "origin_server_ts": 1700000000000,
-		"hashes": map[string]string{"sha256": "aGFzaA"},
+	roomID := "!room:a.test"
+	if w.v.Event.RoomID == roomversion.RoomIDCreateHash {
+		roomID = "!create"
 	}
-	content := s.Content
-	if len(content) == 0 {
-		content = json.RawMessage(`{}`)
+	m, err := s.Fields(w.v, roomID, w.idOf, authIDs)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	isCreate := s.Type == "m.room.create"
-	if isCreate && w.v.Auth.CreatorInContent && !s.NoCreator {
-		var c map[string]json.RawMessage
-		if err := json.Unmarshal(content, &c); err != nil {
-			w.t.Fatal(err)
-		}
-		if _, has := c["creator"]; !has {
-			c["creator"], _ = json.Marshal(s.Sender)
-			content = mustJSON(w.t, c)
-		}
-	}
-	m["content"] = content
-	if s.StateKey != nil {
-		m["state_key"] = *s.StateKey
-	}
-	switch {
-	case s.RoomID != nil:
-		m["room_id"] = *s.RoomID
-	case isCreate && w.v.Event.RoomID == roomversion.RoomIDCreateHash:
-	case w.v.Event.RoomID == roomversion.RoomIDCreateHash:
-		m["room_id"] = "!create"
-	default:
-		m["room_id"] = "!room:a.test"
-	}
-	if len(s.Signatures) > 0 {
-		m["signatures"] = s.Signatures
-	} else {
-		_, d, _ := strings.Cut(s.Sender, ":")
-		m["signatures"] = map[string]any{d: map[string]string{"ed25519:1": "c2ln"}}
-	}
-	if s.Redacts != "" {
-		m["redacts"] = w.idOf(s.Redacts)
-	}
-	prev := []string{}
-	if s.Prev != nil {
-		for _, p := range s.Prev {
-			prev = append(prev, w.idOf(p))
-		}
-	} else if !isCreate {
-		prev = []string{"$previous"}
-	}
-	list := func(ids []string) any {
-		if ids == nil {
-			ids = []string{}
-		}
-		if w.v.Event.Format == roomversion.EventFormatV1 {
-			out := make([]any, len(ids))
-			for i, x := range ids {
-				out[i] = []any{x, map[string]string{"sha256": "aGFzaA"}}
-			}
-			return out
-		}
-		return ids
-	}
-	m["prev_events"] = list(prev)
-	m["auth_events"] = list(authIDs)
 	// The mxtool contract: every event of an auth input carries its ID.
 	m["event_id"] = id
 	return mustJSON(w.t, m)

@@ -83,80 +83,12 @@ func (w *world) roomID() string {
 	return "!room:a.test"
 }
 
-func domain(id string) string {
-	_, d, _ := strings.Cut(id, ":")
-	return d
-}
-
 // raw writes the event of spec s with ID id and the given auth event IDs.
 func (w *world) raw(s *eventSpec, id string, authIDs []string) []byte {
-	m := map[string]any{
-		"type":             s.Type,
-		"sender":           s.Sender,
-		"depth":            5,
-		"origin_server_ts": 1700000000000,
-		"hashes":           map[string]string{"sha256": "aGFzaA"},
+	m, err := s.Fields(w.v, w.roomID(), w.idOf, authIDs)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	content := s.Content
-	if len(content) == 0 {
-		content = json.RawMessage(`{}`)
-	}
-	isCreate := s.Type == "m.room.create"
-	if isCreate && w.v.Auth.CreatorInContent && !s.NoCreator {
-		var c map[string]json.RawMessage
-		if err := json.Unmarshal(content, &c); err != nil {
-			w.t.Fatal(err)
-		}
-		if _, has := c["creator"]; !has {
-			c["creator"], _ = json.Marshal(s.Sender)
-			content, _ = json.Marshal(c)
-		}
-	}
-	m["content"] = content
-	if s.StateKey != nil {
-		m["state_key"] = *s.StateKey
-	}
-	switch {
-	case s.RoomID != nil:
-		m["room_id"] = *s.RoomID
-	case isCreate && w.v.Event.RoomID == roomversion.RoomIDCreateHash:
-	default:
-		m["room_id"] = w.roomID()
-	}
-	if len(s.Signatures) > 0 {
-		m["signatures"] = s.Signatures
-	} else {
-		m["signatures"] = map[string]any{domain(s.Sender): map[string]string{"ed25519:1": "c2ln"}}
-	}
-	if s.Redacts != "" {
-		if w.v.Event.RedactsInContent {
-			w.t.Fatalf("use content.redacts in room version %s", w.v.ID)
-		}
-		m["redacts"] = w.idOf(s.Redacts)
-	}
-	prev := []string{}
-	if s.Prev != nil {
-		for _, p := range s.Prev {
-			prev = append(prev, w.idOf(p))
-		}
-	} else if !isCreate {
-		prev = []string{"$previous"}
-	}
-	list := func(ids []string) any {
-		if ids == nil {
-			ids = []string{}
-		}
-		if w.v.Event.Format == roomversion.EventFormatV1 {
-			out := make([]any, len(ids))
-			for i, x := range ids {
-				out[i] = []any{x, map[string]string{"sha256": "aGFzaA"}}
-			}
-			return out
-		}
-		return ids
-	}
-	m["prev_events"] = list(prev)
-	m["auth_events"] = list(authIDs)
 	if w.v.Event.Format == roomversion.EventFormatV1 {
 		m["event_id"] = id
 	}

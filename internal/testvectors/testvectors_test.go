@@ -1,6 +1,7 @@
 package testvectors_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mxkit/mxkit/internal/testvectors"
+	"github.com/mxkit/mxkit/roomversion"
 )
 
 func versionIDs(t *testing.T, s string) ([]string, error) {
@@ -242,4 +244,37 @@ func ExampleParseVersions() {
 	}
 	fmt.Println()
 	// Output: 1 2 3 10
+}
+
+func TestAuthEventFields(t *testing.T) {
+	v1, _ := roomversion.Get("1")
+	v12, _ := roomversion.Get("12")
+	idOf := func(name string) string { return "$" + name }
+	sk := ""
+	create := &testvectors.AuthEvent{Type: "m.room.create", Sender: "@alice:a.test", StateKey: &sk}
+	msg := &testvectors.AuthEvent{Type: "m.room.message", Sender: "@bob:b.test", Content: json.RawMessage(`{"body":"hi"}`), Redacts: "other"}
+
+	for _, tc := range []struct {
+		name string
+		e    *testvectors.AuthEvent
+		v    roomversion.Version
+		auth []string
+		want string
+	}{
+		{"create v1", create, v1, nil, `{"auth_events":[],"content":{"creator":"@alice:a.test"},"depth":5,"hashes":{"sha256":"aGFzaA"},"origin_server_ts":1700000000000,"prev_events":[],"room_id":"!r:a.test","sender":"@alice:a.test","signatures":{"a.test":{"ed25519:1":"c2ln"}},"state_key":"","type":"m.room.create"}`},
+		{"create v12", create, v12, nil, `{"auth_events":[],"content":{},"depth":5,"hashes":{"sha256":"aGFzaA"},"origin_server_ts":1700000000000,"prev_events":[],"sender":"@alice:a.test","signatures":{"a.test":{"ed25519:1":"c2ln"}},"state_key":"","type":"m.room.create"}`},
+		{"message v1", msg, v1, []string{"$create"}, `{"auth_events":[["$create",{"sha256":"aGFzaA"}]],"content":{"body":"hi"},"depth":5,"hashes":{"sha256":"aGFzaA"},"origin_server_ts":1700000000000,"prev_events":[["$previous",{"sha256":"aGFzaA"}]],"redacts":"$other","room_id":"!r:a.test","sender":"@bob:b.test","signatures":{"b.test":{"ed25519:1":"c2ln"}},"type":"m.room.message"}`},
+	} {
+		m, err := tc.e.Fields(tc.v, "!r:a.test", idOf, tc.auth)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, _ := json.Marshal(m)
+		if string(got) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	if _, err := msg.Fields(v12, "!r:a.test", idOf, nil); !errors.Is(err, testvectors.ErrFormat) {
+		t.Errorf("top-level redacts in v12: %v; want ErrFormat", err)
+	}
 }
