@@ -577,24 +577,16 @@ func authCaseFor(t *testing.T, w *authWorld, group string, c testvectors.AuthCas
 		auth = append(auth, ev)
 		authRaw = append(authRaw, raw)
 	}
-	var spec *testvectors.AuthEvent
 	id := "$event"
-	if len(c.Event) > 0 && c.Event[0] == '"' {
-		var name string
-		json.Unmarshal(c.Event, &name)
-		spec = w.specs[name]
-		if spec == nil {
-			t.Fatalf("unknown event %q", name)
-		}
+	name, spec, err := c.CaseEvent(w.specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case name != "":
 		id = w.idOf(name)
-	} else {
-		spec = new(testvectors.AuthEvent)
-		if err := json.Unmarshal(c.Event, spec); err != nil {
-			t.Fatal(err)
-		}
-		if spec.ID != "" {
-			id = spec.ID
-		}
+	case spec.ID != "":
+		id = spec.ID
 	}
 	var list []string
 	if c.AuthList != nil {
@@ -872,18 +864,7 @@ func runDAG(t *testing.T, v roomversion.Version, initial, c testvectors.DAGFile)
 				t.Fatalf("resolving before %s: %v", n, err)
 			}
 		}
-		content := []byte(ne.Content)
-		rid := roomID
-		if ne.Type == "m.room.create" {
-			if v.Auth.CreatorInContent {
-				content = []byte(fmt.Sprintf(`{"creator":%q,"room_version":%q}`, ne.Sender, v.ID))
-			} else {
-				content = []byte(fmt.Sprintf(`{"room_version":%q}`, v.ID))
-			}
-			if v.Event.RoomID == roomversion.RoomIDCreateHash {
-				rid = ""
-			}
-		}
+		content, rid := ne.ContentAndRoom(v, roomID)
 		probe, err := event.ParseWithID(v, pduJSON(v, r.ids[n], rid, ne, content, prevIDs, nil, d, ts), r.ids[n])
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)

@@ -196,24 +196,16 @@ func runCase(t *testing.T, v roomversion.Version, specs map[string]*eventSpec, c
 	for _, n := range c.Auth {
 		auth = append(auth, w.fixture(n))
 	}
-	var spec *eventSpec
 	id := "$event"
-	if len(c.Event) > 0 && c.Event[0] == '"' {
-		var name string
-		json.Unmarshal(c.Event, &name)
-		spec = specs[name]
-		if spec == nil {
-			t.Fatalf("unknown event %q", name)
-		}
+	name, spec, err := c.CaseEvent(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case name != "":
 		id = w.idOf(name)
-	} else {
-		spec = new(eventSpec)
-		if err := json.Unmarshal(c.Event, spec); err != nil {
-			t.Fatal(err)
-		}
-		if spec.ID != "" {
-			id = spec.ID
-		}
+	case spec.ID != "":
+		id = spec.ID
 	}
 	// The auth_events list.
 	var list []string

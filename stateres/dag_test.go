@@ -132,18 +132,7 @@ func runDAG(t *testing.T, v roomversion.Version, initial, c dagFile) *dagRun {
 			}
 		}
 
-		content := []byte(ne.Content)
-		rid := roomID
-		if ne.Type == "m.room.create" {
-			if v.Auth.CreatorInContent {
-				content = []byte(fmt.Sprintf(`{"creator":%q,"room_version":%q}`, ne.Sender, v.ID))
-			} else {
-				content = []byte(fmt.Sprintf(`{"room_version":%q}`, v.ID))
-			}
-			if v.Event.RoomID == roomversion.RoomIDCreateHash {
-				rid = ""
-			}
-		}
+		content, rid := ne.ContentAndRoom(v, roomID)
 		// Auth events: the selection, looked up in the state before.
 		probe, err := event.ParseWithID(v, pduJSON(v, r.ids[n], rid, ne.Sender, ne.Type, ne.StateKey, content, prevIDs, nil, d, ts), r.ids[n])
 		if err != nil {

@@ -370,3 +370,45 @@ func (e *AuthEvent) Fields(v roomversion.Version, roomID string, idOf func(name 
 	m["auth_events"] = list(authIDs)
 	return m, nil
 }
+
+// CaseEvent returns the event a rule case checks: a fixture of events
+// when c.Event is a name (a JSON string), which it returns too, or else
+// the AuthEvent object c.Event holds, with name "".
+func (c *AuthCase) CaseEvent(events map[string]*AuthEvent) (name string, e *AuthEvent, err error) {
+	if len(c.Event) > 0 && c.Event[0] == '"' {
+		if err := json.Unmarshal(c.Event, &name); err != nil {
+			return "", nil, fmt.Errorf("%w: case %q: event: %v", ErrFormat, c.Name, err)
+		}
+		if e = events[name]; e == nil {
+			return "", nil, fmt.Errorf("%w: case %q: unknown event %q", ErrFormat, c.Name, name)
+		}
+		return name, e, nil
+	}
+	e = new(AuthEvent)
+	dec := json.NewDecoder(bytes.NewReader(c.Event))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(e); err != nil {
+		return "", nil, fmt.Errorf("%w: case %q: event: %v", ErrFormat, c.Name, err)
+	}
+	return "", e, nil
+}
+
+// ContentAndRoom returns the content and room ID of DAG node e in room
+// version v, in a room whose ID is roomID: a create event's content is
+// replaced by one naming v (and the sender as creator where v needs it),
+// and a version 12 create event has no room ID ("").
+func (e DAGEvent) ContentAndRoom(v roomversion.Version, roomID string) (json.RawMessage, string) {
+	if e.Type != "m.room.create" {
+		return e.Content, roomID
+	}
+	var content json.RawMessage
+	if v.Auth.CreatorInContent {
+		content = fmt.Appendf(nil, `{"creator":%q,"room_version":%q}`, e.Sender, v.ID)
+	} else {
+		content = fmt.Appendf(nil, `{"room_version":%q}`, v.ID)
+	}
+	if v.Event.RoomID == roomversion.RoomIDCreateHash {
+		roomID = ""
+	}
+	return content, roomID
+}

@@ -278,3 +278,53 @@ func TestAuthEventFields(t *testing.T) {
 		t.Errorf("top-level redacts in v12: %v; want ErrFormat", err)
 	}
 }
+
+func TestCaseEvent(t *testing.T) {
+	events := map[string]*testvectors.AuthEvent{"msg": {Type: "m.room.message"}}
+	for _, tc := range []struct {
+		event    string
+		wantName string
+		wantType string // "": an error
+	}{
+		{`"msg"`, "msg", "m.room.message"},
+		{`{"id": "$x", "type": "m.room.topic"}`, "", "m.room.topic"},
+		{`"nope"`, "", ""},
+		{`{"tpye": "m.room.topic"}`, "", ""},
+		{`"unterminated`, "", ""},
+	} {
+		c := &testvectors.AuthCase{Name: "c", Event: json.RawMessage(tc.event)}
+		name, e, err := c.CaseEvent(events)
+		if tc.wantType == "" {
+			if !errors.Is(err, testvectors.ErrFormat) {
+				t.Errorf("%s: %v; want ErrFormat", tc.event, err)
+			}
+			continue
+		}
+		if err != nil || name != tc.wantName || e.Type != tc.wantType {
+			t.Errorf("%s: %q, %+v, %v", tc.event, name, e, err)
+		}
+	}
+}
+
+func TestDAGEventContentAndRoom(t *testing.T) {
+	v1, _ := roomversion.Get("1")
+	v11, _ := roomversion.Get("11")
+	v12, _ := roomversion.Get("12")
+	create := testvectors.DAGEvent{Type: "m.room.create", Sender: "@a:x", Content: json.RawMessage(`{"x":1}`)}
+	msg := testvectors.DAGEvent{Type: "m.room.message", Content: json.RawMessage(`{"body":"hi"}`)}
+	for _, tc := range []struct {
+		e           testvectors.DAGEvent
+		v           roomversion.Version
+		content, id string
+	}{
+		{create, v1, `{"creator":"@a:x","room_version":"1"}`, "!r:x"},
+		{create, v11, `{"room_version":"11"}`, "!r:x"},
+		{create, v12, `{"room_version":"12"}`, ""},
+		{msg, v12, `{"body":"hi"}`, "!r:x"},
+	} {
+		content, id := tc.e.ContentAndRoom(tc.v, "!r:x")
+		if string(content) != tc.content || id != tc.id {
+			t.Errorf("%s v%s: %s, %q; want %s, %q", tc.e.Type, tc.v.ID, content, id, tc.content, tc.id)
+		}
+	}
+}
