@@ -256,10 +256,11 @@ func (k *FetchingKeyRing) SetLocal(serverName string, verify map[signing.KeyID]e
 	k.local.Store(&next)
 }
 
-// localKey looks up q among the keys given with SetLocal; isLocal is true
-// when q's server is one of them (found or not).
-func (k *FetchingKeyRing) localKey(q signing.KeyRequest) (pub signing.PublicKey, found, isLocal bool) {
-	local := k.local.Load()
+// localKey looks up q among the keys given with SetLocal (local is one
+// snapshot of them, taken once per PublicKeys call so that a concurrent
+// SetLocal never mixes two key sets in one answer); isLocal is true when
+// q's server is one of them (found or not).
+func localKey(local *map[string]localKeys, q signing.KeyRequest) (pub signing.PublicKey, found, isLocal bool) {
 	if local == nil {
 		return pub, false, false
 	}
@@ -299,8 +300,9 @@ func (k *FetchingKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequ
 	k.init()
 	out := make(map[signing.ServerKeyID]signing.PublicKey, len(reqs))
 	names := make([]string, 0, 1)
+	local := k.local.Load()
 	for _, q := range reqs {
-		if pub, found, isLocal := k.localKey(q); isLocal {
+		if pub, found, isLocal := localKey(local, q); isLocal {
 			if found {
 				out[signing.ServerKeyID{ServerName: q.ServerName, KeyID: q.KeyID}] = pub
 			}
