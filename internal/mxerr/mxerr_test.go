@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,4 +77,28 @@ func TestFromResponseNotMatrix(t *testing.T) {
 	if e.Error() != "M_UNKNOWN: Bad Gateway" {
 		t.Fatalf("Error() = %q", e.Error())
 	}
+}
+
+// FuzzFromResponse: any remote body and Retry-After header give an Error
+// without panicking, whose errcode and message survive a round trip.
+func FuzzFromResponse(f *testing.F) {
+	f.Add(429, []byte(`{"errcode":"M_LIMIT_EXCEEDED","error":"x","retry_after_ms":1500}`), "2")
+	f.Add(400, []byte(`{"errcode":"M_INCOMPATIBLE_ROOM_VERSION","error":"","room_version":"12"}`), "")
+	f.Add(502, []byte(`<html>`), "-1")
+	f.Add(401, []byte(`{"errcode":5,"error":null,"soft_logout":true}`), "99999999999999999999")
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter)
+		e := FromResponse(status, body, h)
+		if e == nil || e.Status != status || e.Code == "" && json.Valid(body) && !strings.Contains(string(body), `"errcode"`) {
+			t.Fatalf("FromResponse(%d, %q) = %+v", status, body, e)
+		}
+		if e.RetryAfter < 0 {
+			t.Fatalf("negative RetryAfter %v", e.RetryAfter)
+		}
+		back := FromResponse(status, e.Body(), http.Header{})
+		if back.Code != e.Code || back.Message != e.Message {
+			t.Fatalf("round trip: %+v -> %+v", e, back)
+		}
+	})
 }

@@ -46,3 +46,20 @@ func TestMedianEven(t *testing.T) {
 		t.Fatal("trimProcs")
 	}
 }
+
+// FuzzRun: any input is read without panicking, and every benchmark line
+// it reads gives a table row.
+func FuzzRun(f *testing.F) {
+	f.Add(sampleOutput)
+	f.Add("pkg: x\nBenchmarkA/baseline=b-2 1 NaN ns/op\nBenchmarkA/c-2 1 0 ns/op\n")
+	f.Add("BenchmarkX-2 1 5 ns/op 7 allocs/op")
+	f.Fuzz(func(t *testing.T, in string) {
+		var out strings.Builder
+		if err := run(strings.NewReader(in), &out); err != nil {
+			return // a line over the scanner's limit
+		}
+		if !strings.HasPrefix(out.String(), "| package |") {
+			t.Fatalf("no table header: %q", out.String())
+		}
+	})
+}
