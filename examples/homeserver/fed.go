@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"database/sql"
 	"encoding/json"
@@ -48,10 +49,13 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 	var tlsCfg *tls.Config
 	transport := federation.NewTransport(resolver, tlsCfg, plain)
 	client := &federation.Client{ServerName: hs.cfg.ServerName, Key: hs.key, Transport: transport}
-	keys := &selfKeyRing{name: hs.cfg.ServerName, key: hs.key, next: &federation.FetchingKeyRing{
+	keys := &federation.FetchingKeyRing{
 		Client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
 		Store:  &keyStore{db: hs.db},
-	}}
+	}
+	// Our own key is answered without a request to ourselves (our own
+	// name need not resolve to us).
+	keys.SetLocal(hs.cfg.ServerName, map[signing.KeyID]ed25519.PublicKey{hs.key.ID: hs.key.Public()}, nil)
 	f := &fedParts{hs: hs, client: client}
 	keyMux := http.NewServeMux()
 	keyMux.Handle("/_matrix/key/v2/server", federation.ServerKeysHandler(hs.cfg.ServerName, hs.key, nil, 0))
@@ -461,43 +465,6 @@ func (q *queries) QueryProfile(ctx context.Context, userID, field string) (*fede
 // Query implements federation.Queries: no other query types.
 func (q *queries) Query(ctx context.Context, origin, queryType string, args url.Values) (json.RawMessage, error) {
 	return nil, fmt.Errorf("%w: query type %s", federation.ErrNotFound, queryType)
-}
-
-// selfKeyRing answers for our own key without a request to ourselves (our
-// own name need not resolve to us), and asks next for the others.
-type selfKeyRing struct {
-	name string
-	key  *signing.SigningKey
-	next signing.KeyRing
-}
-
-// PublicKeys implements signing.KeyRing.
-func (k *selfKeyRing) PublicKeys(ctx context.Context, reqs []signing.KeyRequest) (map[signing.ServerKeyID]signing.PublicKey, error) {
-	out := map[signing.ServerKeyID]signing.PublicKey{}
-	var rest []signing.KeyRequest
-	for _, r := range reqs {
-		if r.ServerName != k.name {
-			rest = append(rest, r)
-			continue
-		}
-		if r.KeyID == k.key.ID {
-			// Our key is valid as long as we run; a week ahead is
-			// what others may trust a published key for.
-			out[signing.ServerKeyID{ServerName: k.name, KeyID: k.key.ID}] = signing.PublicKey{
-				Key: k.key.Public(), ValidUntilTS: time.Now().Add(7 * 24 * time.Hour).UnixMilli()}
-		}
-	}
-	if len(rest) == 0 {
-		return out, nil
-	}
-	got, err := k.next.PublicKeys(ctx, rest)
-	if err != nil {
-		return nil, err
-	}
-	for id, pk := range got {
-		out[id] = pk
-	}
-	return out, nil
 }
 
 // edus takes the typing notifications and read receipts of other
