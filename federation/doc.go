@@ -110,4 +110,43 @@
 // lookups of one server into one fetch, and limits refetches to one per
 // RefetchInterval. The server's own keys are given to it with SetLocal
 // and never fetched.
+//
+// # Client
+//
+// Client has a method for every server-server endpoint (transactions,
+// events, state and state_ids, event_auth, backfill, get_missing_events,
+// timestamp_to_event, the make/send handshakes of join, leave and knock,
+// invite, exchange_third_party_invite, publicRooms, hierarchy, queries,
+// devices and keys, media, version). It signs each request with
+// SignRequest, reaches servers through the Transport, bounds time and
+// response size, parses returned PDUs for the room version, and returns a
+// remote error as *Error with its errcode.
+//
+// # Server and the receive pipeline
+//
+// Server is an http.Handler that routes every endpoint on a standard-library
+// mux, authenticates requests with Authenticator where the specification
+// asks, applies server ACLs (m.room.server_acl) on the endpoints it lists, and
+// answers 404 and 405 M_UNRECOGNIZED for unknown paths and methods. The
+// embedder implements small interfaces, each with an in-memory version:
+// RoomStore (RoomVersions, EventStore, StateStore, EventWriter: events with
+// their status, the state after each event, forward extremities),
+// EDUHandler, Invites, Queries, OpenID, RoomDirectory, Devices and
+// MediaRepository.
+//
+// Receiver runs the checks of "Checks performed on receipt of a PDU" in the
+// specification's order for each PDU of a transaction (at most 50 PDUs and
+// 100 EDUs): format for the room version, signatures (one batched
+// event.Verifier call for the transaction), content hash (a mismatch
+// continues with the redacted event), auth against the event's auth events,
+// auth against the state before it (resolved with stateres), and auth against
+// the current state (soft failure). Each PDU gets its own result; transaction
+// IDs are deduplicated per origin; missing prev and auth events are fetched
+// within limits (get_missing_events, then state_ids, then event_auth).
+//
+// Server.Join, Leave, Knock and Invite are our side of the membership
+// handshakes ("Joining Rooms", "Leaving Rooms", "Knocking", "Inviting");
+// the make_*/send_* and invite handlers are the resident side, which builds
+// the template from the current state and checks and signs what it
+// receives.
 package federation
