@@ -101,7 +101,7 @@ func TestEveryBodyRouteRejectsBadJSON(t *testing.T) {
 		}
 		n++
 		path := samplePath(rt.path)
-		for _, tc := range []struct{ body, code string }{{`{"a":`, "M_NOT_JSON"}, {`[1]`, "M_BAD_JSON"}} {
+		for _, tc := range []struct{ body, code string }{{`{"a":`, "M_NOT_JSON"}, {`[1]`, "M_BAD_JSON"}, {"{\"a\":\"\xff\"}", "M_NOT_JSON"}} {
 			r := do(t, s, rt.method, path, "tok_alice", tc.body)
 			if r.status >= 500 {
 				t.Errorf("%s %s %s: %d %s", rt.method, path, tc.body, r.status, r.raw)
@@ -111,6 +111,21 @@ func TestEveryBodyRouteRejectsBadJSON(t *testing.T) {
 			} else if r.status == 400 && r.body["errcode"] != tc.code {
 				t.Errorf("%s %s %s: %s, want %s", rt.method, path, tc.body, r.body["errcode"], tc.code)
 			}
+		}
+	}
+}
+
+// TestInvalidUTF8IsNotJSON: JSON must be UTF-8 (RFC 8259 section 8.1, which
+// the spec's "API Standards" require); encoding/json's Valid does not check
+// the bytes of strings, so a body with a stray 0xff byte passed as JSON and
+// reached the user-interactive auth of /register (401 with flows) instead
+// of being refused as 400 M_NOT_JSON, as Synapse refuses it.
+func TestInvalidUTF8IsNotJSON(t *testing.T) {
+	_, s, _ := setup(t)
+	for _, body := range []string{"{\"username\":\"a\xffb\"}", "{\"a\xc0\xaf\":1}", "{\"a\":\"\xed\xa0\x80\"}"} {
+		r := do(t, s, "POST", "/_matrix/client/v3/register", "", body)
+		if r.status != 400 || r.body["errcode"] != "M_NOT_JSON" {
+			t.Errorf("register %q: %d %s, want 400 M_NOT_JSON", body, r.status, r.raw)
 		}
 	}
 }

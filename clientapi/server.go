@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mxkit/mxkit/roomversion"
 )
@@ -307,6 +308,11 @@ func (c *call) object(optional bool) ([]byte, error) {
 	}
 	if !json.Valid(b) {
 		return nil, NewError(http.StatusBadRequest, CodeNotJSON, "request body is not valid JSON")
+	}
+	// JSON text is UTF-8 (RFC 8259 section 8.1); json.Valid does not look
+	// inside strings, and Unmarshal would quietly turn bad bytes into U+FFFD.
+	if !utf8.Valid(b) {
+		return nil, NewError(http.StatusBadRequest, CodeNotJSON, "request body is not valid UTF-8")
 	}
 	if b[0] != '{' {
 		return nil, BadJSON("request body must be a JSON object")
