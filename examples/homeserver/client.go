@@ -223,12 +223,34 @@ func (c *Client) ChangeMembership(ctx context.Context, who clientapi.Identity, r
 		return "", mapErr(err)
 	}
 	target := req.Target
+	if req.Action == clientapi.ActionKick {
+		if err := c.checkKickee(ctx, req.RoomID, target); err != nil {
+			return "", err
+		}
+	}
 	if membership == "invite" && c.fed != nil && serverOf(target) != c.name {
 		return req.RoomID, c.fed.invite(ctx, req.RoomID, who.UserID, target)
 	}
 	_, err := c.rooms.Send(ctx, Local{RoomID: req.RoomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &target,
 		Content: memberContent(membership, req.Reason, "")})
 	return req.RoomID, mapErr(err)
+}
+
+// checkKickee refuses a kick of a user who is not in the room: POST
+// /rooms/{roomId}/kick answers 403 when "the kickee is not currently in
+// the room", although the authorization rules would accept a leave for
+// them. An invited or knocking user is in the room's membership (a kick
+// withdraws the invite or refuses the knock).
+func (c *Client) checkKickee(ctx context.Context, roomID, target string) error {
+	m, err := c.membership(ctx, roomID, target)
+	if err != nil {
+		return err
+	}
+	switch m {
+	case "join", "invite", "knock":
+		return nil
+	}
+	return clientapi.Forbidden("the user " + target + " is not in the room")
 }
 
 // Forget implements clientapi.Rooms. Nothing is kept per user beyond the
@@ -441,6 +463,16 @@ func (c *Client) State(ctx context.Context, who clientapi.Identity, roomID strin
 
 // Members implements clientapi.RoomReader.
 func (c *Client) Members(ctx context.Context, who clientapi.Identity, req clientapi.MembersRequest) ([]json.RawMessage, error) {
+	if req.Joined && who.AppService == "" {
+		// GET /joined_members is for current members only (its 403
+		// response; Synapse refuses departed users too). An application
+		// service may ask for any room, as the endpoint is meant for them.
+		if m, err := c.membership(ctx, req.RoomID, who.UserID); err != nil {
+			return nil, err
+		} else if m != "join" {
+			return nil, clientapi.Forbidden("you are not a member of this room")
+		}
+	}
 	st, err := c.stateFor(ctx, who, req.RoomID)
 	if err != nil {
 		return nil, err
@@ -718,6 +750,9 @@ func (c *Client) checkAlias(who clientapi.Identity, alias string) error {
 
 // RoomAliases implements clientapi.Directory.
 func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID string) ([]string, error) {
+	if err := c.checkInRoomOrWorldReadable(ctx, roomID, who.UserID); err != nil {
+		return nil, err
+	}
 	rows, err := c.db.query(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID)
 	if err != nil {
 		return nil, err
@@ -732,4 +767,42 @@ func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// checkInRoomOrWorldReadable is the access rule of GET
+// /rooms/{roomId}/aliases: users in the room (joined now), or anyone when
+// the room's history visibility is world_readable; others get M_FORBIDDEN.
+func (c *Client) checkInRoomOrWorldReadable(ctx context.Context, roomID, userID string) error {
+	m, err := c.membership(ctx, roomID, userID)
+	if err != nil || m == "join" {
+		return err
+	}
+	if hv, err := c.currentContent(ctx, roomID, "m.room.history_visibility", ""); err != nil {
+		return err
+	} else if hv != nil {
+		var v struct {
+			HistoryVisibility string `json:"history_visibility"`
+		}
+		if json.Unmarshal(hv, &v) == nil && v.HistoryVisibility == "world_readable" {
+			return nil
+		}
+	}
+	return clientapi.Forbidden("you are not in this room")
+}
+
+// currentContent is the content of a current state event of the room, nil
+// when there is none.
+func (c *Client) currentContent(ctx context.Context, roomID, typ, key string) (json.RawMessage, error) {
+	var id string
+	err := c.db.queryRow(ctx, `SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?`, roomID, typ, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	se, err := c.rooms.Event(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return se.Event.Content(), nil
 }
