@@ -128,6 +128,9 @@ type Receiver struct {
 	MissingEventsLimit, MaxFetch int
 	// Now is the time for key validity; nil: time.Now.
 	Now func() time.Time
+	// Outside takes the PDUs of rooms the Store does not know that
+	// concern the embedder (see OutsideRooms); nil drops them.
+	Outside OutsideRooms
 
 	mu       sync.Mutex
 	txns     map[txnKey]*txnEntry
@@ -246,6 +249,24 @@ func appendElements(dst []json.RawMessage, arr []byte) ([]json.RawMessage, bool)
 	return dst, !it.Malformed()
 }
 
+// OutsideRooms takes the PDUs of rooms this server is not in. A server
+// that is in no room still has a stake in one where a local user holds an
+// invite: the inviting server sends it the leave that withdraws the invite
+// (a kick of the invited user), which the invitee's clients must see
+// (content/client-server-api/_index.md, "Syncing": the room goes to the
+// leave section). The Receiver parses such a PDU in the version Version
+// gives, checks its signatures and hashes, that origin is the sender's
+// server, and that it is a membership event of a local user; then Take
+// decides.
+type OutsideRooms interface {
+	// Version returns the version of a room this server is not in, with
+	// ok false when the embedder has no stake in the room (the PDU is
+	// then dropped, as any PDU of an unknown room).
+	Version(ctx context.Context, roomID string) (v roomversion.Version, ok bool)
+	// Take is given the checked event; an error is the PDU's result.
+	Take(ctx context.Context, origin string, ev *event.Event) error
+}
+
 // pdu is one PDU of a transaction on its way through the checks.
 type pdu struct {
 	roomID string
@@ -253,6 +274,8 @@ type pdu struct {
 	ev     *event.Event
 	id     string
 	err    string
+	// outside: the room is not in the Store; the event goes to Outside.
+	outside bool
 }
 
 func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map[string]PDUResult, error) {
@@ -304,7 +327,11 @@ func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map
 		}
 	}
 	for _, p := range pdus {
-		if p.ev != nil {
+		if p.ev != nil && p.outside {
+			if err := r.takeOutside(ctx, origin, p.ev); err != nil {
+				p.err = err.Error()
+			}
+		} else if p.ev != nil {
 			if err := r.process(ctx, origin, p.ev, 0); err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -325,11 +352,19 @@ func (r *Receiver) preparePDU(ctx context.Context, origin string, raw json.RawMe
 	if !ok || roomID == "" {
 		return nil
 	}
+	outside := false
 	v, err := r.Store.RoomVersion(ctx, roomID)
 	if err != nil {
-		return nil
+		if r.Outside == nil {
+			return nil
+		}
+		var ok bool
+		if v, ok = r.Outside.Version(ctx, roomID); !ok {
+			return nil
+		}
+		outside = true
 	}
-	p := &pdu{roomID: roomID, v: v}
+	p := &pdu{roomID: roomID, v: v, outside: outside}
 	ev, perr := event.Parse(v, raw)
 	if perr != nil {
 		id, err := event.EventID(v, raw)
@@ -340,6 +375,11 @@ func (r *Receiver) preparePDU(ctx context.Context, origin string, raw json.RawMe
 		return p
 	}
 	p.id = ev.ID()
+	if outside {
+		// No state here: no ACL to apply.
+		p.ev = ev
+		return p
+	}
 	acl, err := r.roomACL(ctx, roomID, acls)
 	if err != nil {
 		p.err = "cannot read the room's server ACL"
@@ -963,4 +1003,21 @@ func authEventIDs(ev *event.Event) []string {
 		}
 	}
 	return ids
+}
+
+// takeOutside checks an event of a room this server is not in before
+// Outside takes it: only a membership event of a local user, sent by a
+// user of the origin server (whose signature VerifyAll has checked), and
+// never a redacted one (its content is what matters).
+func (r *Receiver) takeOutside(ctx context.Context, origin string, ev *event.Event) error {
+	target, isState := ev.StateKey()
+	switch {
+	case ev.Type() != event.TypeMember || !isState:
+		return errors.New("not a membership event, and this server is not in the room")
+	case serverOf(target) != r.ServerName:
+		return errors.New("not a membership of a user of this server, and this server is not in the room")
+	case serverOf(ev.Sender()) != origin:
+		return errors.New("the sender is not a user of the origin server")
+	}
+	return r.Outside.Take(ctx, origin, ev)
 }

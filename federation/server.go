@@ -65,6 +65,10 @@ type Server struct {
 	// embedder notifies its clients and, for events accepted through the
 	// handshakes, sends them on to the other servers of the room.
 	OnEvent func(ctx context.Context, e NewEvent)
+	// Outside takes the PDUs of /send whose room the Rooms store does not
+	// know but the embedder has a stake in (an invite of a local user
+	// withdrawn by the inviting server). Optional: nil drops them.
+	Outside OutsideRooms
 
 	Invites   Invites
 	Queries   Queries
@@ -126,7 +130,7 @@ func (s *Server) init() {
 	if s.Auth == nil {
 		s.Auth = &Authenticator{ServerName: s.ServerName, Keys: s.Keys, Now: s.Now}
 	}
-	s.recv = &Receiver{ServerName: s.ServerName, Store: s.Rooms, Keys: s.Keys, Client: s.Client, EDUs: s.EDUs, OnEvent: s.OnEvent, Now: s.Now}
+	s.recv = &Receiver{ServerName: s.ServerName, Store: s.Rooms, Keys: s.Keys, Client: s.Client, EDUs: s.EDUs, OnEvent: s.OnEvent, Now: s.Now, Outside: s.Outside}
 	const v1, v2 = "/_matrix/federation/v1", "/_matrix/federation/v2"
 	get, put, post := []string{http.MethodGet}, []string{http.MethodPut}, []string{http.MethodPost}
 	routes := []route{

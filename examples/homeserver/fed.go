@@ -72,6 +72,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		Software:   federation.ServerVersion{Name: "mxkit example homeserver", Version: "0"},
 		OnEvent:    f.onEvent,
 		EDUs:       &edus{hs: hs},
+		Outside:    outsideRooms{hs: hs},
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
@@ -156,11 +157,14 @@ func (f *fedParts) invite(ctx context.Context, roomID, sender, target string) er
 
 // leaveRemote rejects an invite to a room this server is not in.
 func (f *fedParts) leaveRemote(ctx context.Context, roomID, userID string, via []string) error {
-	if _, err := f.server.Leave(ctx, via, roomID, userID); err != nil {
-		f.hs.log.Warn("remote leave failed", "room", roomID, "err", err)
+	leave, err := f.server.Leave(ctx, via, roomID, userID)
+	if err != nil {
+		f.hs.log.Warn("remote leave failed; the invite is rejected here only", "room", roomID, "err", err)
+		if leave, err = f.outOfBandLeave(ctx, roomID, userID); err != nil {
+			f.hs.log.Warn("no out-of-band leave for a rejected invite", "room", roomID, "err", err)
+		}
 	}
-	f.hs.cli.dropRemoteInvite(ctx, roomID, userID)
-	return nil
+	return f.hs.cli.endRemoteInvite(ctx, roomID, userID, leave)
 }
 
 // outbound sends new events to other servers: one queue per destination,

@@ -66,6 +66,20 @@ func timelineLimit(filter json.RawMessage) int {
 	return 20
 }
 
+// includeLeave reads room.include_leave from a sync filter ("Include rooms
+// that the user has left in the sync", default false). Like the reference
+// server, it decides whether a sync without a token lists the rooms the
+// user left; an incremental sync lists a room left since its token either
+// way, since that leave is news.
+func includeLeave(filter json.RawMessage) bool {
+	var f struct {
+		Room struct {
+			IncludeLeave bool `json:"include_leave"`
+		} `json:"room"`
+	}
+	return len(filter) > 0 && json.Unmarshal(filter, &f) == nil && f.Room.IncludeLeave
+}
+
 // Sync implements clientapi.Syncer (content/client-server-api/_index.md,
 // "Syncing"). The state block of a joined room is the room state at the
 // end of the timeline without the timeline's own state events; clients
@@ -206,10 +220,14 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			}
 			sr.Invite[roomID] = &clientapi.InvitedRoom{InviteState: clientapi.EventsBlock{Events: inv}}
 		case "leave", "ban":
-			if initial || ri.changedAt == 0 {
+			if ri.changedAt == 0 || (initial && !includeLeave(req.Filter)) {
 				continue
 			}
-			tl, more, err := c.timeline(ctx, roomID, since.ev, ri.changedAt, limit, true)
+			from := since.ev
+			if initial {
+				from = 0
+			}
+			tl, more, err := c.timeline(ctx, roomID, from, ri.changedAt, limit, true)
 			if err != nil {
 				return nil, err
 			}
@@ -219,6 +237,19 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			}
 			if len(tl) > 0 {
 				lr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
+				if initial {
+					// The room is new to the client: the state at the
+					// start of its timeline, as for a joined room.
+					start, err := c.stateBefore(ctx, roomID, tl[0].Stream)
+					if err != nil {
+						return nil, err
+					}
+					evs, err := c.stateEvents(ctx, start, nil, who)
+					if err != nil {
+						return nil, err
+					}
+					lr.State = &clientapi.EventsBlock{Events: evs}
+				}
 			}
 			if sr.Leave == nil {
 				sr.Leave = map[string]*clientapi.LeftRoom{}
@@ -256,6 +287,22 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		sr.Invite[roomID] = &clientapi.InvitedRoom{InviteState: clientapi.EventsBlock{Events: inv}}
 	}
 	rows.Close()
+	if !initial || includeLeave(req.Filter) {
+		ended, err := c.endedInvites(ctx, who.UserID, invSince, now.ad, func(roomID string) bool { return rooms[roomID] != nil })
+		if err != nil {
+			return nil, err
+		}
+		for roomID, ev := range ended {
+			if sr.Invite[roomID] != nil {
+				continue // invited again since
+			}
+			if sr.Leave == nil {
+				sr.Leave = map[string]*clientapi.LeftRoom{}
+			}
+			sr.Leave[roomID] = &clientapi.LeftRoom{Timeline: &clientapi.Timeline{
+				Events: []json.RawMessage{clientEvent(&StoredEvent{Event: ev}, who.UserID, who.DeviceID)}}}
+		}
+	}
 	if sr.Join != nil || sr.Invite != nil || sr.Leave != nil {
 		resp.Rooms = sr
 	}
