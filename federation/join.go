@@ -153,6 +153,12 @@ func (s *Server) authoriseRestrictedJoin(ctx context.Context, v roomversion.Vers
 		if err != nil {
 			continue // a room we are not in: cannot check it
 		}
+		if !s.localJoined(ctx, other) {
+			// Known here, but no user of ours is in it any more: we hear
+			// nothing of it since, so its state may be stale. The spec's
+			// answer to "cannot check" is M_UNABLE_TO_AUTHORISE_JOIN.
+			continue
+		}
 		checked = true
 		m, err := s.stateEvent(ctx, other, event.TypeMember, userID)
 		if err == nil && m != nil && m.Membership() == "join" {
@@ -187,6 +193,30 @@ func (s *Server) authoriseRestrictedJoin(ctx context.Context, v roomversion.Vers
 		}
 	}
 	return "", badRequest(mxerr.UnableToGrantJoin, "no user of this server can grant the join")
+}
+
+// localJoined reports whether a user of this server is joined in the
+// state st.
+func (s *Server) localJoined(ctx context.Context, st stateres.StateMap) bool {
+	var ids []string
+	for k, id := range st {
+		if k.Type == event.TypeMember && serverOf(k.StateKey) == s.ServerName {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return false
+	}
+	evs, err := s.Rooms.Events(ctx, ids)
+	if err != nil {
+		return false
+	}
+	for _, e := range evs {
+		if e.Event != nil && e.Event.Membership() == "join" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) stateEvent(ctx context.Context, st stateres.StateMap, typ, key string) (*event.Event, error) {

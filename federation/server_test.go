@@ -450,4 +450,22 @@ func TestServerRestrictedJoin(t *testing.T) {
 	f.run(t, []handlerCase{
 		{name: "allowed room unknown here", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(dave) + "?ver=10", status: 400, code: "M_UNABLE_TO_AUTHORISE_JOIN"},
 	})
+	// The last user of this server leaves the allowed room: this server
+	// hears no more of it, so its copy of the room's state may be stale
+	// (carol may have left since) and the condition cannot be checked.
+	f.local(event.Builder{Type: "m.room.join_rules", StateKey: strp(""), Sender: alice, Content: []byte(`{"join_rule":"restricted","allow":[{"type":"m.room_membership","room_id":"` + space + `"}]}`)})
+	erin := "@erin:remote.test"
+	f.roomID = space
+	ej := f.remote(event.Builder{Type: event.TypeMember, StateKey: &erin, Sender: erin, Content: []byte(`{"membership":"join"}`)})
+	f.expect(f.receive("space-erin", ej), ej, "")
+	f.roomID = main
+	f.run(t, []handlerCase{
+		{name: "allowed while this server is in the allowed room", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(erin) + "?ver=10", status: 200},
+	})
+	f.roomID = space
+	f.local(event.Builder{Type: event.TypeMember, StateKey: strp(alice), Sender: alice, Content: []byte(`{"membership":"leave"}`)})
+	f.roomID = main
+	f.run(t, []handlerCase{
+		{name: "allowed room left by this server", method: "GET", target: v1 + "/make_join/" + room + "/" + esc2(erin) + "?ver=10", status: 400, code: "M_UNABLE_TO_AUTHORISE_JOIN"},
+	})
 }
