@@ -71,22 +71,6 @@ func EffectivePushRules(userID string, user *UserPushRules) PushRuleset {
 	}
 }
 
-func (rs *PushRuleset) kind(k string) *[]PushRule {
-	switch k {
-	case "override":
-		return &rs.Override
-	case "content":
-		return &rs.Content
-	case "room":
-		return &rs.Room
-	case "sender":
-		return &rs.Sender
-	case "underride":
-		return &rs.Underride
-	}
-	return nil
-}
-
 var pushLocks sync.Map // user ID -> *sync.Mutex
 
 func lockPush(userID string) func() {
@@ -142,7 +126,7 @@ func (c *call) pushPath() (kind, ruleID, attr string, err error) {
 	if len(parts) < 3 || len(parts) > 4 || parts[0] != "global" {
 		return "", "", "", unrecognized(http.StatusNotFound)
 	}
-	if (&PushRuleset{}).kind(parts[1]) == nil {
+	if (&PushRuleset{}).Kind(parts[1]) == nil {
 		return "", "", "", InvalidParam("unknown push rule kind " + quote(parts[1]))
 	}
 	if len(parts) == 4 {
@@ -210,7 +194,7 @@ func (c *call) putPushRule() (any, error) {
 		}
 		if isDefault {
 			defaults := DefaultPushRules(c.who.UserID)
-			if !slices.ContainsFunc(*defaults.kind(kind), func(r PushRule) bool { return r.RuleID == ruleID }) {
+			if !slices.ContainsFunc(*defaults.Kind(kind), func(r PushRule) bool { return r.RuleID == ruleID }) {
 				return nil, NotFound("unknown push rule")
 			}
 			if u.Defaults == nil {
@@ -224,7 +208,7 @@ func (c *call) putPushRule() (any, error) {
 			}
 			u.Defaults[ruleID] = ch
 		} else {
-			rules := u.Rules.kind(kind)
+			rules := u.Rules.Kind(kind)
 			i := slices.IndexFunc(*rules, func(r PushRule) bool { return r.RuleID == ruleID })
 			if i < 0 {
 				return nil, NotFound("unknown push rule")
@@ -284,7 +268,7 @@ func (c *call) putPushRule() (any, error) {
 			return nil, paramError(err)
 		}
 	}
-	rules := u.Rules.kind(kind)
+	rules := u.Rules.Kind(kind)
 	q := c.r.URL.Query()
 	before, after := q.Get("before"), q.Get("after")
 	i := slices.IndexFunc(*rules, func(r PushRule) bool { return r.RuleID == ruleID })
@@ -333,7 +317,7 @@ func (c *call) deletePushRule() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := u.Rules.kind(kind)
+	rules := u.Rules.Kind(kind)
 	i := slices.IndexFunc(*rules, func(r PushRule) bool { return r.RuleID == ruleID })
 	if i < 0 {
 		return nil, NotFound("unknown push rule")
