@@ -86,6 +86,7 @@ func (s *Server) pushRuleRoutes(add addFunc) {
 	add(L, "GET", "/pushrules/{rest...}", authRequired, (*call).pushRules)
 	add(L, "PUT", "/pushrules/{rest...}", authRequired, (*call).putPushRule)
 	add(L, "DELETE", "/pushrules/{rest...}", authRequired, (*call).deletePushRule)
+	s.pusherRoutes(add)
 }
 
 func (c *call) userPushRules() (*UserPushRules, error) {

@@ -89,6 +89,8 @@ type Server struct {
 	Devices        Devices
 	PublishedRooms PublishedRooms
 	PushRules      PushRuleStore
+	Pushers        Pushers
+	Notifications  Notifications
 
 	once    sync.Once
 	mux     *http.ServeMux
