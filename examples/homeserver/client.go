@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -32,6 +33,8 @@ type Client struct {
 	join func(ctx context.Context, who clientapi.Identity, roomID string, via []string) error
 	fed  *fedParts // nil without federation
 	as   *asParts  // nil without application services
+	// push gives the unread notification counts of /sync.
+	push *pushing.Service
 }
 
 // dropRemoteInvite forgets an invite to a remote room once it is

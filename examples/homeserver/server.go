@@ -13,6 +13,8 @@ import (
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/pushing"
+	"github.com/mxkit/mxkit/push"
 	"github.com/mxkit/mxkit/signing"
 )
 
@@ -28,6 +30,10 @@ type Homeserver struct {
 	cli   *Client
 	fed   *fedParts // nil without --federation-listen
 	as    *asParts  // nil without --appservice
+	push  *pushing.Service
+	// stopPush ends the push worker; pushDone is closed when it has.
+	stopPush func()
+	pushDone chan struct{}
 
 	clientLn, fedLn   net.Listener
 	clientSrv, fedSrv *http.Server
@@ -70,6 +76,12 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		hs.cli.as = hs.as
 		hs.data.as = hs.as
 	}
+	// Gateways on this machine are reached only when the client API is
+	// on loopback (a test or a single-machine setup).
+	clientHost, _, _ := net.SplitHostPort(cfg.Listen)
+	hs.push = &pushing.Service{W: db.w, R: db.r, Source: pushSource{hs}, Log: log,
+		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
+	hs.cli.push = hs.push
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()
@@ -109,6 +121,9 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Ephemeral:         hs.data,
 		Presence:          hs.cli.presence,
 		Transactions:      hs.data,
+		PushRules:         hs.push,
+		Pushers:           hs.push,
+		Notifications:     hs.push,
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
@@ -223,6 +238,9 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	if hs.as != nil {
 		hs.as.start()
 	}
+	pctx, stop := context.WithCancel(context.Background())
+	hs.stopPush, hs.pushDone = stop, make(chan struct{})
+	go func() { defer close(hs.pushDone); hs.push.Run(pctx) }()
 	if hs.fedLn != nil && hs.fed != nil {
 		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
 		go serve(hs.fedSrv, hs.fedLn)
@@ -254,6 +272,10 @@ func (hs *Homeserver) Shutdown(ctx context.Context) {
 	}
 	if hs.as != nil {
 		hs.as.stop()
+	}
+	if hs.stopPush != nil {
+		hs.stopPush()
+		<-hs.pushDone
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"net/url"
 	"strings"
 	"sync"
@@ -272,7 +273,7 @@ func OpenStore(path string) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if _, err := w.Exec(schema + endedInvitesSchema); err != nil {
+	if _, err := w.Exec(schema + endedInvitesSchema + pushing.Schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}

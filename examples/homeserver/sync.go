@@ -160,6 +160,15 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				continue
 			}
 			jr := &clientapi.JoinedRoom{Timeline: &clientapi.Timeline{Limited: more}}
+			if c.push != nil {
+				// unread_notifications: what the push rules notified
+				// after the user's read receipt.
+				n, h, err := c.push.Counts(ctx, who.UserID, roomID)
+				if err != nil {
+					return nil, err
+				}
+				jr.UnreadNotifications = &clientapi.UnreadNotifications{NotificationCount: n, HighlightCount: h}
+			}
 			if len(eph) > 0 {
 				jr.Ephemeral = &clientapi.EventsBlock{Events: eph}
 			}

@@ -1,0 +1,302 @@
+// Package pushing is the example homeserver's push notifications
+// (content/client-server-api/modules/push.md, "Push Notifications"): it
+// keeps users' push rules and pushers, evaluates the rules of each local
+// member of a room for every new event (package push), records the
+// notifications for GET /notifications and the unread counts of /sync,
+// and sends them to the users' push gateways (content/push-gateway-api.md).
+//
+// It implements clientapi.PushRuleStore, clientapi.Pushers and
+// clientapi.Notifications on tables of its own in the homeserver's SQLite
+// database, and learns about events and rooms through Source, which the
+// homeserver implements.
+//
+// The rules are evaluated against the room as it is when the worker reads
+// the event (its current state), not the state at the event: the two
+// differ only for events that arrive late, and notifications are about
+// the present. A gateway that fails is not retried; its notification
+// stays in GET /notifications.
+package pushing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/push"
+)
+
+// Schema is added to the database on start (idempotent).
+const Schema = `
+CREATE TABLE IF NOT EXISTS push_rules (
+	user_id TEXT PRIMARY KEY,
+	json    BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pushers (
+	user_id TEXT NOT NULL,
+	app_id  TEXT NOT NULL,
+	pushkey TEXT NOT NULL,
+	json    BLOB NOT NULL,
+	ts      INTEGER NOT NULL,
+	PRIMARY KEY (user_id, app_id, pushkey)
+);
+CREATE INDEX IF NOT EXISTS pushers_key ON pushers (app_id, pushkey);
+CREATE TABLE IF NOT EXISTS notifications (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id   TEXT NOT NULL,
+	room_id   TEXT NOT NULL,
+	event_id  TEXT NOT NULL,
+	stream    INTEGER NOT NULL,
+	actions   BLOB NOT NULL,
+	highlight INTEGER NOT NULL,
+	ts        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, id);
+CREATE INDEX IF NOT EXISTS notifications_room ON notifications (user_id, room_id, stream);
+CREATE TABLE IF NOT EXISTS push_position (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	stream INTEGER NOT NULL
+);
+`
+
+// Event is an accepted room event as the worker reads it.
+type Event struct {
+	Stream  int64
+	RoomID  string
+	EventID string
+	Type    string
+	Sender  string
+	// StateKey is nil for a message event.
+	StateKey *string
+	// Raw is the event as stored (its type, content, sender, state_key
+	// and room_id are where the push rules look).
+	Raw json.RawMessage
+	// Client is the event in the client format, for GET /notifications.
+	Client json.RawMessage
+}
+
+// Room is what the rules need of a room.
+type Room struct {
+	// Members are the joined members with their display names ("" when
+	// none); Local are those of this server.
+	Members     map[string]string
+	Local       []string
+	PowerLevels *eventauth.PowerLevels
+	Name        string
+}
+
+// Source is the homeserver side.
+type Source interface {
+	// EventsAfter returns up to limit accepted events after the stream
+	// position, oldest first.
+	EventsAfter(ctx context.Context, pos int64, limit int) ([]Event, error)
+	// Room describes a room now.
+	Room(ctx context.Context, roomID string) (*Room, error)
+	// ReadUpTo is the stream position of the event the user's read
+	// receipt (public or private) in the room points at; 0 when none.
+	ReadUpTo(ctx context.Context, userID, roomID string) (int64, error)
+	// Newest is the stream position of the newest event.
+	Newest(ctx context.Context) (int64, error)
+	// Event returns one event, nil when it is unknown.
+	Event(ctx context.Context, eventID string) (*Event, error)
+	// Wait returns a channel closed when new events may have arrived.
+	Wait() <-chan struct{}
+}
+
+// Service is the push part of the homeserver.
+type Service struct {
+	W, R    *sql.DB // the writer (one connection) and the readers
+	Source  Source
+	Log     *slog.Logger
+	Gateway *push.Gateway
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+var (
+	_ clientapi.PushRuleStore = (*Service)(nil)
+	_ clientapi.Pushers       = (*Service)(nil)
+	_ clientapi.Notifications = (*Service)(nil)
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// UserPushRules implements clientapi.PushRuleStore.
+func (s *Service) UserPushRules(ctx context.Context, userID string) (*clientapi.UserPushRules, error) {
+	var raw []byte
+	err := s.R.QueryRowContext(ctx, `SELECT json FROM push_rules WHERE user_id = ?`, userID).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var u clientapi.UserPushRules
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// SetUserPushRules implements clientapi.PushRuleStore.
+func (s *Service) SetUserPushRules(ctx context.Context, userID string, rules *clientapi.UserPushRules) error {
+	raw, err := json.Marshal(rules)
+	if err != nil {
+		return err
+	}
+	_, err = s.W.ExecContext(ctx, `INSERT INTO push_rules (user_id, json) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET json = excluded.json`, userID, raw)
+	return err
+}
+
+// rules are the user's effective rules: the defaults with their changes.
+func (s *Service) rules(ctx context.Context, userID string) (push.Ruleset, error) {
+	u, err := s.UserPushRules(ctx, userID)
+	if err != nil {
+		return push.Ruleset{}, err
+	}
+	return clientapi.EffectivePushRules(userID, u), nil
+}
+
+// Pushers implements clientapi.Pushers.
+func (s *Service) Pushers(ctx context.Context, userID string) ([]clientapi.Pusher, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT json FROM pushers WHERE user_id = ? ORDER BY ts, app_id, pushkey`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []clientapi.Pusher
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var p clientapi.Pusher
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetPusher implements clientapi.Pushers.
+func (s *Service) SetPusher(ctx context.Context, userID string, p clientapi.Pusher, appendPusher bool) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tx, err := s.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if !appendPusher {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id != ?`, p.AppID, p.PushKey, userID); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pushers (user_id, app_id, pushkey, json, ts) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET json = excluded.json`, userID, p.AppID, p.PushKey, raw, s.now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// DeletePusher implements clientapi.Pushers.
+func (s *Service) DeletePusher(ctx context.Context, userID, appID, pushKey string) error {
+	_, err := s.W.ExecContext(ctx, `DELETE FROM pushers WHERE user_id = ? AND app_id = ? AND pushkey = ?`, userID, appID, pushKey)
+	return err
+}
+
+// Notifications implements clientapi.Notifications: newest first; the
+// token is the id of the last notification given.
+func (s *Service) Notifications(ctx context.Context, who clientapi.Identity, req clientapi.NotificationsRequest) ([]clientapi.Notification, string, error) {
+	before := int64(1) << 62
+	if req.From != "" {
+		n, err := strconv.ParseInt(req.From, 10, 64)
+		if err != nil || n < 0 {
+			return nil, "", clientapi.InvalidParam("malformed from token")
+		}
+		before = n
+	}
+	rows, err := s.R.QueryContext(ctx, `SELECT id, room_id, event_id, stream, actions, ts FROM notifications
+		WHERE user_id = ? AND id < ? AND (? = 0 OR highlight = 1) ORDER BY id DESC LIMIT ?`,
+		who.UserID, before, boolInt(req.OnlyHighlight), req.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	type row struct {
+		id, stream, ts  int64
+		roomID, eventID string
+		actions         []byte
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.roomID, &r.eventID, &r.stream, &r.actions, &r.ts); err != nil {
+			rows.Close()
+			return nil, "", err
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > req.Limit {
+		list = list[:req.Limit]
+		next = strconv.FormatInt(list[len(list)-1].id, 10)
+	}
+	out := make([]clientapi.Notification, 0, len(list))
+	read := map[string]int64{}
+	for _, r := range list {
+		ev, err := s.Source.Event(ctx, r.eventID)
+		if err != nil {
+			return nil, "", err
+		}
+		if ev == nil {
+			continue // purged
+		}
+		upTo, ok := read[r.roomID]
+		if !ok {
+			if upTo, err = s.Source.ReadUpTo(ctx, who.UserID, r.roomID); err != nil {
+				return nil, "", err
+			}
+			read[r.roomID] = upTo
+		}
+		var actions []any
+		json.Unmarshal(r.actions, &actions)
+		out = append(out, clientapi.Notification{Actions: actions, Event: ev.Client, Read: r.stream <= upTo, RoomID: r.roomID, TS: r.ts})
+	}
+	return out, next, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Counts are the unread notification counts of a room for /sync
+// (unread_notifications): the notifications after the user's read
+// receipt, and those of them that highlight.
+func (s *Service) Counts(ctx context.Context, userID, roomID string) (notifications, highlights int, err error) {
+	upTo, err := s.Source.ReadUpTo(ctx, userID, roomID)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.R.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(highlight), 0) FROM notifications WHERE user_id = ? AND room_id = ? AND stream > ?`,
+		userID, roomID, upTo).Scan(&notifications, &highlights)
+	return notifications, highlights, err
+}
