@@ -67,7 +67,7 @@ func (f *fake) handler() *Server {
 		ServerName: f.server, BaseURL: "https://matrix.example.org", AllowRegistration: true,
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
-		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{},
+		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{},
 	}
 }
 

@@ -87,6 +87,7 @@ func (s *Server) pushRuleRoutes(add addFunc) {
 	add(L, "PUT", "/pushrules/{rest...}", authRequired, (*call).putPushRule)
 	add(L, "DELETE", "/pushrules/{rest...}", authRequired, (*call).deletePushRule)
 	s.pusherRoutes(add)
+	add(L, "POST", "/search", authRequired, (*call).search)
 }
 
 func (c *call) userPushRules() (*UserPushRules, error) {

@@ -91,6 +91,7 @@ type Server struct {
 	PushRules      PushRuleStore
 	Pushers        Pushers
 	Notifications  Notifications
+	Searcher       Searcher
 
 	once    sync.Once
 	mux     *http.ServeMux
