@@ -124,6 +124,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		PushRules:         hs.push,
 		Pushers:           hs.push,
 		Notifications:     hs.push,
+		Searcher:          hs.cli,
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
