@@ -67,7 +67,7 @@ func (f *fake) handler() *Server {
 		ServerName: f.server, BaseURL: "https://matrix.example.org", AllowRegistration: true,
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
-		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{},
+		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{}, Upgrader: f,
 	}
 }
 
@@ -620,4 +620,19 @@ func (f *fake) SetUserPushRules(_ context.Context, userID string, u *UserPushRul
 	}
 	f.push[userID] = raw
 	return nil
+}
+
+// UpgradeRoom implements Upgrader: the adapter's part is tested here; the
+// planning has tests of its own (PlanUpgrade).
+func (f *fake) UpgradeRoom(_ context.Context, who Identity, roomID string, req UpgradeRequest) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[roomID]
+	if r == nil {
+		return "", NotFound("unknown room")
+	}
+	if r.members[who.UserID] != "join" {
+		return "", Forbidden("not in the room")
+	}
+	return "!upgraded-to-" + req.Version.ID + ":" + f.server, nil
 }

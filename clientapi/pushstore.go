@@ -88,6 +88,7 @@ func (s *Server) pushRuleRoutes(add addFunc) {
 	add(L, "DELETE", "/pushrules/{rest...}", authRequired, (*call).deletePushRule)
 	s.pusherRoutes(add)
 	add(L, "POST", "/search", authRequired, (*call).search)
+	add(L, "POST", "/rooms/{roomId}/upgrade", authRequired, (*call).upgradeRoom)
 }
 
 func (c *call) userPushRules() (*UserPushRules, error) {

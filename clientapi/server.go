@@ -92,6 +92,7 @@ type Server struct {
 	Pushers        Pushers
 	Notifications  Notifications
 	Searcher       Searcher
+	Upgrader       Upgrader
 
 	once    sync.Once
 	mux     *http.ServeMux

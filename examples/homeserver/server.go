@@ -125,6 +125,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Pushers:           hs.push,
 		Notifications:     hs.push,
 		Searcher:          hs.cli,
+		Upgrader:          hs.cli,
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
