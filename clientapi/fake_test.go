@@ -35,6 +35,7 @@ type fake struct {
 	deviceNames map[string]string
 	published   map[string]bool
 	push        map[string][]byte
+	reports     []Report
 }
 
 type fakeEntry struct {
@@ -68,6 +69,7 @@ func (f *fake) handler() *Server {
 		Tokens: f, Accounts: f, Registration: f, Rooms: f, Sender: f, Reader: f, Syncer: f,
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
 		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{}, Upgrader: f,
+		Reports: f, OpenID: &MemoryOpenID{}, Timestamps: f,
 	}
 }
 
@@ -635,4 +637,54 @@ func (f *fake) UpgradeRoom(_ context.Context, who Identity, roomID string, req U
 		return "", Forbidden("not in the room")
 	}
 	return "!upgraded-to-" + req.Version.ID + ":" + f.server, nil
+}
+
+// Report implements Reports: an event must be one of a room the reporter
+// is joined to.
+func (f *fake) Report(_ context.Context, who Identity, r Report) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.EventID != "":
+		room := f.rooms[r.RoomID]
+		if room == nil || room.members[who.UserID] != "join" {
+			return NotFound("the event was not found or you are not joined to the room")
+		}
+		for _, ev := range room.events {
+			if strings.Contains(string(ev), `"event_id":"`+r.EventID+`"`) {
+				f.reports = append(f.reports, r)
+				return nil
+			}
+		}
+		return NotFound("the event was not found or you are not joined to the room")
+	case r.UserID != "":
+		if _, ok := f.users[r.UserID]; !ok {
+			return NotFound("the user was not found")
+		}
+	case f.rooms[r.RoomID] == nil:
+		return NotFound("the room was not found")
+	}
+	f.reports = append(f.reports, r)
+	return nil
+}
+
+// TimestampToEvent implements Timestamps over the fake's log (which has no
+// timestamps: the n-th event of a room is at time n).
+func (f *fake) TimestampToEvent(_ context.Context, who Identity, roomID string, ts int64, dir string) (string, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	room := f.rooms[roomID]
+	if room == nil || room.members[who.UserID] != "join" {
+		return "", 0, Forbidden("not in the room")
+	}
+	n := int64(len(room.events))
+	i := min(max(ts, 0), n-1)
+	if dir == "f" && ts >= n {
+		return "", 0, NotFound("no event at or after that time")
+	}
+	var e struct {
+		EventID string `json:"event_id"`
+	}
+	json.Unmarshal(room.events[i], &e)
+	return e.EventID, i, nil
 }

@@ -80,13 +80,6 @@ const (
 	MaxAppIDChars   = 64
 )
 
-func (s *Server) pusherRoutes(add addFunc) {
-	L := legacyPrefixes
-	add(L, "GET", "/pushers", authRequired, (*call).getPushers)
-	add(L, "POST", "/pushers/set", authRequired, (*call).setPusher)
-	add(L, "GET", "/notifications", authRequired, (*call).notifications)
-}
-
 func (c *call) getPushers() (any, error) {
 	list := []Pusher{}
 	if c.s.Pushers != nil {

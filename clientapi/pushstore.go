@@ -86,9 +86,6 @@ func (s *Server) pushRuleRoutes(add addFunc) {
 	add(L, "GET", "/pushrules/{rest...}", authRequired, (*call).pushRules)
 	add(L, "PUT", "/pushrules/{rest...}", authRequired, (*call).putPushRule)
 	add(L, "DELETE", "/pushrules/{rest...}", authRequired, (*call).deletePushRule)
-	s.pusherRoutes(add)
-	add(L, "POST", "/search", authRequired, (*call).search)
-	add(L, "POST", "/rooms/{roomId}/upgrade", authRequired, (*call).upgradeRoom)
 }
 
 func (c *call) userPushRules() (*UserPushRules, error) {

@@ -24,6 +24,7 @@ func allRoutes() []routeInfo {
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
+	s.moduleRoutes(add)
 	return out
 }
 

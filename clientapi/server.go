@@ -93,6 +93,11 @@ type Server struct {
 	Notifications  Notifications
 	Searcher       Searcher
 	Upgrader       Upgrader
+	Reports        Reports
+	OpenID         OpenIDTokens
+	Timestamps     Timestamps
+	// Support is served at /.well-known/matrix/support (nil: 404).
+	Support *Support
 
 	once    sync.Once
 	mux     *http.ServeMux
@@ -185,6 +190,7 @@ func (s *Server) init() {
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
+	s.moduleRoutes(add)
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {

@@ -1,0 +1,19 @@
+package clientapi
+
+// moduleRoutes are the routes of the modules with a file of their own:
+// push notifications, search, room upgrades, reporting, OpenID, the room
+// summary, timestamps, server support and admin lookups.
+func (s *Server) moduleRoutes(add addFunc) {
+	L, V1 := legacyPrefixes, v1Prefixes
+	add(L, "GET", "/pushers", authRequired, (*call).getPushers)
+	add(L, "POST", "/pushers/set", authRequired, (*call).setPusher)
+	add(L, "GET", "/notifications", authRequired, (*call).notifications)
+	add(L, "POST", "/search", authRequired, (*call).search)
+	add(L, "POST", "/rooms/{roomId}/upgrade", authRequired, (*call).upgradeRoom)
+	add(L, "POST", "/rooms/{roomId}/report/{eventId}", authRequired, (*call).reportEvent)
+	add(L, "POST", "/rooms/{roomId}/report", authRequired, (*call).reportRoom)
+	add(L, "POST", "/users/{userId}/report", authRequired, (*call).reportUser)
+	add(L, "POST", "/user/{userId}/openid/request_token", authRequired, (*call).requestOpenIDToken)
+	add(V1, "GET", "/rooms/{roomId}/timestamp_to_event", authRequired, (*call).timestampToEvent)
+	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
+}
