@@ -73,6 +73,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		OnEvent:    f.onEvent,
 		EDUs:       &edus{hs: hs},
 		Outside:    outsideRooms{hs: hs},
+		OpenID:     hs.openid,
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)

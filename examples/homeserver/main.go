@@ -53,6 +53,8 @@ type Config struct {
 	LogLevel         slog.Level
 	// AppServices are the application service registration files.
 	AppServices []string
+	// Support is served at /.well-known/matrix/support (nil: 404).
+	Support *clientapi.Support
 	// AppServiceMinBackoff is the wait after a failed transaction to an
 	// application service (0: the library's default, 2 s); tests shorten it.
 	AppServiceMinBackoff time.Duration
@@ -93,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(peerFlag(c.Peers), "peer", "NAME=HOST:PORT: reach the server NAME at this address instead of discovering it (repeatable)")
 	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	supportPage := fs.String("support-page", "", "URL of the server's support page, for /.well-known/matrix/support")
+	var adminContacts listFlag
+	fs.Var(&adminContacts, "admin-contact", "USER_ID or EMAIL: an administrator to contact, for /.well-known/matrix/support (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -118,6 +123,19 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		}
 		if c.TLSCert == "" && !isLoopback(host) {
 			return nil, fmt.Errorf("%s %s: plain HTTP is only allowed on loopback; give --tls-cert and --tls-key", a.flag, a.addr)
+		}
+	}
+	if *supportPage != "" || len(adminContacts) > 0 {
+		c.Support = &clientapi.Support{SupportPage: *supportPage}
+		for _, a := range adminContacts {
+			contact := clientapi.SupportContact{Role: "m.role.admin", EmailAddress: a}
+			if strings.HasPrefix(a, "@") {
+				contact = clientapi.SupportContact{Role: "m.role.admin", MatrixID: a}
+			}
+			c.Support.Contacts = append(c.Support.Contacts, contact)
+		}
+		if err := c.Support.Validate(); err != nil {
+			return nil, fmt.Errorf("--admin-contact: %v", err)
 		}
 	}
 	switch c.OpenRegistration {

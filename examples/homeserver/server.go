@@ -31,6 +31,8 @@ type Homeserver struct {
 	fed   *fedParts // nil without --federation-listen
 	as    *asParts  // nil without --appservice
 	push  *pushing.Service
+	// openid issues OpenID tokens and answers federation userinfo.
+	openid *clientapi.MemoryOpenID
 	// stopPush ends the push worker; pushDone is closed when it has.
 	stopPush func()
 	pushDone chan struct{}
@@ -82,6 +84,7 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.push = &pushing.Service{W: db.w, R: db.r, Source: pushSource{hs}, Log: log,
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
+	hs.openid = &clientapi.MemoryOpenID{}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
 			db.Close()
@@ -126,6 +129,11 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Notifications:     hs.push,
 		Searcher:          hs.cli,
 		Upgrader:          hs.cli,
+		Reports:           hs.cli,
+		Timestamps:        hs.cli,
+		UserDirectory:     hs.cli,
+		OpenID:            hs.openid,
+		Support:           hs.cfg.Support,
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
