@@ -15,5 +15,6 @@ func (s *Server) moduleRoutes(add addFunc) {
 	add(L, "POST", "/users/{userId}/report", authRequired, (*call).reportUser)
 	add(L, "POST", "/user/{userId}/openid/request_token", authRequired, (*call).requestOpenIDToken)
 	add(V1, "GET", "/rooms/{roomId}/timestamp_to_event", authRequired, (*call).timestampToEvent)
+	add(V1, "GET", "/room_summary/{roomIdOrAlias}", authOptional, (*call).roomSummary)
 	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxkit/mxkit/roomversion"
 )
 
 func TestReports(t *testing.T) {
@@ -107,5 +109,30 @@ func TestTimestampToEvent(t *testing.T) {
 	}
 	if r := do(t, s, "GET", base+"?ts=0&dir=b", "tok_bob", ""); r.status != 403 {
 		t.Errorf("a non-member: %d", r.status)
+	}
+}
+
+func TestSummaryVisible(t *testing.T) {
+	v12, v6 := roomversion.V12, roomversion.V6
+	cases := []struct {
+		v                    roomversion.Version
+		jr, hv, m            string
+		auth, inAllowed, out bool
+	}{
+		{v12, "public", "shared", "", false, false, true},
+		{v12, "invite", "world_readable", "", false, false, true},
+		{v12, "knock", "shared", "", false, false, true},
+		{v6, "knock", "shared", "", true, false, false}, // no knocking before v7
+		{v12, "invite", "shared", "", false, false, false},
+		{v12, "invite", "shared", "invite", true, false, true},
+		{v12, "invite", "shared", "leave", true, false, false},
+		{v12, "restricted", "shared", "", true, true, true},
+		{v12, "restricted", "shared", "", true, false, false},
+		{v12, "restricted", "shared", "", false, true, false},
+	}
+	for _, tc := range cases {
+		if got := SummaryVisible(tc.v, tc.jr, tc.hv, tc.m, tc.auth, tc.inAllowed); got != tc.out {
+			t.Errorf("%+v: %v", tc, got)
+		}
 	}
 }

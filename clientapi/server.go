@@ -96,6 +96,7 @@ type Server struct {
 	Reports        Reports
 	OpenID         OpenIDTokens
 	Timestamps     Timestamps
+	Summaries      RoomSummaries
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support *Support
 

@@ -131,6 +131,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Upgrader:          hs.cli,
 		Reports:           hs.cli,
 		Timestamps:        hs.cli,
+		Summaries:         hs.cli,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
