@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,10 +37,16 @@ func (f *fedParts) stop() { f.out.close() }
 
 // newFederation assembles federation on the homeserver's storage.
 func newFederation(hs *Homeserver) (*fedParts, error) {
-	resolver := &federation.Resolver{Static: hs.cfg.Peers}
+	resolver := &federation.Resolver{Static: hs.cfg.Peers, AllowPrivate: hs.cfg.AllowPrivateAddresses}
+	if hs.cfg.AllowPrivateAddresses {
+		hs.log.Warn("FEDERATION MAY REACH LOOPBACK AND PRIVATE ADDRESSES (--allow-private-addresses): any server name, chosen by whoever sends an event or a request, can make this server send requests into its own network; use it only on a test or lab network")
+	}
 	// Peers named with --peer are dialled as given; discovery of others
-	// stays on the public network.
-	plain := hs.cfg.TLSCert == ""
+	// stays on the public network unless --allow-private-addresses. Plain
+	// HTTP is spoken only by a server whose own federation is plain, that
+	// was given no CA to trust, and whose peers are all on loopback (tests
+	// and examples).
+	plain := !hs.cfg.federationTLS() && hs.cfg.FederationCA == ""
 	for _, addr := range hs.cfg.Peers {
 		host, _, _ := net.SplitHostPort(addr)
 		if !isLoopback(host) {
@@ -47,6 +54,18 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		}
 	}
 	var tlsCfg *tls.Config
+	if hs.cfg.FederationCA != "" {
+		data, err := os.ReadFile(hs.cfg.FederationCA)
+		if err != nil {
+			return nil, fmt.Errorf("--federation-ca: %w", err)
+		}
+		pool, err := federation.TrustedRoots(data)
+		if err != nil {
+			return nil, fmt.Errorf("--federation-ca %s: %w", hs.cfg.FederationCA, err)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool}
+		resolver.TLSConfig = tlsCfg
+	}
 	transport := federation.NewTransport(resolver, tlsCfg, plain)
 	client := &federation.Client{ServerName: hs.cfg.ServerName, Key: hs.key, Transport: transport}
 	keys := &federation.FetchingKeyRing{

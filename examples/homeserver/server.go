@@ -93,8 +93,9 @@ func (hs *Homeserver) openRegistration() bool {
 // ClientHandler is the client-server API.
 func (hs *Homeserver) ClientHandler() http.Handler {
 	s := &clientapi.Server{
-		ServerName:        hs.cfg.ServerName,
-		AllowRegistration: hs.openRegistration(),
+		ServerName:         hs.cfg.ServerName,
+		DefaultRoomVersion: hs.cfg.DefaultRoomVersion,
+		AllowRegistration:  hs.openRegistration(),
 		Tokens:            hs.acct,
 		Accounts:          hs.acct,
 		Registration:      hs.acct,
@@ -171,6 +172,13 @@ func (hs *Homeserver) scheme() string {
 	return "http"
 }
 
+func (hs *Homeserver) fedScheme() string {
+	if hs.cfg.federationTLS() {
+		return "https"
+	}
+	return "http"
+}
+
 // ClientURL is the base URL of the client API.
 func (hs *Homeserver) ClientURL() string {
 	return hs.scheme() + "://" + hs.clientLn.Addr().String()
@@ -189,7 +197,7 @@ func (hs *Homeserver) ReadyLine() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mxkit homeserver ready: client %s", hs.ClientURL())
 	if hs.fedLn != nil {
-		fmt.Fprintf(&b, " federation %s://%s", hs.scheme(), hs.FederationAddr())
+		fmt.Fprintf(&b, " federation %s://%s", hs.fedScheme(), hs.FederationAddr())
 	}
 	fmt.Fprintf(&b, " server_name=%s db=%s key_id=%s", hs.cfg.ServerName, hs.cfg.DB, hs.key.ID)
 	return b.String()
@@ -197,16 +205,17 @@ func (hs *Homeserver) ReadyLine() string {
 
 // Serve serves both APIs in the background; errors go to errc.
 func (hs *Homeserver) Serve(errc chan<- error) {
-	var tlsCfg *tls.Config
-	if hs.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(hs.cfg.TLSCert, hs.cfg.TLSKey)
-		if err != nil {
-			errc <- fmt.Errorf("TLS: %w", err)
-			return
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	clientTLS, err := loadTLS(hs.cfg.TLSCert, hs.cfg.TLSKey)
+	if err != nil {
+		errc <- err
+		return
 	}
-	serve := func(srv *http.Server, ln net.Listener) {
+	fedTLS, err := loadTLS(hs.cfg.federationCert())
+	if err != nil {
+		errc <- err
+		return
+	}
+	serve := func(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
 		}
@@ -219,15 +228,27 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	hs.stopRequests = cancel
 	baseCtx := func(net.Listener) context.Context { return base }
 	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
-	go serve(hs.clientSrv, hs.clientLn)
+	go serve(hs.clientSrv, hs.clientLn, clientTLS)
 	if hs.as != nil {
 		hs.as.start()
 	}
 	if hs.fedLn != nil && hs.fed != nil {
 		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
-		go serve(hs.fedSrv, hs.fedLn)
+		go serve(hs.fedSrv, hs.fedLn, fedTLS)
 	}
 	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())
+}
+
+// loadTLS reads a certificate and key ("": nil, plain HTTP).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
 
 // Shutdown stops the HTTP servers, letting requests in flight finish.
