@@ -64,8 +64,8 @@ type Config struct {
 	// DefaultRoomVersion is the version of new rooms whose creator names
 	// none ("": the library's default).
 	DefaultRoomVersion string
-	Peers            map[string]string // server name -> host:port
-	LogLevel         slog.Level
+	Peers              map[string]string // server name -> host:port
+	LogLevel           slog.Level
 	// AppServices are the application service registration files.
 	AppServices []string
 	// AppServiceMinBackoff is the wait after a failed transaction to an
@@ -159,7 +159,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	for _, a := range []struct {
 		flag, addr, hint string
-		tls          bool
+		tls              bool
 	}{
 		{"--listen", c.Listen, "--tls-cert and --tls-key", c.TLSCert != ""},
 		{"--federation-listen", c.FederationListen, "--federation-tls-cert and --federation-tls-key (or --tls-cert and --tls-key)", c.federationTLS()},
