@@ -50,6 +50,13 @@ type Config struct {
 	KeyPath          string
 	OpenRegistration string // "auto" (on for loopback), "true", "false"
 	TLSCert, TLSKey  string
+	Peers            map[string]string // server name -> host:port
+	LogLevel         slog.Level
+	// AppServices are the application service registration files.
+	AppServices []string
+	// AppServiceMinBackoff is the wait after a failed transaction to an
+	// application service (0: the library's default, 2 s); tests shorten it.
+	AppServiceMinBackoff time.Duration
 	// FederationTLSCert and FederationTLSKey serve the federation listener
 	// over TLS on their own, leaving the client API as --tls-cert says
 	// (plain HTTP behind a reverse proxy, usually).
@@ -64,13 +71,6 @@ type Config struct {
 	// DefaultRoomVersion is the version of new rooms whose creator names
 	// none ("": the library's default).
 	DefaultRoomVersion string
-	Peers              map[string]string // server name -> host:port
-	LogLevel           slog.Level
-	// AppServices are the application service registration files.
-	AppServices []string
-	// AppServiceMinBackoff is the wait after a failed transaction to an
-	// application service (0: the library's default, 2 s); tests shorten it.
-	AppServiceMinBackoff time.Duration
 }
 
 type listFlag []string

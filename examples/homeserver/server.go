@@ -93,24 +93,25 @@ func (hs *Homeserver) openRegistration() bool {
 // ClientHandler is the client-server API.
 func (hs *Homeserver) ClientHandler() http.Handler {
 	s := &clientapi.Server{
-		ServerName:         hs.cfg.ServerName,
-		DefaultRoomVersion: hs.cfg.DefaultRoomVersion,
-		AllowRegistration:  hs.openRegistration(),
-		Tokens:             hs.acct,
-		Accounts:           hs.acct,
-		Registration:       hs.acct,
-		Profile:            hs.acct,
-		Rooms:              hs.cli,
-		Sender:             hs.cli,
-		Reader:             hs.cli,
-		Syncer:             hs.cli,
-		Directory:          hs.cli,
-		Filters:            hs.data,
-		AccountData:        hs.data,
-		Ephemeral:          hs.data,
-		Presence:           hs.cli.presence,
-		Transactions:       hs.data,
+		ServerName:        hs.cfg.ServerName,
+		AllowRegistration: hs.openRegistration(),
+		Tokens:            hs.acct,
+		Accounts:          hs.acct,
+		Registration:      hs.acct,
+		Profile:           hs.acct,
+		Rooms:             hs.cli,
+		Sender:            hs.cli,
+		Reader:            hs.cli,
+		Syncer:            hs.cli,
+		Directory:         hs.cli,
+		Filters:           hs.data,
+		AccountData:       hs.data,
+		Ephemeral:         hs.data,
+		Presence:          hs.cli.presence,
+		Transactions:      hs.data,
 	}
+	// Rooms created without a room_version get --default-room-version.
+	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
 	}
