@@ -1,3 +1,5 @@
+//go:build unix
+
 package interop
 
 import (
@@ -169,7 +171,7 @@ func (s *server) start(t *testing.T) {
 	cmd := exec.Command(s.args[0], s.args[1:]...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("starting %s: %v", s.kind, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -155,6 +157,26 @@ func TestDefaultRoomVersion(t *testing.T) {
 		alice.must("GET", "/capabilities", nil, &caps)
 		if caps.Capabilities.RoomVersions.Default != want {
 			t.Errorf("--default-room-version %s: capabilities say %q", want, caps.Capabilities.RoomVersions.Default)
+		}
+	}
+}
+
+// TestAllowPrivateAddressesWarns: the flag is off by default, and when on
+// the server says so at start, as a warning naming the flag.
+func TestAllowPrivateAddressesWarns(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		dir := t.TempDir()
+		var buf bytes.Buffer
+		cfg := &Config{ServerName: "p.test", Listen: "127.0.0.1:0", FederationListen: "127.0.0.1:0", OpenRegistration: "auto",
+			DB: filepath.Join(dir, "hs.db"), KeyPath: filepath.Join(dir, "signing.key"), AllowPrivateAddresses: on}
+		hs, err := New(cfg, slog.New(slog.NewTextHandler(&buf, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs.Close()
+		warned := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "--allow-private-addresses")
+		if warned != on || hs.fed.client == nil {
+			t.Errorf("--allow-private-addresses=%v: warned %v; log:\n%s", on, warned, buf.String())
 		}
 	}
 }
