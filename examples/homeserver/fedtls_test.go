@@ -123,6 +123,14 @@ func TestFederationTLSOnly(t *testing.T) {
 	if _, err := guarded.fed.client.Version(ctx, byIP); !errors.Is(err, federation.ErrForbiddenAddress) {
 		t.Fatalf("private address without --allow-private-addresses: err = %v", err)
 	}
+	// A plain federation listener (TLS terminated by a reverse proxy)
+	// still speaks TLS to servers that are not --peer on loopback: the
+	// answer is a certificate error (no --federation-ca), not a plain
+	// HTTP request refused by a TLS server.
+	proxied := startConfig(t, &Config{ServerName: "f.test", FederationListen: "127.0.0.1:0", AllowPrivateAddresses: true})
+	if _, err := proxied.fed.client.Version(ctx, byIP); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("plain listener, discovered peer: err = %v, want a certificate error", err)
+	}
 	open := startConfig(t, &Config{ServerName: "e.test", FederationListen: "127.0.0.1:0", FederationCA: certPath,
 		FederationTLSCert: certPath, FederationTLSKey: keyPath, AllowPrivateAddresses: true})
 	if v, err := open.fed.client.Version(ctx, byIP); err != nil || v.Name == "" {
