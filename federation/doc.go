@@ -91,7 +91,8 @@
 // name ("matrix-federation://example.org/_matrix/..."): it resolves the name,
 // tries the destinations in order, sends the destination's Host header and
 // verifies TLS for its certificate name (with SNI, except for IP
-// addresses), or speaks plain HTTP for loopback tests.
+// addresses), or speaks plain HTTP for loopback tests. TrustedRoots adds a
+// private CA or a peer's self-signed certificate to the system's roots.
 //
 // # Keys
 //
@@ -130,7 +131,8 @@
 // answers 404 and 405 M_UNRECOGNIZED for unknown paths and methods. The
 // embedder implements small interfaces, each with an in-memory version:
 // RoomStore (RoomVersions, EventStore, StateStore, EventWriter: events with
-// their status, the state after each event, forward extremities),
+// their status, the state after each event, forward extremities; the join
+// completing a send_join replaces every extremity, NewEvent.ReplacesExtremities),
 // EDUHandler, Invites, Queries, OpenID, RoomDirectory, Devices and
 // MediaRepository.
 //

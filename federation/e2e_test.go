@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -530,5 +531,52 @@ func TestEndToEndMissingAuthEvents(t *testing.T) {
 	}
 	if s, _ := statusOf(t, b, msg.ID()); s != Accepted {
 		t.Errorf("the message is %v, want accepted", s)
+	}
+}
+
+// TestEndToEndRejoinAfterBan: beta's user is banned (beta receives the
+// ban, which becomes its forward extremity), unbanned while beta is out of
+// the room (beta never sees the unban) and joins again. The state from
+// send_join arrives as outliers; the join must be beta's only forward
+// extremity, or beta's next event cites the stale ban as a prev event.
+func TestEndToEndRejoinAfterBan(t *testing.T) {
+	for _, v := range []roomversion.Version{roomversion.V10, roomversion.V11, roomversion.V12} {
+		t.Run("v"+v.ID, func(t *testing.T) {
+			ctx := context.Background()
+			hss := newNetwork(t, "alpha.test", "beta.test")
+			a, b := hss[0], hss[1]
+			alice, carol := "@alice:alpha.test", "@carol:beta.test"
+			roomID := createRoom(t, a, v, alice, "!rb:alpha.test")
+			if _, err := b.srv.Join(ctx, []string{"alpha.test"}, roomID, carol, nil); err != nil {
+				t.Fatalf("join: %v", err)
+			}
+			ban, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: event.TypeMember, StateKey: strp(carol), Sender: alice, RoomID: roomID, Content: []byte(`{"membership":"ban"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := a.srv.Client.SendPDUs(ctx, "beta.test", []*event.Event{ban}, nil); err != nil || res[ban.ID()].Error != "" {
+				t.Fatalf("sending the ban: %v %+v", err, res)
+			}
+			if ext, _ := b.store.ForwardExtremities(ctx, roomID); !slices.Equal(ext, []string{ban.ID()}) {
+				t.Fatalf("beta's extremities after the ban: %v", ext)
+			}
+			if _, err := a.srv.CreateEvent(ctx, v, event.Builder{Type: event.TypeMember, StateKey: strp(carol), Sender: alice, RoomID: roomID, Content: []byte(`{"membership":"leave"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := b.srv.Join(ctx, []string{"alpha.test"}, roomID, carol, nil)
+			if err != nil {
+				t.Fatalf("rejoin: %v", err)
+			}
+			if ext, _ := b.store.ForwardExtremities(ctx, roomID); !slices.Equal(ext, []string{res.Event.ID()}) {
+				t.Fatalf("beta's extremities after the rejoin: %v, want only the join %s", ext, res.Event.ID())
+			}
+			msg := send(t, b, v, event.Builder{Type: "m.room.message", Sender: carol, RoomID: roomID, Content: []byte(`{"body":"back"}`)})
+			if got := msg.PrevEventIDs(); !slices.Equal(got, []string{res.Event.ID()}) {
+				t.Errorf("prev events of carol's message: %v", got)
+			}
+			if st, _ := statusOf(t, a, msg.ID()); st != Accepted {
+				t.Errorf("alpha has carol's message as %v", st)
+			}
+		})
 	}
 }

@@ -986,8 +986,8 @@ func (s *Server) supportedIDs() []string {
 // used redacted, one with a bad signature is dropped), each event against its
 // own auth events (the auth chain in depth order), the create event of the
 // room, and our join against its auth events and the returned state. The state
-// and auth chain are stored as outliers and the join as the room's first
-// forward extremity with the state after it. Partial state (omit_members) is
+// and auth chain are stored as outliers and the join as the room's only
+// forward extremity (NewEvent.ReplacesExtremities) with the state after it. Partial state (omit_members) is
 // not used: the whole state is asked for.
 func (s *Server) Join(ctx context.Context, servers []string, roomID, userID string, content map[string]any) (*JoinResult, error) {
 	var errs []error
@@ -1091,7 +1091,9 @@ func (s *Server) joinVia(ctx context.Context, dest, roomID, userID string, conte
 	for _, e := range sorted {
 		out = append(out, NewEvent{Event: e, Status: status[e.ID()]})
 	}
-	ne := NewEvent{Event: join, Status: Accepted, StateAfter: stateAfter(state, join, true)}
+	// The join replaces every extremity we had: after a ban lifted while
+	// we were out, the ban would otherwise stay one.
+	ne := NewEvent{Event: join, Status: Accepted, StateAfter: stateAfter(state, join, true), ReplacesExtremities: true}
 	out = append(out, ne)
 	if err := s.Rooms.StoreEvents(ctx, roomID, out); err != nil {
 		return nil, err

@@ -61,6 +61,15 @@ type NewEvent struct {
 	// plus the event itself when it is a state event that was not
 	// rejected). Nil for an Outlier.
 	StateAfter stateres.StateMap
+	// ReplacesExtremities makes this Accepted event the room's only
+	// forward extremity, whatever was one before. Server.Join sets it on
+	// the join completing a send_join: from then on the room's state is
+	// what the resident server sent (stored as outliers, which move no
+	// extremity), so an extremity left from before we were out of the
+	// room (a ban lifted while we were away) is stale; kept, it would be
+	// cited as a prev event of our next event and make the resident
+	// server reject it.
+	ReplacesExtremities bool
 }
 
 // RoomVersions says which room version a room has.
@@ -96,7 +105,8 @@ type EventWriter interface {
 	// as it is). The first event stored for a room (its create event, or
 	// the events received when joining) makes the room known, with the
 	// version of its events. An Accepted event becomes a forward
-	// extremity and its prev events stop being ones; other statuses leave
+	// extremity and its prev events stop being ones (with
+	// ReplacesExtremities, it becomes the only one); other statuses leave
 	// the extremities alone.
 	StoreEvents(ctx context.Context, roomID string, events []NewEvent) error
 }
@@ -228,7 +238,9 @@ func (s *MemoryRoomStore) StoreEvents(ctx context.Context, roomID string, evs []
 		if ne.Status == Accepted || ne.Status == SoftFailed {
 			r.order = append(r.order, id)
 		}
-		if ne.Status == Accepted {
+		if ne.Status == Accepted && ne.ReplacesExtremities {
+			r.extremities = append(r.extremities[:0], id)
+		} else if ne.Status == Accepted {
 			prev := ne.Event.PrevEventIDs()
 			r.extremities = slices.DeleteFunc(r.extremities, func(x string) bool { return slices.Contains(prev, x) })
 			r.extremities = append(r.extremities, id)

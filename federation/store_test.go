@@ -39,6 +39,10 @@ func TestMemoryRoomStore(t *testing.T) {
 	soft := build(event.Builder{Type: "m.room.message", Sender: "@a:x", PrevEvents: []*event.Event{m1, m2}})
 	rej := build(event.Builder{Type: "m.room.message", Sender: "@a:x", PrevEvents: []*event.Event{m1}, Content: []byte(`{"r":1}`)})
 	out := build(event.Builder{Type: "m.room.topic", StateKey: strp(""), Sender: "@a:x"})
+	// A join completing a send_join cites an outlier (the state sent by
+	// the resident server): it replaces m1 and m2, which nothing cites.
+	rejoin := build(event.Builder{Type: event.TypeMember, StateKey: strp("@a:x"), Sender: "@a:x", PrevEvents: []*event.Event{out}, Content: []byte(`{"membership":"join"}`)})
+	after := build(event.Builder{Type: "m.room.message", Sender: "@a:x", PrevEvents: []*event.Event{rejoin}})
 	st := stateres.StateMap{{Type: event.TypeCreate}: create.ID()}
 	steps := []struct {
 		ne    NewEvent
@@ -51,6 +55,8 @@ func TestMemoryRoomStore(t *testing.T) {
 		{NewEvent{Event: rej, Status: Rejected, StateAfter: st}, []string{m1.ID(), m2.ID()}},
 		{NewEvent{Event: out, Status: Outlier}, []string{m1.ID(), m2.ID()}},
 		{NewEvent{Event: m1, Status: Rejected}, []string{m1.ID(), m2.ID()}}, // stored once
+		{NewEvent{Event: rejoin, Status: Accepted, StateAfter: st, ReplacesExtremities: true}, []string{rejoin.ID()}},
+		{NewEvent{Event: after, Status: Accepted, StateAfter: st}, []string{after.ID()}},
 	}
 	for i, c := range steps {
 		if err := s.StoreEvents(ctx, "!r:x", []NewEvent{c.ne}); err != nil {

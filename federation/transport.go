@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,39 @@ import (
 	"sync"
 	"time"
 )
+
+// TrustedRoots returns the system's root certificates plus the
+// certificates in pemCerts (PEM "CERTIFICATE" blocks: a private CA, or a
+// peer's self-signed certificate), for the RootCAs of the tls.Config given
+// to NewTransport and Resolver.TLSConfig. It is an error when pemCerts
+// holds no certificate, or a CERTIFICATE block that does not parse.
+func TrustedRoots(pemCerts []byte) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	n := 0
+	for rest := pemCerts; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("federation: trusted certificate %d: %w", n+1, err)
+		}
+		pool.AddCert(c)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("federation: no PEM CERTIFICATE block among the trusted certificates")
+	}
+	return pool, nil
+}
 
 // Transport is what the key ring and the client use to reach servers: an
 // http.RoundTripper.
@@ -25,8 +60,9 @@ type Transport = http.RoundTripper
 // included, is returned). Each request is sent with the destination's
 // Host header, over TLS with the destination's certificate name as SNI and
 // verification name (no SNI for an IP address), using tlsConfig (nil: the
-// system's roots). plainHTTP sends plain HTTP instead (loopback tests and
-// examples only).
+// system's roots; to trust a private CA or a self-signed peer as well,
+// give a tlsConfig whose RootCAs is TrustedRoots of its certificates).
+// plainHTTP sends plain HTTP instead (loopback tests and examples only).
 //
 // Dialing applies the Resolver's address policy on the address actually
 // connected to: unless r.AllowPrivate, loopback, private and link-local

@@ -3,6 +3,7 @@ package federation
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"github.com/mxkit/mxkit/signing"
@@ -177,4 +178,44 @@ func TestTransportHostHeaderAfterDelegation(t *testing.T) {
 	if want := "matrix.example.net:" + port + "||/v|"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+// TestTrustedRoots: a self-signed peer is refused with the system's roots
+// alone and reached once its certificate is trusted with TrustedRoots; a
+// file without a certificate is an error.
+func TestTrustedRoots(t *testing.T) {
+	s := echoServer(t, true)
+	_, port, _ := net.SplitHostPort(s.Listener.Addr().String())
+	r := &Resolver{AllowPrivate: true}
+	url := "matrix-federation://127.0.0.1:" + port + "/v"
+	if _, err := get(t, NewTransport(r, nil, false), "GET", url, ""); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("system roots only: err = %v, want a certificate error", err)
+	}
+	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	// Other blocks (a key beside the certificate) are skipped.
+	pool, err := TrustedRoots(append([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), pemCert...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(t, NewTransport(r, &tls.Config{RootCAs: pool}, false), "GET", url, ""); err != nil || got != "127.0.0.1:"+port+"||/v|" {
+		t.Fatalf("trusted: %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "not pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"} {
+		if _, err := TrustedRoots([]byte(bad)); err == nil {
+			t.Errorf("TrustedRoots(%q): no error", bad)
+		}
+	}
+}
+
+// FuzzTrustedRoots: any input is a pool or an error, never a panic.
+func FuzzTrustedRoots(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pool, err := TrustedRoots(data)
+		if (pool == nil) == (err == nil) {
+			t.Fatalf("pool %v with err %v", pool, err)
+		}
+	})
 }

@@ -30,7 +30,30 @@ func TestParseFlags(t *testing.T) {
 		{name: "plain federation off loopback", args: []string{"--federation-listen", "192.0.2.1:8448"}, wantErr: "--federation-listen"},
 		{name: "half TLS", args: []string{"--tls-cert", "c.pem"}, wantErr: "go together"},
 		{name: "TLS off loopback", args: []string{"--listen", "0.0.0.0:8008", "--tls-cert", "c", "--tls-key", "k"}, check: func(c *Config) bool { return c.TLSCert == "c" }},
-		{name: "registration", args: []string{"--open-registration", "maybe"}, wantErr: "--open-registration"},
+		{name: "registration", args: []string{"--open-registration=maybe"}, wantErr: "open-registration: want true, false or auto"},
+		{name: "registration bare", args: []string{"--open-registration"}, check: func(c *Config) bool { return c.OpenRegistration == "true" }},
+		{name: "registration bare then flag", args: []string{"--open-registration", "--log-level", "debug"}, check: func(c *Config) bool { return c.OpenRegistration == "true" }},
+		{name: "registration false", args: []string{"--open-registration=false"}, check: func(c *Config) bool { return c.OpenRegistration == "false" }},
+		{name: "registration auto", args: []string{"--open-registration=auto"}, check: func(c *Config) bool { return c.OpenRegistration == "auto" }},
+		{name: "registration true", args: []string{"--open-registration=true"}, check: func(c *Config) bool { return c.OpenRegistration == "true" }},
+		{name: "registration value apart", args: []string{"--open-registration", "false"}, wantErr: "--open-registration=false"},
+		{name: "federation TLS alone", args: []string{"--federation-listen", "0.0.0.0:8448", "--federation-tls-cert", "c", "--federation-tls-key", "k"}, check: func(c *Config) bool {
+			cert, key := c.federationCert()
+			return c.TLSCert == "" && cert == "c" && key == "k" && c.federationTLS()
+		}},
+		{name: "federation TLS leaves the client plain", args: []string{"--listen", "0.0.0.0:8008", "--federation-tls-cert", "c", "--federation-tls-key", "k"}, wantErr: "--listen 0.0.0.0:8008: plain HTTP"},
+		{name: "half federation TLS", args: []string{"--federation-tls-key", "k"}, wantErr: "go together"},
+		{name: "federation TLS overrides", args: []string{"--tls-cert", "c", "--tls-key", "k", "--federation-tls-cert", "fc", "--federation-tls-key", "fk"}, check: func(c *Config) bool {
+			cert, _ := c.federationCert()
+			return cert == "fc" && c.TLSCert == "c"
+		}},
+		{name: "federation CA and private addresses", args: []string{"--federation-ca", "ca.pem", "--allow-private-addresses"}, check: func(c *Config) bool {
+			return c.FederationCA == "ca.pem" && c.AllowPrivateAddresses
+		}},
+		{name: "private addresses off by default", args: nil, check: func(c *Config) bool { return !c.AllowPrivateAddresses && c.FederationCA == "" }},
+		{name: "default room version", args: nil, check: func(c *Config) bool { return c.DefaultRoomVersion == "12" }},
+		{name: "room version 10", args: []string{"--default-room-version", "10"}, check: func(c *Config) bool { return c.DefaultRoomVersion == "10" }},
+		{name: "unknown room version", args: []string{"--default-room-version", "99"}, wantErr: "--default-room-version"},
 		{name: "bad listen", args: []string{"--listen", "nocolon"}, wantErr: "--listen"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 		{name: "log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,18 +37,29 @@ func (f *fedParts) stop() { f.out.close() }
 
 // newFederation assembles federation on the homeserver's storage.
 func newFederation(hs *Homeserver) (*fedParts, error) {
-	resolver := &federation.Resolver{Static: hs.cfg.Peers}
-	// Peers named with --peer are dialled as given; discovery of others
-	// stays on the public network.
-	plain := hs.cfg.TLSCert == ""
-	for _, addr := range hs.cfg.Peers {
-		host, _, _ := net.SplitHostPort(addr)
-		if !isLoopback(host) {
-			plain = false
-		}
+	resolver := &federation.Resolver{Static: hs.cfg.Peers, AllowPrivate: hs.cfg.AllowPrivateAddresses}
+	if hs.cfg.AllowPrivateAddresses {
+		hs.log.Warn("FEDERATION MAY REACH LOOPBACK AND PRIVATE ADDRESSES (--allow-private-addresses): any server name, chosen by whoever sends an event or a request, can make this server send requests into its own network; use it only on a test or lab network")
 	}
+	// Peers named with --peer are dialled as given; discovery of others
+	// stays on the public network unless --allow-private-addresses.
 	var tlsCfg *tls.Config
-	transport := federation.NewTransport(resolver, tlsCfg, plain)
+	if hs.cfg.FederationCA != "" {
+		data, err := os.ReadFile(hs.cfg.FederationCA)
+		if err != nil {
+			return nil, fmt.Errorf("--federation-ca: %w", err)
+		}
+		pool, err := federation.TrustedRoots(data)
+		if err != nil {
+			return nil, fmt.Errorf("--federation-ca %s: %w", hs.cfg.FederationCA, err)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool}
+		resolver.TLSConfig = tlsCfg
+	}
+	var transport http.RoundTripper = federation.NewTransport(resolver, tlsCfg, false)
+	if plain := plainPeers(hs.cfg); len(plain) > 0 {
+		transport = &peerTransport{plain: plain, plainRT: federation.NewTransport(resolver, nil, true), tls: transport}
+	}
 	client := &federation.Client{ServerName: hs.cfg.ServerName, Key: hs.key, Transport: transport}
 	keys := &federation.FetchingKeyRing{
 		Client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
@@ -89,6 +101,48 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 	}
 	hs.cli.fed = f
 	return f, nil
+}
+
+// plainPeers are the servers reached over plain HTTP: the --peer servers
+// on loopback, when this server's own federation is plain HTTP and no CA
+// was given (two instances on one machine, the tests). Every other server
+// is reached over HTTPS, also when the federation listener is plain
+// behind a reverse proxy that terminates TLS.
+func plainPeers(c *Config) map[string]bool {
+	if c.federationTLS() || c.FederationCA != "" {
+		return nil
+	}
+	out := map[string]bool{}
+	for name, addr := range c.Peers {
+		if host, _, _ := net.SplitHostPort(addr); isLoopback(host) {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// peerTransport sends the requests to the plain peers over plainRT and
+// the others over tls.
+type peerTransport struct {
+	plain        map[string]bool
+	plainRT, tls http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper; the URL's host is a server name.
+func (p *peerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.plain[r.URL.Host] {
+		return p.plainRT.RoundTrip(r)
+	}
+	return p.tls.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle connections of both transports.
+func (p *peerTransport) CloseIdleConnections() {
+	for _, rt := range []http.RoundTripper{p.plainRT, p.tls} {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }
 
 // onEvent is called for every event stored from federation. The

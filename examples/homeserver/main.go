@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
 )
 
@@ -58,12 +59,49 @@ type Config struct {
 	// AppServiceMinBackoff is the wait after a failed transaction to an
 	// application service (0: the library's default, 2 s); tests shorten it.
 	AppServiceMinBackoff time.Duration
+	// FederationTLSCert and FederationTLSKey serve the federation listener
+	// over TLS on their own, leaving the client API as --tls-cert says
+	// (plain HTTP behind a reverse proxy, usually).
+	FederationTLSCert, FederationTLSKey string
+	// FederationCA is a PEM file of certificates trusted, besides the
+	// system's roots, for outbound federation (a private CA, a
+	// self-signed peer).
+	FederationCA string
+	// AllowPrivateAddresses lets federation reach servers on loopback and
+	// private addresses (federation.Resolver.AllowPrivate).
+	AllowPrivateAddresses bool
+	// DefaultRoomVersion is the version of new rooms whose creator names
+	// none ("": the library's default).
+	DefaultRoomVersion string
 }
 
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// registrationFlag is --open-registration: a boolean flag (given alone
+// it means true) that also takes auto.
+type registrationFlag struct{ v *string }
+
+func (r registrationFlag) String() string {
+	if r.v == nil {
+		return ""
+	}
+	return *r.v
+}
+
+func (r registrationFlag) Set(s string) error {
+	switch s {
+	case "auto", "true", "false":
+		*r.v = s
+		return nil
+	}
+	return fmt.Errorf("want true, false or auto, got %q", s)
+}
+
+// IsBoolFlag makes a bare --open-registration mean true (package flag).
+func (r registrationFlag) IsBoolFlag() bool { return true }
 
 type peerFlag map[string]string
 
@@ -81,7 +119,7 @@ func (p peerFlag) Set(s string) error {
 }
 
 func parseFlags(args []string, stderr io.Writer) (*Config, error) {
-	c := &Config{Peers: map[string]string{}}
+	c := &Config{Peers: map[string]string{}, OpenRegistration: "auto"}
 	fs := flag.NewFlagSet("homeserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.ServerName, "server-name", "localhost:8008", "the server name (the domain of user and room IDs)")
@@ -89,9 +127,14 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.FederationListen, "federation-listen", "", "address of the federation API (default: off)")
 	fs.StringVar(&c.DB, "db", "./homeserver.db", "the SQLite database file, created on first start")
 	fs.StringVar(&c.KeyPath, "key", "./signing.key", "the signing key file, generated on first start")
-	fs.StringVar(&c.OpenRegistration, "open-registration", "auto", "allow anyone to register: true, false, or auto (on when listening on loopback)")
+	fs.Var(registrationFlag{&c.OpenRegistration}, "open-registration", "allow anyone to register: alone or =true, =false, or =auto (on when listening on loopback; the default)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, both APIs serve HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&c.FederationTLSCert, "federation-tls-cert", "", "TLS certificate file (PEM) of the federation listener alone (overrides --tls-cert there)")
+	fs.StringVar(&c.FederationTLSKey, "federation-tls-key", "", "TLS private key file (PEM) of the federation listener")
+	fs.StringVar(&c.FederationCA, "federation-ca", "", "PEM file of CA or server certificates trusted for outbound federation, besides the system's roots")
+	fs.BoolVar(&c.AllowPrivateAddresses, "allow-private-addresses", false, "let federation reach loopback and private addresses (test and lab networks only)")
+	fs.StringVar(&c.DefaultRoomVersion, "default-room-version", roomversion.Default().ID, "the room version of new rooms whose creator names none")
 	fs.Var(peerFlag(c.Peers), "peer", "NAME=HOST:PORT: reach the server NAME at this address instead of discovering it (repeatable)")
 	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -102,6 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
+		if err := (registrationFlag{new(string)}).Set(fs.Arg(0)); err == nil {
+			return nil, fmt.Errorf("unexpected argument %q (--open-registration takes its value after '=': --open-registration=%s)", fs.Arg(0), fs.Arg(0))
+		}
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
@@ -113,7 +159,16 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
-	for _, a := range []struct{ flag, addr string }{{"--listen", c.Listen}, {"--federation-listen", c.FederationListen}} {
+	if (c.FederationTLSCert == "") != (c.FederationTLSKey == "") {
+		return nil, errors.New("--federation-tls-cert and --federation-tls-key go together")
+	}
+	for _, a := range []struct {
+		flag, addr, hint string
+		tls              bool
+	}{
+		{"--listen", c.Listen, "--tls-cert and --tls-key", c.TLSCert != ""},
+		{"--federation-listen", c.FederationListen, "--federation-tls-cert and --federation-tls-key (or --tls-cert and --tls-key)", c.federationTLS()},
+	} {
 		if a.addr == "" {
 			continue
 		}
@@ -121,8 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %v", a.flag, a.addr, err)
 		}
-		if c.TLSCert == "" && !isLoopback(host) {
-			return nil, fmt.Errorf("%s %s: plain HTTP is only allowed on loopback; give --tls-cert and --tls-key", a.flag, a.addr)
+		if !a.tls && !isLoopback(host) {
+			return nil, fmt.Errorf("%s %s: plain HTTP is only allowed on loopback; give %s", a.flag, a.addr, a.hint)
 		}
 	}
 	if *supportPage != "" || len(adminContacts) > 0 {
@@ -138,12 +193,22 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 			return nil, fmt.Errorf("--admin-contact: %v", err)
 		}
 	}
-	switch c.OpenRegistration {
-	case "auto", "true", "false":
-	default:
-		return nil, fmt.Errorf("--open-registration: want true, false or auto, got %q", c.OpenRegistration)
+	if _, ok := roomversion.Standard().Lookup(c.DefaultRoomVersion); !ok {
+		return nil, fmt.Errorf("--default-room-version: unknown room version %q", c.DefaultRoomVersion)
 	}
 	return c, nil
+}
+
+// federationTLS says whether the federation listener serves TLS.
+func (c *Config) federationTLS() bool { return c.TLSCert != "" || c.FederationTLSCert != "" }
+
+// federationCert is the certificate and key of the federation listener
+// ("" when it serves plain HTTP).
+func (c *Config) federationCert() (cert, key string) {
+	if c.FederationTLSCert != "" {
+		return c.FederationTLSCert, c.FederationTLSKey
+	}
+	return c.TLSCert, c.TLSKey
 }
 
 func isLoopback(host string) bool {

@@ -171,6 +171,12 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 		if ne.Status != federation.Accepted {
 			continue
 		}
+		if ne.ReplacesExtremities {
+			// A join completing a send_join: the resident's state is the
+			// room's, what we had before is stale.
+			ext = append(ext[:0], ne.Event.ID())
+			continue
+		}
 		prev := ne.Event.PrevEventIDs()
 		ext = slices.DeleteFunc(ext, func(x string) bool { return slices.Contains(prev, x) })
 		ext = append(ext, ne.Event.ID())

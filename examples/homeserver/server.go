@@ -136,6 +136,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
 	}
+	// Rooms created without a room_version get --default-room-version.
+	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
 	}
@@ -197,6 +199,13 @@ func (hs *Homeserver) scheme() string {
 	return "http"
 }
 
+func (hs *Homeserver) fedScheme() string {
+	if hs.cfg.federationTLS() {
+		return "https"
+	}
+	return "http"
+}
+
 // ClientURL is the base URL of the client API.
 func (hs *Homeserver) ClientURL() string {
 	return hs.scheme() + "://" + hs.clientLn.Addr().String()
@@ -215,7 +224,7 @@ func (hs *Homeserver) ReadyLine() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mxkit homeserver ready: client %s", hs.ClientURL())
 	if hs.fedLn != nil {
-		fmt.Fprintf(&b, " federation %s://%s", hs.scheme(), hs.FederationAddr())
+		fmt.Fprintf(&b, " federation %s://%s", hs.fedScheme(), hs.FederationAddr())
 	}
 	fmt.Fprintf(&b, " server_name=%s db=%s key_id=%s", hs.cfg.ServerName, hs.cfg.DB, hs.key.ID)
 	return b.String()
@@ -223,16 +232,17 @@ func (hs *Homeserver) ReadyLine() string {
 
 // Serve serves both APIs in the background; errors go to errc.
 func (hs *Homeserver) Serve(errc chan<- error) {
-	var tlsCfg *tls.Config
-	if hs.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(hs.cfg.TLSCert, hs.cfg.TLSKey)
-		if err != nil {
-			errc <- fmt.Errorf("TLS: %w", err)
-			return
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	clientTLS, err := loadTLS(hs.cfg.TLSCert, hs.cfg.TLSKey)
+	if err != nil {
+		errc <- err
+		return
 	}
-	serve := func(srv *http.Server, ln net.Listener) {
+	fedTLS, err := loadTLS(hs.cfg.federationCert())
+	if err != nil {
+		errc <- err
+		return
+	}
+	serve := func(srv *http.Server, ln net.Listener, tlsCfg *tls.Config) {
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
 		}
@@ -245,7 +255,7 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	hs.stopRequests = cancel
 	baseCtx := func(net.Listener) context.Context { return base }
 	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
-	go serve(hs.clientSrv, hs.clientLn)
+	go serve(hs.clientSrv, hs.clientLn, clientTLS)
 	if hs.as != nil {
 		hs.as.start()
 	}
@@ -254,9 +264,21 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	go func() { defer close(hs.pushDone); hs.push.Run(pctx) }()
 	if hs.fedLn != nil && hs.fed != nil {
 		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
-		go serve(hs.fedSrv, hs.fedLn)
+		go serve(hs.fedSrv, hs.fedLn, fedTLS)
 	}
 	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())
+}
+
+// loadTLS reads a certificate and key ("": nil, plain HTTP).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil
 }
 
 // Shutdown stops the HTTP servers, letting requests in flight finish.
