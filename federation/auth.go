@@ -49,12 +49,14 @@ type Authenticator struct {
 	// with 403 M_FORBIDDEN before its keys are looked up, as the reference
 	// server does with its federation domain whitelist.
 	AllowOrigin func(origin string) bool
-	// MaxPendingBody bounds the bytes of request bodies being read before
-	// their signature is checked, across concurrent requests (0:
-	// DefaultMaxPendingBody). A request reserves its Content-Length (or
-	// MaxBody when the length is not declared) before its body is read;
-	// when the reservation does not fit, it waits (up to PendingBodyWait)
-	// for earlier ones to finish and is then refused with 503.
+	// MaxPendingBody bounds the memory of request bodies read before their
+	// signature is checked, across concurrent requests (0:
+	// DefaultMaxPendingBody). A request reserves twice its Content-Length
+	// (the body and the signed copy of it; MaxBody when the length is not
+	// declared) from before its body is read until its signature is
+	// checked; when the reservation does not fit, it waits (up to
+	// PendingBodyWait) for earlier ones to finish and is then refused with
+	// 503.
 	MaxPendingBody int64
 	// PendingBodyWait is how long a request waits for room under
 	// MaxPendingBody (0: DefaultPendingBodyWait).
@@ -66,7 +68,7 @@ type Authenticator struct {
 
 // Defaults of the unauthenticated body budget of an Authenticator.
 const (
-	// DefaultMaxPendingBody: four bodies of DefaultMaxBody, or many
+	// DefaultMaxPendingBody: two bodies of DefaultMaxBody, or many
 	// small transactions, are read at once before their signatures are
 	// checked.
 	DefaultMaxPendingBody = 4 * DefaultMaxBody
@@ -200,7 +202,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, err)
 	}
 
-	body, err = a.readBodyBounded(r)
+	release, err := a.reserveBody(r)
+	if err != nil {
+		return "", nil, err
+	}
+	defer release()
+	body, err = a.readBody(r)
 	if err != nil {
 		return "", nil, err
 	}
@@ -225,9 +232,19 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		uri = r.URL.RequestURI()
 	}
 	msgBuf := msgPool.Get().(*[]byte)
-	defer msgPool.Put(msgBuf)
+	if len(signedBody) > maxPooledMsg {
+		// A large body gets a buffer of its own, sized once, that is
+		// not kept in the pool after the request.
+		big := make([]byte, 0, len(signedBody)+512+len(uri))
+		msgBuf = &big
+	} else {
+		defer msgPool.Put(msgBuf)
+	}
 	msg, err := requestJSON((*msgBuf)[:0], r.Method, uri, origin, a.ServerName, signedBody)
 	*msgBuf = msg[:0]
+	if cap(msg) > maxPooledMsg {
+		*msgBuf = nil // not kept by the pool
+	}
 	if err != nil {
 		return "", nil, authErr(http.StatusBadRequest, mxerr.NotJSON, err)
 	}
@@ -301,19 +318,26 @@ func checkObject(body []byte) error {
 
 var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// readBodyBounded reads the body within the budget of MaxPendingBody.
-func (a *Authenticator) readBodyBounded(r *http.Request) ([]byte, error) {
+// maxPooledMsg is the largest signed message buffer msgPool keeps: a pool
+// of 16 MiB buffers would hold the memory of the largest bodies ever sent.
+const maxPooledMsg = 64 << 10
+
+// reserveBody reserves the body of r in the MaxPendingBody budget until
+// release is called: twice its length (the body, and the signed copy of it
+// that the signature check builds), MaxBody for a body of undeclared length.
+// It refuses a declared length over MaxBody with 413.
+func (a *Authenticator) reserveBody(r *http.Request) (release func(), err error) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
+		return func() {}, nil
 	}
 	limit := a.maxBody()
 	if r.ContentLength > limit {
 		r.Body.Close()
 		return nil, authErr(http.StatusRequestEntityTooLarge, mxerr.TooLarge, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, limit))
 	}
-	reserve := limit
+	reserve := 2 * limit
 	if r.ContentLength >= 0 {
-		reserve = r.ContentLength
+		reserve = 2 * r.ContentLength
 	}
 	a.budgetOnce.Do(func() {
 		a.budget = newByteBudget(cmp.Or(max(a.MaxPendingBody, 0), DefaultMaxPendingBody))
@@ -323,8 +347,7 @@ func (a *Authenticator) readBodyBounded(r *http.Request) ([]byte, error) {
 		r.Body.Close()
 		return nil, &AuthError{Response: mxerr.New(http.StatusServiceUnavailable, mxerr.Unknown, "too many request bodies being received; retry later"), Err: err}
 	}
-	defer a.budget.release(reserve)
-	return a.readBody(r)
+	return func() { a.budget.release(reserve) }, nil
 }
 
 func (a *Authenticator) maxBody() int64 {
@@ -335,13 +358,27 @@ func (a *Authenticator) maxBody() int64 {
 }
 
 func (a *Authenticator) readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
 	defer r.Body.Close()
 	limit := a.maxBody()
-	n := r.ContentLength
-	if n < 0 || n > 64<<10 {
-		n = 512
+	if n := r.ContentLength; n >= 0 {
+		// A declared length within the limit has been reserved in the
+		// body budget: the buffer is allocated once, at its size
+		// (bytes.Buffer would grow it to twice that to find the end).
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "could not read the request body"), Err: err}
+		}
+		var one [1]byte
+		if k, _ := io.ReadFull(r.Body, one[:]); k != 0 {
+			return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "request body longer than its Content-Length"), Err: errors.New("body longer than Content-Length")}
+		}
+		return buf, nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	// Without a declared length the buffer grows with the data.
+	buf := bytes.NewBuffer(make([]byte, 0, 512))
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "could not read the request body"), Err: err}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,6 +82,10 @@ func TestAuthenticateHeaderBeforeBody(t *testing.T) {
 	}
 }
 
+// gatedJSON is {} padded to 500 bytes: canonically {}, which the requests
+// sign.
+var gatedJSON = "{}" + strings.Repeat(" ", 498)
+
 // gatedBody is a request body that blocks until released, then ends.
 type gatedBody struct {
 	started chan struct{}
@@ -96,7 +101,7 @@ func (g *gatedBody) Read(p []byte) (int, error) {
 	}
 	<-g.release
 	g.done = true
-	return copy(p, "{}"), nil
+	return copy(p, gatedJSON), nil
 }
 
 func (g *gatedBody) Close() error { return nil }
@@ -107,13 +112,13 @@ func (g *gatedBody) Close() error { return nil }
 func TestAuthenticateBodyBudget(t *testing.T) {
 	f := newAuthFixture(t)
 	f.auth.MaxBody = 1000
-	f.auth.MaxPendingBody = 2000
+	f.auth.MaxPendingBody = 2000 // a 500-byte body reserves 1000
 	f.auth.PendingBodyWait = 200 * time.Millisecond
 	const target = "/_matrix/federation/v1/send/txn1"
 	header := signed(t, "PUT", target, "origin.example", "dest.example", "{}", f.k1)
 	request := func(g *gatedBody) *http.Request {
 		r := httptest.NewRequest("PUT", target, nil)
-		r.Body, r.ContentLength = g, 1000
+		r.Body, r.ContentLength = g, int64(len(gatedJSON))
 		r.Header.Set("Authorization", header)
 		return r
 	}
