@@ -235,3 +235,33 @@ func TestSlowBodyClosed(t *testing.T) {
 		t.Errorf("idle connection open for %v (%d bytes)", d, n)
 	}
 }
+
+// TestReadTimeoutSparesLongHandlers: ReadTimeout bounds the reading of a
+// request, not a handler that runs longer once the body is in (a long poll
+// served on the same http.Server); ConfigureHTTPServer relies on it.
+func TestReadTimeoutSparesLongHandlers(t *testing.T) {
+	srv := ConfigureHTTPServer(&http.Server{ReadTimeout: 100 * time.Millisecond, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case <-time.After(400 * time.Millisecond):
+			io.WriteString(w, "done")
+		}
+	})})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	resp, err := http.Post("http://"+ln.Addr().String(), "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "done" {
+		t.Errorf("long handler: %d %q", resp.StatusCode, b)
+	}
+}
