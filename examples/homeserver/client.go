@@ -62,6 +62,7 @@ var (
 // mapErr turns the room logic's errors into the client API's.
 func mapErr(err error) error {
 	var bad *badEventError
+	var invalid *event.ValidationError
 	switch {
 	case err == nil:
 		return nil
@@ -69,6 +70,10 @@ func mapErr(err error) error {
 		return clientapi.Forbidden(err.Error())
 	case errors.Is(err, ErrNotFound):
 		return clientapi.NotFound(err.Error())
+	case errors.As(err, &invalid) && invalid.Rule == "size.event":
+		// The content fitted, the event built from it did not: the
+		// same answer as for content over the limit ("Size limits").
+		return clientapi.NewError(http.StatusRequestEntityTooLarge, clientapi.CodeTooLarge, err.Error())
 	case errors.As(err, &bad):
 		return clientapi.BadJSON(err.Error())
 	}
@@ -651,7 +656,8 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []stri
 			if errors.As(err, &me) {
 				return "", nil, me
 			}
-			return "", nil, clientapi.NotFound("room alias " + alias + ": " + err.Error())
+			c.log.Warn("remote alias query failed", "alias", alias, "err", err)
+			return "", nil, clientapi.NotFound("room alias " + alias + ": " + remoteFailure(err))
 		}
 		return resp.RoomID, resp.Servers, nil
 	}
