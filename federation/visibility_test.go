@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/mxkit/mxkit/event"
@@ -131,5 +132,28 @@ func TestServerHistoryVisibility(t *testing.T) {
 	}
 	if status, _ := getEvent(secret.ID(), "other.test"); status != 403 {
 		t.Errorf("an earlier joined event stays refused to a server not in the room: %d", status)
+	}
+}
+
+// TestSendUnknownRoomResult: a PDU of a room this server does not know gets
+// an error result in /send under its event ID (whichever room version the
+// sender used), not silence.
+func TestSendUnknownRoomResult(t *testing.T) {
+	for _, v := range []roomversion.Version{roomversion.V1, roomversion.V3, roomversion.V10, roomversion.V11, roomversion.V12} {
+		f := newFixture(t, roomversion.V10)
+		b := event.Builder{Type: "m.room.message", Sender: bob, RoomID: "!nowhere:remote.test", Content: []byte(`{"body":"?"}`),
+			PrevRefs: []event.Reference{{EventID: "$p", Hashes: []byte(`{"sha256":"aGFzaA"}`)}}, AuthRefs: []event.Reference{{EventID: "$a", Hashes: []byte(`{"sha256":"aGFzaA"}`)}}, PrevDepth: 3}
+		if v.Event.EventID == roomversion.EventIDGiven {
+			b.PrevRefs[0].EventID, b.AuthRefs[0].EventID = "$p:remote.test", "$a:remote.test"
+		}
+		ev, err := b.Build(v, "remote.test", f.remoteKey)
+		if err != nil {
+			t.Fatalf("v%s: %v", v.ID, err)
+		}
+		res := f.receive("unknown-"+v.ID, ev)
+		r, ok := res[ev.ID()]
+		if !ok || !strings.Contains(r.Error, "unknown room") {
+			t.Errorf("v%s: result for %s: %+v in %v", v.ID, ev.ID(), r, res)
+		}
 	}
 }
