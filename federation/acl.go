@@ -21,19 +21,17 @@ type ServerACL struct {
 // as the schema says ("Defaults to true if missing or otherwise not a
 // boolean") and as the reference server reads them.
 func ParseServerACL(content []byte) ServerACL {
-	var raw struct {
-		Allow           json.RawMessage `json:"allow"`
-		Deny            json.RawMessage `json:"deny"`
-		AllowIPLiterals json.RawMessage `json:"allow_ip_literals"`
-	}
+	// A map, not a struct: encoding/json matches struct fields without
+	// regard to case, and "ALLOW" is not the allow key.
+	var raw map[string]json.RawMessage
 	acl := ServerACL{allowIPLiterals: true}
 	if json.Unmarshal(content, &raw) != nil {
 		return acl
 	}
-	acl.allow = stringEntries(raw.Allow)
-	acl.deny = stringEntries(raw.Deny)
+	acl.allow = stringEntries(raw["allow"])
+	acl.deny = stringEntries(raw["deny"])
 	var b bool
-	if json.Unmarshal(raw.AllowIPLiterals, &b) == nil && len(raw.AllowIPLiterals) > 0 && raw.AllowIPLiterals[0] != 'n' {
+	if ip := raw["allow_ip_literals"]; json.Unmarshal(ip, &b) == nil && len(ip) > 0 && ip[0] != 'n' {
 		acl.allowIPLiterals = b
 	}
 	return acl

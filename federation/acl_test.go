@@ -1,6 +1,12 @@
 package federation
 
-import "testing"
+import (
+	"encoding/json"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestServerACL(t *testing.T) {
 	for _, c := range []struct {
@@ -40,22 +46,101 @@ func TestServerACL(t *testing.T) {
 	}
 }
 
-// FuzzParseServerACL: any content parses; a server matching its own name as
-// the only allow entry (and no deny) is allowed, unless it is an IP literal
-// and those are denied.
+// FuzzParseServerACL checks ParseServerACL and Allowed against a model
+// written from the specification ("Server Access Control Lists (ACLs)",
+// m.room.server_acl) with other means: the content decoded by encoding/json
+// into generic values with exact keys, each glob turned into an anchored
+// regular expression (content/appendices.md, "Glob-style matching": *
+// any sequence, ? one character; case-insensitive, as server names are),
+// and the schema's order of checks. It also keeps the property that a
+// server is allowed by an ACL whose only entry is its own host.
 func FuzzParseServerACL(f *testing.F) {
 	f.Add([]byte(`{"allow":["*"],"deny":["evil.com"],"allow_ip_literals":false}`), "evil.com:8448")
 	f.Add([]byte(`{"allow":["a?c*"]}`), "abcdef")
+	f.Add([]byte(`{"allow":["*"],"allow_ip_literals":false}`), "[::1]:8448")
+	f.Add([]byte(`{"ALLOW":["*"]}`), "a.com")
+	f.Add([]byte(`{"allow":["*.Example.org"],"deny":["b?d.*"]}`), "bad.example.org")
+	f.Add([]byte(`{"allow":["\u00e4*"],"allow_ip_literals":"no"}`), "Äx")
 	f.Add([]byte(`{`), "x")
 	f.Fuzz(func(t *testing.T, content []byte, server string) {
+		if len(content) > 4096 || len(server) > 512 {
+			return
+		}
 		acl := ParseServerACL(content)
-		acl.Allowed(server)
+		if got, want := acl.Allowed(server), modelACLAllowed(t, content, server); got != want {
+			t.Fatalf("ParseServerACL(%s).Allowed(%q) = %v, the model says %v", content, server, got, want)
+		}
 		host := hostOf(server)
 		self := ServerACL{allow: []string{host}, allowIPLiterals: true}
 		if !self.Allowed(server) {
 			t.Fatalf("%q not allowed by its own host %q", server, host)
 		}
 	})
+}
+
+// modelACLAllowed is the model of FuzzParseServerACL.
+func modelACLAllowed(t *testing.T, content []byte, server string) bool {
+	var m map[string]any
+	if json.Unmarshal(content, &m) != nil {
+		m = nil // not an object: no allow entry, so nothing is allowed
+	}
+	globs := func(key string) []string {
+		list, _ := m[key].([]any)
+		var out []string
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	allowIP := true
+	if b, ok := m["allow_ip_literals"].(bool); ok {
+		allowIP = b
+	}
+	host := server
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i >= 0 {
+			host = host[:i+1]
+		}
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	ipHost := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(ipHost); err == nil && !allowIP && (ipHost == host || "["+ipHost+"]" == host) {
+		return false
+	}
+	matches := func(glob string) bool {
+		var re strings.Builder
+		re.WriteString(`(?s)\A`)
+		for _, r := range strings.ToLower(glob) {
+			switch r {
+			case '*':
+				re.WriteString(".*")
+			case '?':
+				re.WriteString(".")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		re.WriteString(`\z`)
+		ok, err := regexp.MatchString(re.String(), string([]rune(strings.ToLower(host))))
+		if err != nil {
+			t.Fatalf("model: %v", err)
+		}
+		return ok
+	}
+	for _, g := range globs("deny") {
+		if matches(g) {
+			return false
+		}
+	}
+	for _, g := range globs("allow") {
+		if matches(g) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestGlobMatch(t *testing.T) {

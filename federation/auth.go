@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -48,7 +49,32 @@ type Authenticator struct {
 	// with 403 M_FORBIDDEN before its keys are looked up, as the reference
 	// server does with its federation domain whitelist.
 	AllowOrigin func(origin string) bool
+	// MaxPendingBody bounds the memory of request bodies read before their
+	// signature is checked, across concurrent requests (0:
+	// DefaultMaxPendingBody). A request reserves twice its Content-Length
+	// (the body and the signed copy of it; MaxBody when the length is not
+	// declared) from before its body is read until its signature is
+	// checked; when the reservation does not fit, it waits (up to
+	// PendingBodyWait) for earlier ones to finish and is then refused with
+	// 503.
+	MaxPendingBody int64
+	// PendingBodyWait is how long a request waits for room under
+	// MaxPendingBody (0: DefaultPendingBodyWait).
+	PendingBodyWait time.Duration
+
+	budgetOnce sync.Once
+	budget     *byteBudget
 }
+
+// Defaults of the unauthenticated body budget of an Authenticator.
+const (
+	// DefaultMaxPendingBody: two bodies of DefaultMaxBody, or many
+	// small transactions, are read at once before their signatures are
+	// checked.
+	DefaultMaxPendingBody = 4 * DefaultMaxBody
+	// DefaultPendingBodyWait is how long a request waits for its turn.
+	DefaultPendingBodyWait = 10 * time.Second
+)
 
 // Sentinel errors of Authenticate; the error returned is an *Error (with
 // the status and errcode to answer) that also wraps one of these.
@@ -99,12 +125,17 @@ func authErr(status int, code string, err error) *AuthError {
 // Keys"), and so is a key whose ValidUntilTS is in the past, as the
 // reference server refuses it.
 //
-// Errors: 401 M_UNAUTHORIZED for a missing header, an unknown or expired
-// key, a bad signature, or a destination naming another server (the
-// status the specification requires); 400 M_UNAUTHORIZED for a malformed
-// header (the reference server's answer); 400 M_NOT_JSON or M_BAD_JSON for
+// The header is checked before the body is read: its syntax, the
+// destination, AllowOrigin and the origin's keys (a request naming no known,
+// valid key is refused without reading its body). The body is then read
+// within MaxBody and the MaxPendingBody budget, and the signature checked.
+//
+// Errors: 401 M_UNAUTHORIZED for a missing or malformed header, an unknown
+// or expired key, a bad signature, or a destination naming another server
+// (the status the specification requires); 400 M_NOT_JSON or M_BAD_JSON for
 // a PUT or POST body that is not a JSON object; 413 M_TOO_LARGE for a body
-// over MaxBody; 403 M_FORBIDDEN for an origin AllowOrigin refuses. The
+// over MaxBody; 403 M_FORBIDDEN for an origin AllowOrigin refuses; 503
+// M_UNKNOWN when the body budget stays full for PendingBodyWait. The
 // specification names no case of 403 M_FORBIDDEN for the signature itself;
 // that answer belongs to server ACLs and deny lists, applied after
 // authentication by the handlers.
@@ -124,8 +155,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 	}
 	if len(headers) == 0 {
 		if parseErr != nil {
-			// 400, as the reference server answers a malformed header.
-			return "", nil, authErr(http.StatusBadRequest, mxerr.Unauthorized, parseErr)
+			// 401: the request carries no valid credentials. The
+			// specification names 401 for the X-Matrix failures it
+			// describes; the reference server answers a malformed header
+			// with 400 and the same errcode.
+			return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, parseErr)
 		}
 		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, ErrNoAuthorization)
 	}
@@ -145,6 +179,34 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		return "", nil, authErr(http.StatusForbidden, mxerr.Forbidden, fmt.Errorf("%w: %q", ErrOriginDenied, truncate(origin)))
 	}
 
+	// The keys are looked up before the body is read: a request whose
+	// origin has no usable key is refused without reading a byte of it,
+	// so that unauthenticated senders cannot make us hold their bodies.
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	nowMS := now().UnixMilli()
+	reqs := make([]signing.KeyRequest, 0, len(headers))
+	for _, x := range headers {
+		reqs = append(reqs, signing.KeyRequest{ServerName: origin, KeyID: x.Key, MinimumValidUntilTS: nowMS})
+	}
+	if a.Keys == nil {
+		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, ErrUnknownKey)
+	}
+	keys, err := a.Keys.PublicKeys(r.Context(), reqs)
+	if err != nil {
+		return "", nil, &AuthError{Response: mxerr.New(http.StatusInternalServerError, mxerr.Unknown, "could not look up keys"), Err: err}
+	}
+	if err := usableKey(headers, keys, origin, nowMS); err != nil {
+		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, err)
+	}
+
+	release, err := a.reserveBody(r)
+	if err != nil {
+		return "", nil, err
+	}
+	defer release()
 	body, err = a.readBody(r)
 	if err != nil {
 		return "", nil, err
@@ -162,23 +224,6 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		signedBody = nil
 	}
 
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
-	nowMS := now().UnixMilli()
-	reqs := make([]signing.KeyRequest, 0, len(headers))
-	for _, x := range headers {
-		reqs = append(reqs, signing.KeyRequest{ServerName: origin, KeyID: x.Key, MinimumValidUntilTS: nowMS})
-	}
-	if a.Keys == nil {
-		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, ErrUnknownKey)
-	}
-	keys, err := a.Keys.PublicKeys(r.Context(), reqs)
-	if err != nil {
-		return "", nil, &AuthError{Response: mxerr.New(http.StatusInternalServerError, mxerr.Unknown, "could not look up keys"), Err: err}
-	}
-
 	// The request target as sent; a target in absolute form
 	// ("https://host/path", which HTTP/1.1 servers must accept) is signed
 	// as its path and query, as the specification has senders sign.
@@ -187,9 +232,19 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		uri = r.URL.RequestURI()
 	}
 	msgBuf := msgPool.Get().(*[]byte)
-	defer msgPool.Put(msgBuf)
+	if len(signedBody) > maxPooledMsg {
+		// A large body gets a buffer of its own, sized once, that is
+		// not kept in the pool after the request.
+		big := make([]byte, 0, len(signedBody)+512+len(uri))
+		msgBuf = &big
+	} else {
+		defer msgPool.Put(msgBuf)
+	}
 	msg, err := requestJSON((*msgBuf)[:0], r.Method, uri, origin, a.ServerName, signedBody)
 	*msgBuf = msg[:0]
+	if cap(msg) > maxPooledMsg {
+		*msgBuf = nil // not kept by the pool
+	}
 	if err != nil {
 		return "", nil, authErr(http.StatusBadRequest, mxerr.NotJSON, err)
 	}
@@ -212,6 +267,24 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		return origin, body, nil
 	}
 	return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, failure)
+}
+
+// usableKey returns nil when one of the headers names a key of origin that
+// is known and valid now, and otherwise the error for the first header.
+func usableKey(headers []XMatrix, keys map[signing.ServerKeyID]signing.PublicKey, origin string, nowMS int64) error {
+	var failure error
+	for _, x := range headers {
+		k, ok := keys[signing.ServerKeyID{ServerName: origin, KeyID: x.Key}]
+		switch {
+		case !ok || len(k.Key) != ed25519.PublicKeySize:
+			failure = cmp.Or(failure, fmt.Errorf("%w: %s of %s", ErrUnknownKey, truncate(string(x.Key)), truncate(origin)))
+		case k.ExpiredTS != 0 || k.ValidUntilTS < nowMS:
+			failure = cmp.Or(failure, fmt.Errorf("%w: %s of %s", ErrKeyExpired, truncate(string(x.Key)), truncate(origin)))
+		default:
+			return nil
+		}
+	}
+	return failure
 }
 
 // moreSpecific keeps a bad-signature error over a key error: when one
@@ -245,23 +318,67 @@ func checkObject(body []byte) error {
 
 var msgPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// maxPooledMsg is the largest signed message buffer msgPool keeps: a pool
+// of 16 MiB buffers would hold the memory of the largest bodies ever sent.
+const maxPooledMsg = 64 << 10
+
+// reserveBody reserves the body of r in the MaxPendingBody budget until
+// release is called: twice its length (the body, and the signed copy of it
+// that the signature check builds), MaxBody for a body of undeclared length.
+// It refuses a declared length over MaxBody with 413.
+func (a *Authenticator) reserveBody(r *http.Request) (release func(), err error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return func() {}, nil
+	}
+	limit := a.maxBody()
+	if r.ContentLength > limit {
+		r.Body.Close()
+		return nil, authErr(http.StatusRequestEntityTooLarge, mxerr.TooLarge, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, limit))
+	}
+	reserve := 2 * limit
+	if r.ContentLength >= 0 {
+		reserve = 2 * r.ContentLength
+	}
+	a.budgetOnce.Do(func() {
+		a.budget = newByteBudget(cmp.Or(max(a.MaxPendingBody, 0), DefaultMaxPendingBody))
+	})
+	wait := cmp.Or(max(a.PendingBodyWait, 0), DefaultPendingBodyWait)
+	if err := a.budget.acquire(r.Context(), reserve, wait); err != nil {
+		r.Body.Close()
+		return nil, &AuthError{Response: mxerr.New(http.StatusServiceUnavailable, mxerr.Unknown, "too many request bodies being received; retry later"), Err: err}
+	}
+	return func() { a.budget.release(reserve) }, nil
+}
+
+func (a *Authenticator) maxBody() int64 {
+	if a.MaxBody <= 0 {
+		return DefaultMaxBody
+	}
+	return a.MaxBody
+}
+
 func (a *Authenticator) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	defer r.Body.Close()
-	limit := a.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
+	limit := a.maxBody()
+	if n := r.ContentLength; n >= 0 {
+		// A declared length within the limit has been reserved in the
+		// body budget: the buffer is allocated once, at its size
+		// (bytes.Buffer would grow it to twice that to find the end).
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "could not read the request body"), Err: err}
+		}
+		var one [1]byte
+		if k, _ := io.ReadFull(r.Body, one[:]); k != 0 {
+			return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "request body longer than its Content-Length"), Err: errors.New("body longer than Content-Length")}
+		}
+		return buf, nil
 	}
-	if r.ContentLength > limit {
-		return nil, authErr(http.StatusRequestEntityTooLarge, mxerr.TooLarge, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, limit))
-	}
-	n := r.ContentLength
-	if n < 0 || n > 64<<10 {
-		n = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	// Without a declared length the buffer grows with the data.
+	buf := bytes.NewBuffer(make([]byte, 0, 512))
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		return nil, &AuthError{Response: mxerr.New(http.StatusBadRequest, mxerr.Unknown, "could not read the request body"), Err: err}
 	}

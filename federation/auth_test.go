@@ -72,7 +72,12 @@ func TestAuthenticate(t *testing.T) {
 		{name: "valid body with other whitespace and key order", body: "{ \"pdus\": [], \"edus\":[],\"origin\":\"origin.example\" }", headers: []string{good}},
 		{name: "no header", headers: nil, status: 401, code: "M_UNAUTHORIZED", is: ErrNoAuthorization},
 		{name: "other scheme only", headers: []string{"Bearer x"}, status: 401, code: "M_UNAUTHORIZED", is: ErrNoAuthorization},
-		{name: "malformed header (400, as the reference server answers)", headers: []string{`X-Matrix origin=`}, status: 400, code: "M_UNAUTHORIZED", is: ErrXMatrix},
+		// A malformed header is a request without valid credentials:
+		// 401, the status the specification names for X-Matrix failures
+		// ("Request Authentication") and RFC 9110 for missing or invalid
+		// credentials. The reference server answers 400 with the same
+		// errcode; a sender treats both as a refusal of its signature.
+		{name: "malformed header (401)", headers: []string{`X-Matrix origin=`}, status: 401, code: "M_UNAUTHORIZED", is: ErrXMatrix},
 		{name: "destination mismatch", headers: []string{signed(t, "PUT", target, "origin.example", "other.example", body, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrWrongDestination},
 		{name: "wrong signature (other body)", headers: []string{signed(t, "PUT", target, "origin.example", "dest.example", `{"a":1}`, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrBadSignature},
 		{name: "wrong signature (other method)", headers: []string{signed(t, "POST", target, "origin.example", "dest.example", body, f.k1)}, status: 401, code: "M_UNAUTHORIZED", is: ErrBadSignature},

@@ -129,6 +129,11 @@
 // mux, authenticates requests with Authenticator where the specification
 // asks, applies server ACLs (m.room.server_acl) on the endpoints it lists, and
 // answers 404 and 405 M_UNRECOGNIZED for unknown paths and methods. The
+// handlers that serve room history (/event, /backfill, /get_missing_events)
+// apply the history visibility rules of package visibility for the
+// requesting server, from the state after each event (StateStore): what
+// the server may not see is served redacted, and /event refuses with 403 a
+// server not in the room unless the event is world_readable. The
 // embedder implements small interfaces, each with an in-memory version:
 // RoomStore (RoomVersions, EventStore, StateStore, EventWriter: events with
 // their status, the state after each event, forward extremities; the join

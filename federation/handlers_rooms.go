@@ -57,32 +57,40 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 // member in the room's current state (403, as the reference server answers
 // servers that are not in the room).
 func (s *Server) roomAccess(ctx context.Context, roomID, origin string, inRoom bool) (roomversion.Version, error) {
+	v, st, err := s.roomACL(ctx, roomID, origin)
+	if err != nil || !inRoom {
+		return v, err
+	}
+	ok, err := serverInRoom(ctx, s.Rooms, st, origin)
+	if err != nil {
+		return v, err
+	}
+	if !ok {
+		return v, forbidden("server " + origin + " is not in room " + roomID)
+	}
+	return v, nil
+}
+
+// roomACL checks that the room is known (404) and that the origin is
+// allowed by its server ACL (403), and returns the room's current state.
+func (s *Server) roomACL(ctx context.Context, roomID, origin string) (roomversion.Version, stateres.StateMap, error) {
 	v, st, _, err := currentState(ctx, s.Rooms, roomID)
 	if err != nil {
 		if errors.Is(err, ErrUnknownRoom) {
-			return v, notFoundErr("unknown room " + roomID)
+			return v, nil, notFoundErr("unknown room " + roomID)
 		}
-		return v, err
+		return v, nil, err
 	}
 	if id, ok := st[stateres.StateKey{Type: "m.room.server_acl"}]; ok {
 		evs, err := s.Rooms.Events(ctx, []string{id})
 		if err != nil {
-			return v, err
+			return v, nil, err
 		}
 		if evs[0].Event != nil && !ParseServerACL(evs[0].Event.Content()).Allowed(origin) {
-			return v, forbidden("server " + origin + " is denied by the room's server ACL")
+			return v, nil, forbidden("server " + origin + " is denied by the room's server ACL")
 		}
 	}
-	if inRoom {
-		ok, err := serverInRoom(ctx, s.Rooms, st, origin)
-		if err != nil {
-			return v, err
-		}
-		if !ok {
-			return v, forbidden("server " + origin + " is not in room " + roomID)
-		}
-	}
-	return v, nil
+	return v, st, nil
 }
 
 // serverInRoom reports whether a user of server is joined in state.
@@ -155,20 +163,39 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	// The event is served to servers the room's ACL allows; history
-	// visibility is the embedder's concern (it is a client-facing rule).
-	if _, err := s.roomAccess(ctx, e.RoomID(), origin(r), false); err != nil {
+	org := origin(r)
+	_, st, err := s.roomACL(ctx, e.RoomID(), org)
+	if err != nil {
 		fail(w, err)
 		return
 	}
-	s.writeTransaction(w, []*event.Event{e})
+	inRoom, err := serverInRoom(ctx, s.Rooms, st, org)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	seen, err := s.serverViews(ctx, org, []*event.Event{e}, inRoom)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	// A server in the room gets the event, redacted when it may not see
+	// it (it needs the event for the room's graph), as the reference
+	// server answers; a server outside the room gets only what it may
+	// see (world_readable history) and 403 otherwise.
+	if !seen[0] && !inRoom {
+		fail(w, forbidden("server "+org+" is not in room "+e.RoomID()))
+		return
+	}
+	pdus, err := visibleOrRedacted([]*event.Event{e}, seen)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.writeTransaction(w, pdus)
 }
 
-func (s *Server) writeTransaction(w http.ResponseWriter, evs []*event.Event) {
-	pdus := make([]json.RawMessage, len(evs))
-	for i, e := range evs {
-		pdus[i] = e.JSON()
-	}
+func (s *Server) writeTransaction(w http.ResponseWriter, pdus []json.RawMessage) {
 	respondJSON(w, http.StatusOK, transactionBody{Origin: s.ServerName, OriginServerTS: s.now().UnixMilli(), PDUs: pdus})
 }
 
@@ -390,7 +417,12 @@ func (s *Server) handleBackfill(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	s.writeTransaction(w, evs)
+	pdus, err := s.filterForServer(ctx, origin(r), evs)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.writeTransaction(w, pdus)
 }
 
 func (s *Server) handleGetMissingEvents(w http.ResponseWriter, r *http.Request) {
@@ -431,7 +463,12 @@ func (s *Server) handleGetMissingEvents(w http.ResponseWriter, r *http.Request) 
 	}
 	// Oldest first, as the reference server answers.
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Depth() < evs[j].Depth() })
-	respondJSON(w, http.StatusOK, map[string][]json.RawMessage{"events": rawEvents(evs)})
+	pdus, err := s.filterForServer(ctx, origin(r), evs)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, map[string][]json.RawMessage{"events": pdus})
 }
 
 func (s *Server) handleTimestampToEvent(w http.ResponseWriter, r *http.Request) {

@@ -490,23 +490,80 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func runtimeGosched() { runtime.Gosched() }
 
-// FuzzParseNotaryAnswer: no panic, and nothing is accepted that is not
-// about the server asked for (the fuzzer cannot forge the signatures, so
-// in practice nothing but the seeds is accepted).
+// FuzzParseNotaryAnswer: the fuzzer writes a server keys object; the test
+// has the origin sign it (or not) and the trusted notary countersign it, and
+// puts it in an answer beside the fuzzer's own raw entry (which nobody
+// signed). Properties: every entry is either accepted or has its error; an
+// entry is accepted exactly when the notary signed it and it is valid keys
+// of the server asked for (signing.ParseServerKeysFor agrees); what is
+// accepted is about that server, self-signed with one of its verify_keys,
+// carries the notary's signature, and parses back to the same keys; the
+// unsigned raw entry is never accepted; an answer that is not an object of
+// server_keys accepts nothing.
 func FuzzParseNotaryAnswer(f *testing.F) {
 	notaryKey, originKey := testKey(f, "n1"), testKey(f, "o1")
 	obj, _ := signing.MakeServerKeys("origin.test", 1<<50, []*signing.SigningKey{originKey}, nil)
-	signedObj, _ := signing.SignJSON(obj, "notary.test", notaryKey, canonicaljson.Lenient)
-	f.Add([]byte(`{"server_keys":[` + string(signedObj) + `]}`))
-	f.Add([]byte(`{"server_keys":[]}`))
-	f.Add([]byte(`{"server_keys":[{}, 1, "x", null]}`))
+	unsignedObj := bytes.Replace(obj, []byte(`"signatures"`), []byte(`"unsigned_sigs"`), 1)
+	f.Add(obj, false, []byte(`{}`))
+	f.Add(unsignedObj, true, []byte(`null`))
+	f.Add([]byte(`{"server_name":"other.test","valid_until_ts":1,"verify_keys":{}}`), true, obj)
+	f.Add([]byte(`{"server_name":"origin.test","valid_until_ts":"1","verify_keys":{"ed25519:x":{"key":"!"}}}`), true, []byte(`1`))
+	f.Add([]byte(`[]`), false, []byte(`"x"`))
 	trusted := TrustedNotary{ServerName: "notary.test", Keys: map[signing.KeyID]ed25519PublicKey{notaryKey.ID: notaryKey.Public()}}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		objs, _ := parseNotaryAnswer(body, trusted, "origin.test")
+	f.Fuzz(func(t *testing.T, candidate []byte, selfSign bool, rawEntry []byte) {
+		if len(candidate) > 4096 || len(rawEntry) > 4096 {
+			return
+		}
+		var entries []json.RawMessage
+		signed := candidate
+		if selfSign {
+			if s, err := signing.SignJSON(candidate, "origin.test", originKey, canonicaljson.Lenient); err == nil {
+				signed = s
+			}
+		}
+		notarized, notaryErr := signing.SignJSON(signed, "notary.test", notaryKey, canonicaljson.Lenient)
+		if notaryErr == nil {
+			entries = append(entries, notarized)
+		}
+		if json.Valid(rawEntry) {
+			entries = append(entries, bytes.TrimSpace(rawEntry))
+		}
+		body, _ := json.Marshal(map[string][]json.RawMessage{"server_keys": entries})
+		objs, errs := parseNotaryAnswer(body, trusted, "origin.test")
+		if len(objs)+len(errs) != len(entries) {
+			t.Fatalf("%d entries gave %d keys and %d errors", len(entries), len(objs), len(errs))
+		}
+		_, parseErr := signing.ParseServerKeysFor(notarized, "origin.test")
+		wantAccepted := notaryErr == nil && parseErr == nil
+		if len(objs) != map[bool]int{true: 1, false: 0}[wantAccepted] {
+			t.Fatalf("accepted %d entries, want the notarized one only when it is valid keys of origin.test (%v)", len(objs), parseErr)
+		}
 		for _, o := range objs {
+			if !bytes.Equal(o.Raw, notarized) {
+				t.Fatalf("accepted an entry the notary did not sign: %s", o.Raw)
+			}
 			if o.ServerName != "origin.test" {
 				t.Fatalf("accepted keys of %q", o.ServerName)
 			}
+			if err := signing.VerifyJSON(o.Raw, "notary.test", trusted.Keys, canonicaljson.Lenient); err != nil {
+				t.Fatalf("accepted without the notary's signature: %v", err)
+			}
+			if err := signing.VerifyJSON(o.Raw, "origin.test", o.VerifyKeys, canonicaljson.Lenient); err != nil {
+				t.Fatalf("accepted without the server's own signature: %v", err)
+			}
+			again, err := signing.ParseServerKeysFor(o.Raw, "origin.test")
+			if err != nil || again.ValidUntilTS != o.ValidUntilTS || len(again.VerifyKeys) != len(o.VerifyKeys) || len(again.OldVerifyKeys) != len(o.OldVerifyKeys) {
+				t.Fatalf("accepted keys do not parse back the same: %v", err)
+			}
+			for id, k := range o.VerifyKeys {
+				if !bytes.Equal(again.VerifyKeys[id], k) {
+					t.Fatalf("key %s parses back differently", id)
+				}
+			}
+		}
+		// The same entries outside a server_keys object: nothing.
+		if objs, _ := parseNotaryAnswer(append([]byte("["), append(body, ']')...), trusted, "origin.test"); len(objs) != 0 {
+			t.Fatal("an answer that is not an object was accepted")
 		}
 	})
 }

@@ -276,6 +276,33 @@ type pdu struct {
 	err    string
 	// outside: the room is not in the Store; the event goes to Outside.
 	outside bool
+	// altIDs are more IDs the result is given under, for a PDU whose
+	// room version is not known (unknownRoomPDU).
+	altIDs []string
+}
+
+// unknownRoomPDU is the result of a PDU of a room whose version cannot be
+// had (a room this server is not in, usually). The event ID depends on the
+// room version, which only the room knows, so the result is given under
+// the ID the PDU has in each room version this library knows (at most a
+// few distinct ones): whichever the sender computed is among them. The
+// reference server gives such a PDU no result at all, which leaves the
+// sender without an answer for it.
+func unknownRoomPDU(roomID string, raw json.RawMessage, err error) *pdu {
+	var ids []string
+	for _, v := range roomversion.Standard().Known() {
+		if id, err := event.EventID(v, raw); err == nil && id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	msg := "cannot read the room's version"
+	if errors.Is(err, ErrUnknownRoom) {
+		msg = "unknown room " + truncate(roomID)
+	}
+	return &pdu{roomID: roomID, id: ids[0], altIDs: ids[1:], err: msg}
 }
 
 func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map[string]PDUResult, error) {
@@ -340,6 +367,9 @@ func (r *Receiver) receive(ctx context.Context, origin string, body []byte) (map
 			}
 		}
 		results[p.id] = PDUResult{Error: p.err}
+		for _, id := range p.altIDs {
+			results[id] = PDUResult{Error: p.err}
+		}
 	}
 	r.handleEDUs(ctx, origin, t.EDUs, acls)
 	return results, nil
@@ -356,11 +386,11 @@ func (r *Receiver) preparePDU(ctx context.Context, origin string, raw json.RawMe
 	v, err := r.Store.RoomVersion(ctx, roomID)
 	if err != nil {
 		if r.Outside == nil {
-			return nil
+			return unknownRoomPDU(roomID, raw, err)
 		}
 		var ok bool
 		if v, ok = r.Outside.Version(ctx, roomID); !ok {
-			return nil
+			return unknownRoomPDU(roomID, raw, err)
 		}
 		outside = true
 	}

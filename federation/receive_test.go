@@ -267,10 +267,19 @@ func TestReceiveBadPDUs(t *testing.T) {
 	if r := res[badID]; !strings.Contains(r.Error, "invalid event") {
 		t.Errorf("badly formatted PDU: %+v", r)
 	}
-	// PDUs of unknown rooms and non-objects are ignored (no result), as
-	// the reference server does; the good PDU goes through.
-	if len(res) != 2 {
-		t.Errorf("results %v, want the bad PDU and the good one", res)
+	// A PDU of an unknown room gets an error result under its event ID
+	// in each room version (the sender's is among them); the reference
+	// server gives it none, which leaves the sender without an answer.
+	// A non-object cannot be named and is ignored. The good PDU goes
+	// through.
+	unknownID, _ := event.EventID(f.v, unknownRoom)
+	if r := res[unknownID]; !strings.Contains(r.Error, "unknown room") {
+		t.Errorf("PDU of an unknown room: %+v", r)
+	}
+	for id, r := range res {
+		if id != badID && id != msg.ID() && !strings.Contains(r.Error, "unknown room") {
+			t.Errorf("unexpected result %s: %+v", id, r)
+		}
 	}
 	f.expect(res, msg, "")
 }

@@ -38,6 +38,11 @@ func loadFile(path, versionID string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadData(path, data, versionID)
+}
+
+// loadData is loadFile on the contents of the file named path.
+func loadData(path string, data []byte, versionID string) (*room, error) {
 	var f roomFile
 	trimmed := bytes.TrimSpace(data)
 	switch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/redact"
+	"github.com/mxkit/mxkit/visibility"
 )
 
 // Client implements the room side of clientapi (Rooms, Sender,
@@ -65,6 +67,7 @@ var (
 // mapErr turns the room logic's errors into the client API's.
 func mapErr(err error) error {
 	var bad *badEventError
+	var invalid *event.ValidationError
 	switch {
 	case err == nil:
 		return nil
@@ -72,6 +75,10 @@ func mapErr(err error) error {
 		return clientapi.Forbidden(err.Error())
 	case errors.Is(err, ErrNotFound):
 		return clientapi.NotFound(err.Error())
+	case errors.As(err, &invalid) && invalid.Rule == "size.event":
+		// The content fitted, the event built from it did not: the
+		// same answer as for content over the limit ("Size limits").
+		return clientapi.NewError(http.StatusRequestEntityTooLarge, clientapi.CodeTooLarge, err.Error())
 	case errors.As(err, &bad):
 		return clientapi.BadJSON(err.Error())
 	}
@@ -387,19 +394,60 @@ func (c *Client) visibleUntil(ctx context.Context, roomID, userID string) (int64
 	return last.Int64, nil
 }
 
+// readableUntil is visibleUntil for the endpoints that read history
+// (/messages, /context, /event): a user who is not and was not in the room
+// may read it too when its current history visibility is world_readable
+// (the user then "peeks"; each event is still checked by historyFilter),
+// as the reference server allows.
+func (c *Client) readableUntil(ctx context.Context, roomID, userID string) (int64, error) {
+	until, err := c.visibleUntil(ctx, roomID, userID)
+	if err != nil || until >= 0 {
+		return until, err
+	}
+	st, err := c.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return -1, nil // an unknown room: nothing to read
+	}
+	id, ok := st[stateKey{Type: visibility.TypeHistoryVisibility}]
+	if !ok {
+		return -1, nil
+	}
+	se, err := c.rooms.Event(ctx, id)
+	if err != nil {
+		return -1, err
+	}
+	if visibility.Of(se.Event) == visibility.WorldReadable {
+		return 1<<62 - 1, nil
+	}
+	return -1, nil
+}
+
+// visibleTo reports whether the user may see se (historyFilter).
+func (c *Client) visibleTo(ctx context.Context, se *StoredEvent, userID string) (bool, error) {
+	f, err := c.historyFilter(ctx, se.Event.RoomID(), userID)
+	if err != nil {
+		return false, err
+	}
+	out, err := f.filter(ctx, []*StoredEvent{se})
+	return len(out) == 1, err
+}
+
 func (c *Client) forbiddenRoom() error {
 	return clientapi.Forbidden("you are not allowed to see this room")
 }
 
 // Event implements clientapi.RoomReader.
 func (c *Client) Event(ctx context.Context, who clientapi.Identity, roomID, eventID string) (json.RawMessage, error) {
-	until, err := c.visibleUntil(ctx, roomID, who.UserID)
+	until, err := c.readableUntil(ctx, roomID, who.UserID)
 	if err != nil {
 		return nil, err
 	}
 	se, err := c.rooms.Event(ctx, eventID)
 	if err != nil || se.Event.RoomID() != roomID || se.Stream > until || se.Status != federation.Accepted {
 		return nil, clientapi.NotFound("event not found")
+	}
+	if ok, err := c.visibleTo(ctx, se, who.UserID); err != nil || !ok {
+		return nil, cmp.Or[error](err, clientapi.NotFound("event not found"))
 	}
 	return clientEvent(se, who.UserID, who.DeviceID), nil
 }
@@ -561,12 +609,16 @@ func (c *Client) timeline(ctx context.Context, roomID string, from, to int64, li
 
 // Messages implements clientapi.RoomReader.
 func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clientapi.MessagesRequest) (*clientapi.MessagesResponse, error) {
-	until, err := c.visibleUntil(ctx, req.RoomID, who.UserID)
+	until, err := c.readableUntil(ctx, req.RoomID, who.UserID)
 	if err != nil {
 		return nil, err
 	}
 	if until < 0 {
 		return nil, c.forbiddenRoom()
+	}
+	hist, err := c.historyFilter(ctx, req.RoomID, who.UserID)
+	if err != nil {
+		return nil, err
 	}
 	limit := req.Limit
 	if limit <= 0 {
@@ -618,6 +670,12 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 			resp.End = "s" + strconv.FormatInt(evs[len(evs)-1].Stream-1, 10)
 		}
 	}
+	// The tokens above follow the events read; the chunk has those the
+	// user may see (possibly fewer than the limit, as with the reference
+	// server).
+	if evs, err = hist.filter(ctx, evs); err != nil {
+		return nil, err
+	}
 	for _, se := range evs {
 		resp.Chunk = append(resp.Chunk, clientEvent(se, who.UserID, who.DeviceID))
 	}
@@ -632,13 +690,20 @@ func (c *Client) maxStream(ctx context.Context) int64 {
 
 // Context implements clientapi.RoomReader.
 func (c *Client) Context(ctx context.Context, who clientapi.Identity, req clientapi.ContextRequest) (*clientapi.ContextResponse, error) {
-	until, err := c.visibleUntil(ctx, req.RoomID, who.UserID)
+	until, err := c.readableUntil(ctx, req.RoomID, who.UserID)
 	if err != nil {
 		return nil, err
 	}
 	se, err := c.rooms.Event(ctx, req.EventID)
 	if err != nil || until < 0 || se.Event.RoomID() != req.RoomID || se.Stream > until {
 		return nil, clientapi.NotFound("event not found")
+	}
+	hist, err := c.historyFilter(ctx, req.RoomID, who.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if seen, err := hist.filter(ctx, []*StoredEvent{se}); err != nil || len(seen) == 0 {
+		return nil, cmp.Or[error](err, clientapi.NotFound("event not found"))
 	}
 	limit := max(req.Limit, 0)
 	half := limit / 2
@@ -652,17 +717,23 @@ func (c *Client) Context(ctx context.Context, who clientapi.Identity, req client
 	}
 	resp := &clientapi.ContextResponse{Event: clientEvent(se, who.UserID, who.DeviceID),
 		Start: "s" + strconv.FormatInt(se.Stream-1, 10), End: "s" + strconv.FormatInt(se.Stream, 10)}
-	for i := len(before) - 1; i >= 0; i-- {
-		resp.EventsBefore = append(resp.EventsBefore, clientEvent(before[i], who.UserID, who.DeviceID))
-	}
 	if len(before) > 0 {
 		resp.Start = "s" + strconv.FormatInt(before[0].Stream-1, 10)
 	}
-	for _, a := range after {
-		resp.EventsAfter = append(resp.EventsAfter, clientEvent(a, who.UserID, who.DeviceID))
-	}
 	if len(after) > 0 {
 		resp.End = "s" + strconv.FormatInt(after[len(after)-1].Stream, 10)
+	}
+	if before, err = hist.filter(ctx, before); err != nil {
+		return nil, err
+	}
+	if after, err = hist.filter(ctx, after); err != nil {
+		return nil, err
+	}
+	for i := len(before) - 1; i >= 0; i-- {
+		resp.EventsBefore = append(resp.EventsBefore, clientEvent(before[i], who.UserID, who.DeviceID))
+	}
+	for _, a := range after {
+		resp.EventsAfter = append(resp.EventsAfter, clientEvent(a, who.UserID, who.DeviceID))
 	}
 	if se.After != 0 {
 		st, err := c.rooms.Group(ctx, se.After)
@@ -686,7 +757,8 @@ func (c *Client) ResolveAlias(ctx context.Context, alias string) (string, []stri
 			if errors.As(err, &me) {
 				return "", nil, me
 			}
-			return "", nil, clientapi.NotFound("room alias " + alias + ": " + err.Error())
+			c.log.Warn("remote alias query failed", "alias", alias, "err", err)
+			return "", nil, clientapi.NotFound("room alias " + alias + ": " + remoteFailure(err))
 		}
 		return resp.RoomID, resp.Servers, nil
 	}

@@ -186,11 +186,29 @@ func (f *fedParts) join(ctx context.Context, who clientapi.Identity, roomID stri
 		if errors.As(err, &me) {
 			return me
 		}
-		return clientapi.NewError(http.StatusBadGateway, "M_UNKNOWN", "joining through "+strings.Join(via, ", ")+": "+err.Error())
+		return clientapi.NewError(http.StatusBadGateway, "M_UNKNOWN", "joining through "+strings.Join(via, ", ")+": "+remoteFailure(err))
 	}
 	f.hs.log.Info("joined a remote room", "room", roomID, "user", who.UserID, "via", res.Server)
 	f.hs.cli.dropRemoteInvite(ctx, roomID, who.UserID)
 	return nil
+}
+
+// remoteFailure is what a client is told of a failed request to another
+// server. The details (the addresses discovery found, and which of them
+// the address policy refused) stay in the log: a client must not learn
+// the internal addresses a server name resolves to, nor use the server to
+// probe them.
+func remoteFailure(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, federation.ErrForbiddenAddress):
+		return "refused: the server's address is not one this server connects to"
+	case errors.Is(err, federation.ErrNoAddress):
+		return "no address found for the server"
+	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded):
+		return "the server could not be reached"
+	}
+	return err.Error()
 }
 
 // invite invites a user of another server.
@@ -201,7 +219,8 @@ func (f *fedParts) invite(ctx context.Context, roomID, sender, target string) er
 		if errors.As(err, &me) {
 			return me
 		}
-		return clientapi.Forbidden("inviting " + target + ": " + err.Error())
+		f.hs.log.Warn("remote invite failed", "room", roomID, "target", target, "err", err)
+		return clientapi.Forbidden("inviting " + target + ": " + remoteFailure(err))
 	}
 	servers, err := f.server.RoomServers(ctx, roomID)
 	if err == nil && len(servers) > 0 {

@@ -40,7 +40,7 @@ type proc struct {
 }
 
 // startProc starts the homeserver with args and waits for its ready line.
-func startProc(t *testing.T, args ...string) *proc {
+func startProc(t testing.TB, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "MXKIT_HOMESERVER_MAIN=1", "MXKIT_HOMESERVER_ARGS="+strings.Join(args, " "))

@@ -14,6 +14,7 @@ import (
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/examples/homeserver/pushing"
+	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/push"
 	"github.com/mxkit/mxkit/signing"
 )
@@ -230,6 +231,14 @@ func (hs *Homeserver) ReadyLine() string {
 	return b.String()
 }
 
+// Timeouts of the client-server API's http.Server. The write timeout runs
+// from the end of the request headers to the end of the answer, so it must
+// exceed clientapi's longest /sync wait (MaxSyncTimeout, 5 minutes).
+const (
+	clientReadTimeout  = 2 * time.Minute
+	clientWriteTimeout = 6 * time.Minute
+)
+
 // Serve serves both APIs in the background; errors go to errc.
 func (hs *Homeserver) Serve(errc chan<- error) {
 	clientTLS, err := loadTLS(hs.cfg.TLSCert, hs.cfg.TLSKey)
@@ -254,7 +263,12 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	base, cancel := context.WithCancel(context.Background())
 	hs.stopRequests = cancel
 	baseCtx := func(net.Listener) context.Context { return base }
-	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
+	// Timeouts: a request (headers and body) must arrive within
+	// clientReadTimeout (net/http stops reading once the body is in, so a
+	// /sync long poll is not cut by it); the answer may take the longest
+	// /sync timeout and a margin; an idle connection is closed.
+	hs.clientSrv = &http.Server{Handler: hs.ClientHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: clientReadTimeout,
+		WriteTimeout: clientWriteTimeout, IdleTimeout: federation.DefaultIdleTimeout, ErrorLog: errLog, BaseContext: baseCtx}
 	go serve(hs.clientSrv, hs.clientLn, clientTLS)
 	if hs.as != nil {
 		hs.as.start()
@@ -263,7 +277,7 @@ func (hs *Homeserver) Serve(errc chan<- error) {
 	hs.stopPush, hs.pushDone = stop, make(chan struct{})
 	go func() { defer close(hs.pushDone); hs.push.Run(pctx) }()
 	if hs.fedLn != nil && hs.fed != nil {
-		hs.fedSrv = &http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog, BaseContext: baseCtx}
+		hs.fedSrv = federation.ConfigureHTTPServer(&http.Server{Handler: hs.logRequests("federation", hs.fed.handler), ErrorLog: errLog, BaseContext: baseCtx})
 		go serve(hs.fedSrv, hs.fedLn, fedTLS)
 	}
 	hs.log.Info("serving", "client", hs.ClientURL(), "federation", hs.FederationAddr(), "server_name", hs.cfg.ServerName, "open_registration", hs.openRegistration())

@@ -152,6 +152,9 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			if err != nil {
 				return nil, err
 			}
+			if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
+				return nil, err
+			}
 			eph, err := c.ephemeral(ctx, who.UserID, roomID, since, now, initial || newlyJoined)
 			if err != nil {
 				return nil, err
@@ -238,6 +241,9 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			}
 			tl, more, err := c.timeline(ctx, roomID, from, ri.changedAt, limit, true)
 			if err != nil {
+				return nil, err
+			}
+			if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
 				return nil, err
 			}
 			lr := &clientapi.LeftRoom{Timeline: &clientapi.Timeline{Limited: more}}
@@ -504,6 +510,24 @@ func (c *Client) ephemeral(ctx context.Context, userID, roomID string, since, no
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// visibleTimeline keeps the timeline events the user may see
+// (historyFilter). A timeline that lost events is limited: the state block
+// then brings the state they changed, and the client may paginate back.
+func (c *Client) visibleTimeline(ctx context.Context, roomID, userID string, tl []*StoredEvent, more bool) ([]*StoredEvent, bool, error) {
+	if len(tl) == 0 {
+		return tl, more, nil
+	}
+	f, err := c.historyFilter(ctx, roomID, userID)
+	if err != nil {
+		return nil, false, err
+	}
+	seen, err := f.filter(ctx, tl)
+	if err != nil {
+		return nil, false, err
+	}
+	return seen, more || len(seen) < len(tl), nil
 }
 
 // stateBefore returns the room state before the event at stream: the

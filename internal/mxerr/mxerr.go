@@ -13,6 +13,7 @@ package mxerr
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -131,7 +132,10 @@ func Write(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if me.RetryAfter > 0 {
-		secs := (me.RetryAfter + time.Second - 1) / time.Second
+		secs := me.RetryAfter / time.Second // rounded up, without overflow
+		if me.RetryAfter%time.Second != 0 {
+			secs++
+		}
 		h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 	}
 	w.WriteHeader(status)
@@ -157,7 +161,7 @@ func FromResponse(status int, body []byte, header http.Header) *Error {
 		case "retry_after_ms":
 			var ms int64
 			if json.Unmarshal(v, &ms) == nil && ms > 0 {
-				e.RetryAfter = time.Duration(ms) * time.Millisecond
+				e.RetryAfter = scaled(ms, time.Millisecond)
 			}
 		default:
 			var x any
@@ -170,9 +174,19 @@ func FromResponse(status int, body []byte, header http.Header) *Error {
 		}
 	}
 	if ra := header.Get("Retry-After"); ra != "" {
-		if secs, err := strconv.Atoi(ra); err == nil && secs > 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
+		if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs > 0 {
+			e.RetryAfter = scaled(secs, time.Second)
 		}
 	}
 	return e
+}
+
+// scaled is n units as a Duration, the longest Duration when that
+// overflows (a remote server's retry_after_ms or Retry-After can be any
+// integer).
+func scaled(n int64, unit time.Duration) time.Duration {
+	if n > int64(math.MaxInt64/unit) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * unit
 }

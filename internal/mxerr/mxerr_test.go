@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,20 @@ func FuzzFromResponse(f *testing.F) {
 		}
 		if e.RetryAfter < 0 {
 			t.Fatalf("negative RetryAfter %v", e.RetryAfter)
+		}
+		// Written back, the Retry-After header and retry_after_ms are
+		// never negative (a huge value saturates instead of wrapping).
+		w := httptest.NewRecorder()
+		limited := *e
+		limited.Status = http.StatusTooManyRequests // any status http accepts
+		Write(w, &limited)
+		if ra := w.Header().Get("Retry-After"); ra != "" {
+			if secs, err := strconv.ParseInt(ra, 10, 64); err != nil || secs <= 0 {
+				t.Fatalf("Retry-After %q for %v", ra, e.RetryAfter)
+			}
+		}
+		if again := FromResponse(status, w.Body.Bytes(), w.Header()); again.RetryAfter < e.RetryAfter/time.Second*time.Second {
+			t.Fatalf("RetryAfter %v written and read back as %v", e.RetryAfter, again.RetryAfter)
 		}
 		back := FromResponse(status, e.Body(), http.Header{})
 		if back.Code != e.Code || back.Message != e.Message {
