@@ -1302,10 +1302,3 @@ func (c *call) keysQuery() (any, error) {
 	}
 	return map[string]any{"device_keys": dk, "failures": map[string]any{}}, nil
 }
-
-func (c *call) mediaConfig() (any, error) {
-	if c.s.MaxUploadSize > 0 {
-		return map[string]int64{"m.upload.size": c.s.MaxUploadSize}, nil
-	}
-	return map[string]any{}, nil
-}

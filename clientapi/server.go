@@ -59,9 +59,12 @@ type Server struct {
 	// MaxSyncTimeout caps the timeout a client may ask of /sync (0: 5
 	// minutes).
 	MaxSyncTimeout time.Duration
-	// MaxUploadSize is announced as m.upload.size by the media config
-	// endpoint (0: not announced).
+	// MaxUploadSize bounds uploads and is announced as m.upload.size by
+	// the media config endpoint (0: DefaultMaxUploadSize when Media is
+	// set; without Media and 0, not announced).
 	MaxUploadSize int64
+	// MaxMediaWait caps timeout_ms of media downloads (0: one minute).
+	MaxMediaWait time.Duration
 	// AllowRegistration enables POST /register for users (application
 	// services may always register in their namespace when Registration
 	// is set).
@@ -88,6 +91,8 @@ type Server struct {
 	Devices        Devices
 	PublishedRooms PublishedRooms
 	PushRules      PushRuleStore
+	Media          Media
+	URLPreviews    URLPreviewer
 
 	once    sync.Once
 	mux     *http.ServeMux
@@ -139,6 +144,8 @@ type route struct {
 	method string
 	auth   authMode
 	h      handlerFunc
+	// stream: the handler reads the request body itself (uploads).
+	stream bool
 }
 
 var (
@@ -166,20 +173,24 @@ func (s *Server) init() {
 		s.uia = &UIA{}
 	}
 	table := map[string]map[string]route{}
-	add := func(prefixes []string, method, path string, auth authMode, h handlerFunc) {
-		for _, p := range prefixes {
-			pat := p + path
-			if table[pat] == nil {
-				table[pat] = map[string]route{}
+	adder := func(stream bool) addFunc {
+		return func(prefixes []string, method, path string, auth authMode, h handlerFunc) {
+			for _, p := range prefixes {
+				pat := p + path
+				if table[pat] == nil {
+					table[pat] = map[string]route{}
+				}
+				table[pat][method] = route{method, auth, h, stream}
 			}
-			table[pat][method] = route{method, auth, h}
 		}
 	}
+	add := adder(false)
 	s.routes(add)
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
+	s.mediaRoutes(add, adder(true))
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {
@@ -235,7 +246,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 			c.ctx = WithIdentity(c.ctx, who)
 		}
 	}
-	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete {
+	if !rt.stream && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -252,6 +263,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	res, err := rt.h(c)
 	if err != nil {
 		WriteError(w, err)
+		return
+	}
+	if _, ok := res.(written); ok {
 		return
 	}
 	if raw, ok := res.(rawResponse); ok {
