@@ -16,6 +16,9 @@
 // is committed, so stopping the server (even with SIGKILL) loses nothing
 // that was acknowledged.
 //
+// Media (uploads, thumbnails, media fetched from other servers) is kept
+// in --media-dir, files and a SQLite index (package media).
+//
 // Application services (bridges, bots) are registered with --appservice
 // FILE (repeatable; package appservice): their as_tokens act as users of
 // their namespaces, and the events they are interested in are pushed to
@@ -56,6 +59,10 @@ type Config struct {
 	// AppServiceMinBackoff is the wait after a failed transaction to an
 	// application service (0: the library's default, 2 s); tests shorten it.
 	AppServiceMinBackoff time.Duration
+	// MediaDir holds uploaded and cached media ("": a "media" directory
+	// beside the database); MaxUploadSize bounds uploads and remote media.
+	MediaDir      string
+	MaxUploadSize int64
 }
 
 type listFlag []string
@@ -92,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Var(peerFlag(c.Peers), "peer", "NAME=HOST:PORT: reach the server NAME at this address instead of discovering it (repeatable)")
 	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
+	fs.StringVar(&c.MediaDir, "media-dir", "", "directory of uploaded and cached media (default: \"media\" beside --db)")
+	fs.Int64Var(&c.MaxUploadSize, "max-upload-size", 50<<20, "largest upload, and largest remote media fetched, in bytes")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -119,6 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		if c.TLSCert == "" && !isLoopback(host) {
 			return nil, fmt.Errorf("%s %s: plain HTTP is only allowed on loopback; give --tls-cert and --tls-key", a.flag, a.addr)
 		}
+	}
+	if c.MaxUploadSize <= 0 {
+		return nil, fmt.Errorf("--max-upload-size: want a positive number of bytes, got %d", c.MaxUploadSize)
 	}
 	switch c.OpenRegistration {
 	case "auto", "true", "false":

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/media"
 	"github.com/mxkit/mxkit/signing"
 )
 
@@ -28,6 +30,7 @@ type Homeserver struct {
 	cli   *Client
 	fed   *fedParts // nil without --federation-listen
 	as    *asParts  // nil without --appservice
+	media *media.Store
 
 	clientLn, fedLn   net.Listener
 	clientSrv, fedSrv *http.Server
@@ -70,11 +73,18 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		hs.cli.as = hs.as
 		hs.data.as = hs.as
 	}
+	if hs.media, err = openMedia(cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
+			hs.media.Close()
 			db.Close()
 			return nil, err
 		}
+		hs.fed.server.Media = hs.media
+		hs.media.SetRemote(hs.fed.client)
 	}
 	return hs, nil
 }
@@ -109,6 +119,9 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Ephemeral:         hs.data,
 		Presence:          hs.cli.presence,
 		Transactions:      hs.data,
+		Media:             hs.media,
+		URLPreviews:       hs.media,
+		MaxUploadSize:     hs.cfg.MaxUploadSize,
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
@@ -257,5 +270,17 @@ func (hs *Homeserver) Shutdown(ctx context.Context) {
 	}
 }
 
-// Close closes the database.
-func (hs *Homeserver) Close() error { return hs.db.Close() }
+// Close closes the databases.
+func (hs *Homeserver) Close() error {
+	hs.media.Close()
+	return hs.db.Close()
+}
+
+// openMedia opens the content repository of --media-dir.
+func openMedia(cfg *Config) (*media.Store, error) {
+	dir := cfg.MediaDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(cfg.DB), "media")
+	}
+	return media.Open(media.Config{Dir: dir, ServerName: cfg.ServerName, MaxSize: cfg.MaxUploadSize})
+}
