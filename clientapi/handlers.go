@@ -104,7 +104,7 @@ func (s *Server) routes(add addFunc) {
 func (c *call) versions() (any, error) {
 	v := c.s.Versions
 	if v == nil {
-		v = DefaultVersions
+		v = c.s.SupportedVersions()
 	}
 	uf := c.s.UnstableFeatures
 	if uf == nil {

@@ -16,14 +16,6 @@ import (
 	"github.com/mxkit/mxkit/roomversion"
 )
 
-// DefaultVersions are the specification versions GET /versions
-// advertises unless Server.Versions says otherwise: the r0 releases
-// older clients look for and v1.1 onwards.
-var DefaultVersions = []string{
-	"r0.5.0", "r0.6.0", "r0.6.1",
-	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
-}
-
 const (
 	defaultMaxBody        = 1 << 20
 	defaultMaxSyncTimeout = 5 * time.Minute
@@ -44,8 +36,9 @@ type Server struct {
 	BaseURL string
 	// WellKnownExtra adds keys to /.well-known/matrix/client.
 	WellKnownExtra map[string]any
-	// Versions overrides DefaultVersions; UnstableFeatures is sent as
-	// unstable_features.
+	// Versions, when not nil, is what GET /versions advertises instead
+	// of SupportedVersions (the releases all of whose endpoints are
+	// served); UnstableFeatures is sent as unstable_features.
 	Versions         []string
 	UnstableFeatures map[string]bool
 	// RoomVersions are the versions rooms may be created in (nil:
@@ -94,12 +87,16 @@ type Server struct {
 	Media          Media
 	URLPreviews    URLPreviewer
 
-	once    sync.Once
-	mux     *http.ServeMux
-	filters Filters
-	txns    Transactions
-	uia     *UIA
-	methods string
+	once  sync.Once
+	mux   *http.ServeMux
+	table map[string]map[string]route
+	// versions is SupportedVersions, computed on first use.
+	versionsOnce sync.Once
+	versions     []string
+	filters      Filters
+	txns         Transactions
+	uia          *UIA
+	methods      string
 }
 
 // ServeHTTP implements http.Handler.
@@ -191,6 +188,7 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.mediaRoutes(add, adder(true))
+	s.table = table
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {
@@ -209,6 +207,7 @@ func (s *Server) init() {
 		}
 	}
 	s.methods = strings.Join(ms, ", ")
+
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unrecognized(http.StatusNotFound))
 	})
