@@ -12,6 +12,10 @@
 // 32x32 and 96x96 crop, 320x240, 640x480 and 800x600 scale), never
 // upscaled, and kept once made.
 //
+// The deprecated unauthenticated download and thumbnail endpoints are not
+// frozen (the spec's SHOULD from v1.12): matrix-nio 0.20, the release
+// Debian ships, downloads through them only.
+//
 // Files are written to a temporary name, synced and renamed, and only
 // then recorded in the database, so a crash leaves at worst an
 // unreferenced file, never a record without its content.

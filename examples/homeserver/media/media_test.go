@@ -486,3 +486,28 @@ func FuzzOpenGraph(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoteRedirect: a remote answering with a Location is followed
+// through the address guard: refused on loopback by default, fetched
+// when private addresses are allowed.
+func TestRemoteRedirect(t *testing.T) {
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "from the CDN")
+	}))
+	defer cdn.Close()
+	remote := &fakeRemote{media: map[string]*federation.Media{"other.test/r": {Location: cdn.URL + "/r"}}}
+	req := clientapi.MediaRequest{ServerName: "other.test", MediaID: "r", AllowRemote: true}
+
+	guarded := open(t, t.TempDir(), nil)
+	guarded.SetRemote(remote)
+	if _, _, err := get(t, guarded, req); !hasStatus(err, 502, "M_UNKNOWN") {
+		t.Errorf("redirect to loopback without AllowPrivate: %v", err)
+	}
+	s := open(t, t.TempDir(), func(c *Config) { c.AllowPrivate = true })
+	s.SetRemote(remote)
+	m, data, err := get(t, s, req)
+	if err != nil || string(data) != "from the CDN" || m.ContentType != "text/plain" {
+		t.Fatalf("redirect followed: %+v %q %v", m, data, err)
+	}
+}
