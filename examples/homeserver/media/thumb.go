@@ -95,32 +95,58 @@ func (s *Store) thumbnail(ctx context.Context, serverName, mediaID string, r *re
 		return nil, err
 	}
 	defer f.Close()
-	cfg, format, err := image.DecodeConfig(f)
-	if err != nil {
-		return nil, errCannotThumbnail
-	}
-	if cfg.Width*cfg.Height > s.cfg.MaxPixels || cfg.Width <= 0 || cfg.Height <= 0 {
-		if remote {
-			return nil, tooLargeRemote()
-		}
+	data, ct, ok, err := renderThumbnail(f, tw, th, t.Method, s.cfg.MaxPixels)
+	switch {
+	case errors.Is(err, errTooManyPixels) && remote:
+		return nil, tooLargeRemote()
+	case errors.Is(err, errTooManyPixels):
 		return nil, clientapi.NewError(http.StatusRequestEntityTooLarge, clientapi.CodeTooLarge, "image is too large to thumbnail")
-	}
-	srcRect, w, h, ok := plan(cfg.Width, cfg.Height, tw, th, t.Method)
-	if !ok {
+	case err != nil:
+		return nil, err
+	case !ok:
 		return s.open(r.path, r.contentType, "")
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	rel, size, err := s.writeFile(bytes.NewReader(data))
+	if err != nil {
 		return nil, err
+	}
+	if err := s.recordThumbnail(ctx, serverName, mediaID, tw, th, t.Method, ct, size, rel); err != nil {
+		return nil, err
+	}
+	return s.cachedThumbnailOrErr(ctx, serverName, mediaID, tw, th, t.Method)
+}
+
+// errTooManyPixels: the image is above Config.MaxPixels.
+var errTooManyPixels = errors.New("image has too many pixels to thumbnail")
+
+// renderThumbnail makes the thumbnail of the image in f for a target of
+// tw×th: PNG or JPEG (JPEG for JPEG sources). ok is false when the
+// original is to be served instead. The image's size is read from its
+// header first, and one above maxPixels is refused before decoding.
+func renderThumbnail(f io.ReadSeeker, tw, th int, method string, maxPixels int) (data []byte, ct string, ok bool, err error) {
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, "", false, errCannotThumbnail
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxPixels/cfg.Height {
+		return nil, "", false, errTooManyPixels
+	}
+	srcRect, w, h, ok := plan(cfg.Width, cfg.Height, tw, th, method)
+	if !ok {
+		return nil, "", false, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, "", false, err
 	}
 	src, _, err := image.Decode(f)
 	if err != nil {
-		return nil, errCannotThumbnail
+		return nil, "", false, errCannotThumbnail
 	}
 	srcRect = srcRect.Add(src.Bounds().Min)
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.CatmullRom.Scale(dst, dst.Bounds(), src, srcRect, draw.Src, nil)
 	var buf bytes.Buffer
-	ct := "image/png"
+	ct = "image/png"
 	if format == "jpeg" {
 		// Photographs stay JPEG (smaller); everything else is PNG,
 		// which keeps transparency.
@@ -130,16 +156,9 @@ func (s *Store) thumbnail(ctx context.Context, serverName, mediaID string, r *re
 		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, dst)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", false, err
 	}
-	rel, size, err := s.writeFile(&buf)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.recordThumbnail(ctx, serverName, mediaID, tw, th, t.Method, ct, size, rel); err != nil {
-		return nil, err
-	}
-	return s.cachedThumbnailOrErr(ctx, serverName, mediaID, tw, th, t.Method)
+	return buf.Bytes(), ct, true, nil
 }
 
 func (s *Store) recordThumbnail(ctx context.Context, serverName, mediaID string, w, h int, method, ct string, size int64, rel string) error {
