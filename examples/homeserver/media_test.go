@@ -25,6 +25,17 @@ func TestFederationMediaNio(t *testing.T) {
 	runClient(t, 90*time.Second, ".", systemPython, filepath.Join("clients", "nio", "media.py"), p.a.hs.ClientURL(), p.b.hs.ClientURL())
 }
 
+// TestFederationMediaJS: a matrix-js-sdk user of one server uploads an
+// image (uploadContent); a user of the other downloads it and a
+// thumbnail through the authenticated endpoints the SDK builds
+// (mxcUrlToHttp with useAuthentication).
+func TestFederationMediaJS(t *testing.T) {
+	t.Parallel()
+	requireJS(t)
+	p := startPair(t)
+	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "media.mjs", p.a.hs.ClientURL(), p.b.hs.ClientURL())
+}
+
 // TestFederationMediaAuthenticated: the authenticated endpoints across
 // federation, with the headers the spec asks for; the second download is
 // served from b's cache.
