@@ -7,7 +7,9 @@
 //
 // Remote media is fetched over federation (GET
 // /_matrix/federation/v1/media/download and thumbnail) and kept: the
-// first request fetches, later ones are served from the cache.
+// first request fetches, later ones are served from the cache, which is
+// bounded in bytes (the media fetched longest ago goes first). Each
+// user's uploads are bounded in total bytes.
 // Thumbnails are made at the sizes the spec recommends ("Thumbnails":
 // 32x32 and 96x96 crop, 320x240, 640x480 and 800x600 scale), never
 // upscaled, and kept once made.
@@ -65,6 +67,16 @@ type Config struct {
 	// IDs still waiting (0: 10).
 	UnusedExpiry time.Duration
 	MaxPending   int
+	// MaxUserBytes bounds the total size of one user's uploads (0: 1
+	// GiB); an upload past it is 403 M_FORBIDDEN ("Homeservers should
+	// limit the number and total size of media that can be uploaded by
+	// clients").
+	MaxUserBytes int64
+	// MaxRemoteCache bounds the bytes of remote media kept (0: 1 GiB):
+	// past it the media fetched longest ago is dropped, with its
+	// thumbnails, and fetched again when asked for ("Homeservers should
+	// restrict the number and size of remote files that it caches").
+	MaxRemoteCache int64
 	// AllowPrivate lets URL previews and media redirects reach loopback
 	// and private addresses (tests only).
 	AllowPrivate bool
@@ -123,6 +135,12 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 10
+	}
+	if cfg.MaxUserBytes <= 0 {
+		cfg.MaxUserBytes = 1 << 30
+	}
+	if cfg.MaxRemoteCache <= 0 {
+		cfg.MaxRemoteCache = 1 << 30
 	}
 	for _, d := range []string{"files", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o700); err != nil {
@@ -242,6 +260,10 @@ func (s *Store) UploadMedia(ctx context.Context, who clientapi.Identity, mediaID
 	if err != nil {
 		return "", err
 	}
+	if err := s.checkQuota(ctx, who, size); err != nil {
+		s.removeFile(rel)
+		return "", err
+	}
 	now := time.Now().UnixMilli()
 	if mediaID == "" {
 		mediaID = newMediaID()
@@ -269,6 +291,22 @@ func (s *Store) UploadMedia(ctx context.Context, who clientapi.Identity, mediaID
 	}
 	s.wake(key(s.cfg.ServerName, mediaID))
 	return mediaID, nil
+}
+
+// checkQuota refuses an upload of size that would take the user past
+// MaxUserBytes. Two concurrent uploads may both pass: the bound is a
+// guard against abuse, not an accounting.
+func (s *Store) checkQuota(ctx context.Context, who clientapi.Identity, size int64) error {
+	var used int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM media WHERE server_name=? AND owner=?`,
+		s.cfg.ServerName, who.UserID).Scan(&used)
+	if err != nil {
+		return err
+	}
+	if used+size > s.cfg.MaxUserBytes {
+		return clientapi.Forbidden("media quota exceeded")
+	}
+	return nil
 }
 
 // checkPending says why an ID from create cannot take content.
@@ -452,7 +490,60 @@ func (s *Store) remoteMedia(ctx context.Context, serverName, mediaID string, all
 		s.removeFile(rel)
 		return cur, nil
 	}
+	if err := s.evictRemote(ctx, serverName, mediaID); err != nil {
+		return nil, err
+	}
 	return rec, nil
+}
+
+// evictRemote drops the remote media fetched longest ago (never keep,
+// the one just fetched) until the cache is within MaxRemoteCache. A
+// file being served while it is dropped stays readable through its open
+// descriptor.
+func (s *Store) evictRemote(ctx context.Context, keepServer, keepID string) error {
+	var total int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM media WHERE server_name<>?`, s.cfg.ServerName).Scan(&total); err != nil {
+		return err
+	}
+	for total > s.cfg.MaxRemoteCache {
+		var server, id, rel string
+		var size int64
+		err := s.db.QueryRowContext(ctx, `SELECT server_name, media_id, path, size FROM media
+			WHERE server_name<>? AND NOT (server_name=? AND media_id=?) ORDER BY created_ts, rowid LIMIT 1`,
+			s.cfg.ServerName, keepServer, keepID).Scan(&server, &id, &rel, &size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		thumbs, err := s.db.QueryContext(ctx, `SELECT path FROM thumbnails WHERE server_name=? AND media_id=?`, server, id)
+		if err != nil {
+			return err
+		}
+		var paths []string
+		for thumbs.Next() {
+			var p string
+			if thumbs.Scan(&p) == nil {
+				paths = append(paths, p)
+			}
+		}
+		thumbs.Close()
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM thumbnails WHERE server_name=? AND media_id=?`, server, id); err != nil {
+			return err
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM media WHERE server_name=? AND media_id=?`, server, id); err != nil {
+			return err
+		}
+		// Rows first: a crash in between leaves unreferenced files,
+		// never a record without its file.
+		s.removeFile(rel)
+		for _, p := range paths {
+			s.removeFile(p)
+		}
+		total -= size
+	}
+	return nil
 }
 
 // followLocation returns the content of a federation media answer,

@@ -143,7 +143,10 @@ func TestThumbnails(t *testing.T) {
 		{"crop 32", pngID, 32, 32, "crop", 32, 32, "image/png"},
 		// 50x50 crop: not a spec size; 96x96 is the next one up.
 		{"crop 50 gives 96", pngID, 50, 50, "crop", 96, 96, "image/png"},
-		// Scale 320x240 keeps the 2:1 aspect inside the box.
+		// Scale 320x240 keeps the 2:1 aspect inside the box: one side
+		// is smaller than asked, as the spec's description of "scale"
+		// ("either the width or the height is smaller than the
+		// requested size") and the reference server have it.
 		{"scale 320x240", pngID, 320, 240, "scale", 320, 160, "image/png"},
 		{"scale 100x100 gives 320x240's", pngID, 100, 100, "scale", 320, 160, "image/png"},
 		{"scale 800x600", pngID, 700, 500, "scale", 800, 400, "image/png"},
@@ -509,5 +512,72 @@ func TestRemoteRedirect(t *testing.T) {
 	m, data, err := get(t, s, req)
 	if err != nil || string(data) != "from the CDN" || m.ContentType != "text/plain" {
 		t.Fatalf("redirect followed: %+v %q %v", m, data, err)
+	}
+}
+
+// TestRemoteCacheBound: past MaxRemoteCache the media fetched longest
+// ago is dropped (and its thumbnails), then fetched again on request.
+func TestRemoteCacheBound(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(c *Config) { c.MaxRemoteCache = 250 })
+	remote := &fakeRemote{media: map[string]*federation.Media{}}
+	for _, id := range []string{"m1", "m2", "m3"} {
+		remote.media["other.test/"+id] = &federation.Media{ContentType: "text/plain", Body: bytes.Repeat([]byte(id[1:]), 100)}
+	}
+	s.SetRemote(remote)
+	// A local upload does not count.
+	upload(t, s, "text/plain", "", bytes.Repeat([]byte("L"), 1000))
+	fetch := func(id string) {
+		t.Helper()
+		if _, data, err := get(t, s, clientapi.MediaRequest{ServerName: "other.test", MediaID: id, AllowRemote: true}); err != nil || len(data) != 100 {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	fetch("m1")
+	time.Sleep(2 * time.Millisecond)
+	fetch("m2")
+	time.Sleep(2 * time.Millisecond)
+	fetch("m3") // 300 bytes: m1 goes
+	var ids []string
+	rows, _ := s.db.Query(`SELECT media_id FROM media WHERE server_name='other.test' ORDER BY media_id`)
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if strings.Join(ids, ",") != "m2,m3" {
+		t.Fatalf("cached after the bound: %v", ids)
+	}
+	calls := remote.calls.Load()
+	fetch("m2")
+	if remote.calls.Load() != calls {
+		t.Errorf("m2 fetched again while cached")
+	}
+	fetch("m1")
+	if remote.calls.Load() != calls+1 {
+		t.Errorf("m1 not fetched again after eviction")
+	}
+	files := 0
+	filepath.Walk(filepath.Join(dir, "files"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != 3 { // the local upload and two remote media
+		t.Errorf("%d files on disk, want 3", files)
+	}
+}
+
+func TestUserQuota(t *testing.T) {
+	s := open(t, t.TempDir(), func(c *Config) { c.MaxUserBytes = 100 })
+	upload(t, s, "text/plain", "", bytes.Repeat([]byte("a"), 60))
+	if _, err := s.UploadMedia(context.Background(), alice, "", clientapi.MediaUpload{Body: bytes.NewReader(make([]byte, 41))}); !hasStatus(err, 403, "M_FORBIDDEN") {
+		t.Fatalf("over quota: %v", err)
+	}
+	upload(t, s, "text/plain", "", bytes.Repeat([]byte("b"), 40)) // exactly at the quota
+	if _, err := s.UploadMedia(context.Background(), bob, "", clientapi.MediaUpload{Body: bytes.NewReader(make([]byte, 90))}); err != nil {
+		t.Fatalf("another user's quota: %v", err)
 	}
 }
