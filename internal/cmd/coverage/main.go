@@ -76,10 +76,10 @@ func generate(root string) ([]byte, error) {
 	}
 	m := specendpoints.NewMatcher(routes)
 	var rows []row
+	// Every endpoint of every release, removed ones too, so that the
+	// table of releases judges each release on its own endpoints.
 	for _, e := range specendpoints.All() {
-		if e.Current() {
-			rows = append(rows, row{Endpoint: e, routed: m.Serves(e)})
-		}
+		rows = append(rows, row{Endpoint: e, routed: m.Serves(e)})
 	}
 	served, versions, err := probeHomeserver(root, rows)
 	if err != nil {
@@ -250,8 +250,15 @@ func (p *prober) served(e specendpoints.Endpoint) (bool, error) {
 	return answer.Errcode != "M_UNRECOGNIZED", nil
 }
 
-// render writes the markdown.
-func render(rows []row, versions []string) []byte {
+// render writes the markdown: the releases from all rows, the rest from
+// those of the newest release.
+func render(all []row, versions []string) []byte {
+	var rows []row
+	for _, r := range all {
+		if r.Current() {
+			rows = append(rows, r)
+		}
+	}
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	routed, served := 0, 0
@@ -279,19 +286,13 @@ func render(rows []row, versions []string) []byte {
 	w("only when all of its endpoints are served (`clientapi.Server.SupportedVersions`).\n\n")
 
 	w("## Releases\n\n| release | endpoints | not routed | not served by the homeserver |\n|---|---:|---:|---:|\n")
-	all := specendpoints.All()
-	status := map[string]row{}
-	for _, r := range rows {
-		status[r.Method+" "+r.Path] = r
-	}
 	for _, rel := range specendpoints.Releases() {
 		n, nr, ns := 0, 0, 0
-		for _, e := range all {
-			if !e.In(rel) {
+		for _, r := range all {
+			if !r.In(rel) {
 				continue
 			}
 			n++
-			r := status[e.Method+" "+e.Path] // zero (not served) for removed ones
 			if !r.routed {
 				nr++
 			}
@@ -301,7 +302,7 @@ func render(rows []row, versions []string) []byte {
 		}
 		w("| %s | %d | %d | %d |\n", rel, n, nr, ns)
 	}
-	w("\nEndpoints removed before %s count as not served in the releases that had them.\n\n", specendpoints.Latest())
+	w("\nEach release is judged on its own endpoints, those removed since included.\n\n")
 
 	w("## Modules\n\n| module (OpenAPI file) | endpoints | clientapi routes | homeserver serves |\n|---|---:|---:|---:|\n")
 	modules := map[string][]row{}
