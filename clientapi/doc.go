@@ -20,6 +20,8 @@
 //	Devices        device list, rename, delete (with a password UIA stage)
 //	PublishedRooms published room directory (publicRooms, directory/list/room)
 //	PushRules      a user's push rule changes (default: the spec's rules, read-only)
+//	Media          the content repository: upload, create, download, thumbnails
+//	URLPreviews    GET media/preview_url
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an
@@ -104,6 +106,25 @@
 // answer is empty waits in Syncer.Wait until there is news, the timeout
 // passes (then the empty answer is sent) or the client goes away.
 //
+// # Content repository
+//
+// The Media backend serves content/client-server-api/modules/content_repo.md:
+// the authenticated /_matrix/client/v1/media endpoints (download, download
+// with a file name, thumbnail, preview_url, config), the legacy
+// /_matrix/media/v3 (and r0) ones (upload, PUT upload of an ID from POST
+// /_matrix/media/v1/create, and the deprecated unauthenticated download
+// and thumbnail), with MemoryMedia as its in-memory version. Uploads are
+// streamed to the backend through a reader bounded by MaxUploadSize (413
+// M_TOO_LARGE past it, also announced as m.upload.size). Server names and
+// media IDs (A-Za-z0-9_- only) are checked before a backend sees them
+// ("Security considerations"). Content is served with the Content-Type it
+// was uploaded with (application/octet-stream when none), a
+// Content-Disposition of inline only for the types of "Serving inline
+// content" and attachment otherwise, the file name encoded per RFC 6266
+// (RFC 5987 filename* for names beyond printable ASCII), and the
+// Content-Security-Policy and Cross-Origin-Resource-Policy headers the
+// module recommends.
+//
 // # Start-up stubs
 //
 // Clients call some endpoints on start-up that a server without end-to-end
@@ -112,7 +133,8 @@
 // room_keys/version (404 M_NOT_FOUND), voip/turnServer ({}, as the
 // reference server answers without TURN), thirdparty/protocols ({}),
 // presence (offline without a Presence backend), user directory search
-// (nobody without a UserDirectory), media config, and push rules (the
+// (nobody without a UserDirectory), media config (m.upload.size when a limit
+// is known), and push rules (the
 // "Predefined Rules" of content/client-server-api/modules/push.md, built
 // by DefaultPushRules and merged with a user's changes by
 // EffectivePushRules). An embedder with real implementations mounts its

@@ -104,7 +104,7 @@ func (s *Server) routes(add addFunc) {
 func (c *call) versions() (any, error) {
 	v := c.s.Versions
 	if v == nil {
-		v = DefaultVersions
+		v = c.s.SupportedVersions()
 	}
 	uf := c.s.UnstableFeatures
 	if uf == nil {
@@ -1301,11 +1301,4 @@ func (c *call) keysQuery() (any, error) {
 		dk[u] = map[string]any{}
 	}
 	return map[string]any{"device_keys": dk, "failures": map[string]any{}}, nil
-}
-
-func (c *call) mediaConfig() (any, error) {
-	if c.s.MaxUploadSize > 0 {
-		return map[string]int64{"m.upload.size": c.s.MaxUploadSize}, nil
-	}
-	return map[string]any{}, nil
 }

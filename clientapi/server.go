@@ -17,14 +17,6 @@ import (
 	"github.com/mxkit/mxkit/roomversion"
 )
 
-// DefaultVersions are the specification versions GET /versions
-// advertises unless Server.Versions says otherwise: the r0 releases
-// older clients look for and v1.1 onwards.
-var DefaultVersions = []string{
-	"r0.5.0", "r0.6.0", "r0.6.1",
-	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12",
-}
-
 const (
 	defaultMaxBody        = 1 << 20
 	defaultMaxSyncTimeout = 5 * time.Minute
@@ -45,8 +37,9 @@ type Server struct {
 	BaseURL string
 	// WellKnownExtra adds keys to /.well-known/matrix/client.
 	WellKnownExtra map[string]any
-	// Versions overrides DefaultVersions; UnstableFeatures is sent as
-	// unstable_features.
+	// Versions, when not nil, is what GET /versions advertises instead
+	// of SupportedVersions (the releases all of whose endpoints are
+	// served); UnstableFeatures is sent as unstable_features.
 	Versions         []string
 	UnstableFeatures map[string]bool
 	// RoomVersions are the versions rooms may be created in (nil:
@@ -60,9 +53,12 @@ type Server struct {
 	// MaxSyncTimeout caps the timeout a client may ask of /sync (0: 5
 	// minutes).
 	MaxSyncTimeout time.Duration
-	// MaxUploadSize is announced as m.upload.size by the media config
-	// endpoint (0: not announced).
+	// MaxUploadSize bounds uploads and is announced as m.upload.size by
+	// the media config endpoint (0: DefaultMaxUploadSize when Media is
+	// set; without Media and 0, not announced).
 	MaxUploadSize int64
+	// MaxMediaWait caps timeout_ms of media downloads (0: one minute).
+	MaxMediaWait time.Duration
 	// AllowRegistration enables POST /register for users (application
 	// services may always register in their namespace when Registration
 	// is set).
@@ -98,14 +94,20 @@ type Server struct {
 	Timestamps     Timestamps
 	Summaries      RoomSummaries
 	// Support is served at /.well-known/matrix/support (nil: 404).
-	Support *Support
+	Support     *Support
+	Media       Media
+	URLPreviews URLPreviewer
 
-	once    sync.Once
-	mux     *http.ServeMux
-	filters Filters
-	txns    Transactions
-	uia     *UIA
-	methods string
+	once  sync.Once
+	mux   *http.ServeMux
+	table map[string]map[string]route
+	// versions is SupportedVersions, computed on first use.
+	versionsOnce sync.Once
+	versions     []string
+	filters      Filters
+	txns         Transactions
+	uia          *UIA
+	methods      string
 }
 
 // ServeHTTP implements http.Handler.
@@ -150,6 +152,8 @@ type route struct {
 	method string
 	auth   authMode
 	h      handlerFunc
+	// stream: the handler reads the request body itself (uploads).
+	stream bool
 }
 
 var (
@@ -177,21 +181,26 @@ func (s *Server) init() {
 		s.uia = &UIA{}
 	}
 	table := map[string]map[string]route{}
-	add := func(prefixes []string, method, path string, auth authMode, h handlerFunc) {
-		for _, p := range prefixes {
-			pat := p + path
-			if table[pat] == nil {
-				table[pat] = map[string]route{}
+	adder := func(stream bool) addFunc {
+		return func(prefixes []string, method, path string, auth authMode, h handlerFunc) {
+			for _, p := range prefixes {
+				pat := p + path
+				if table[pat] == nil {
+					table[pat] = map[string]route{}
+				}
+				table[pat][method] = route{method, auth, h, stream}
 			}
-			table[pat][method] = route{method, auth, h}
 		}
 	}
+	add := adder(false)
 	s.routes(add)
 	s.deviceRoutes(add)
 	s.publicRoomRoutes(add)
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.mediaRoutes(add, adder(true))
+	s.table = table
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}
 	for pat, byMethod := range table {
@@ -210,6 +219,7 @@ func (s *Server) init() {
 		}
 	}
 	s.methods = strings.Join(ms, ", ")
+
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unrecognized(http.StatusNotFound))
 	})
@@ -247,7 +257,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 			c.ctx = WithIdentity(c.ctx, who)
 		}
 	}
-	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete {
+	if !rt.stream && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -264,6 +274,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 	res, err := rt.h(c)
 	if err != nil {
 		WriteError(w, err)
+		return
+	}
+	if _, ok := res.(written); ok {
 		return
 	}
 	if raw, ok := res.(rawResponse); ok {

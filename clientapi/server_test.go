@@ -61,7 +61,10 @@ func TestEndpoints(t *testing.T) {
 	}{
 		// Discovery.
 		{name: "versions", method: "GET", path: "/_matrix/client/versions", status: 200, check: func(t *testing.T, _ *fake, r result) {
-			if !strings.Contains(r.raw, `"v1.1"`) || !strings.Contains(r.raw, `"unstable_features":{}`) {
+			// Only releases all of whose endpoints are served are
+			// advertised (versions_test.go); the adapter does not route
+			// the v1.1 endpoints of third-party identifiers, so none is.
+			if !strings.Contains(r.raw, `"versions":[]`) || !strings.Contains(r.raw, `"unstable_features":{}`) {
 				t.Errorf("versions: %s", r.raw)
 			}
 		}},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/internal/mediahdr"
 	"github.com/mxkit/mxkit/internal/mxerr"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
@@ -721,6 +722,9 @@ type Media struct {
 	// redirects to a URL for it.
 	Body     []byte
 	Location string
+	// FileName is the file name of the content part's
+	// Content-Disposition ("" for none).
+	FileName string
 	// Metadata is the JSON part of the response (currently {}).
 	Metadata json.RawMessage
 }
@@ -747,12 +751,22 @@ func (c *Client) media(ctx context.Context, dest, path string, q url.Values) (*M
 	if err != nil {
 		return nil, err
 	}
-	mt, params, err := mime.ParseMediaType(hdr.Get("Content-Type"))
+	return ParseMediaResponse(hdr.Get("Content-Type"), data)
+}
+
+// ParseMediaResponse reads the multipart/mixed answer of the federation
+// media endpoints (data/api/server-server/content_repository.yaml): a
+// first part of JSON metadata, then a part with the content (its
+// Content-Type, and its file name from Content-Disposition) or with a
+// Location header. Parts after the second are ignored. Anything else is
+// an error wrapping ErrResponse.
+func ParseMediaResponse(contentType string, body []byte) (*Media, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
-		return nil, badResponse("media: Content-Type %q is not multipart", hdr.Get("Content-Type"))
+		return nil, badResponse("media: Content-Type %q is not multipart", contentType)
 	}
-	mr := multipart.NewReader(bytes.NewReader(data), params["boundary"])
-	meta, err := mr.NextPart()
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	meta, err := mr.NextRawPart()
 	if err != nil {
 		return nil, badResponse("media: metadata part: %v", err)
 	}
@@ -760,15 +774,22 @@ func (c *Client) media(ctx context.Context, dest, path string, q url.Values) (*M
 	if m.Metadata, err = io.ReadAll(meta); err != nil || !json.Valid(m.Metadata) {
 		return nil, badResponse("media: metadata part is not JSON")
 	}
-	part, err := mr.NextPart()
+	// NextRawPart: the content is kept as sent (NextPart would undo a
+	// quoted-printable transfer encoding, which the spec does not use).
+	part, err := mr.NextRawPart()
 	if err != nil {
 		return nil, badResponse("media: content part: %v", err)
 	}
 	if loc := part.Header.Get("Location"); loc != "" {
+		u, err := url.Parse(loc)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, badResponse("media: Location %q is not an http(s) URL", loc)
+		}
 		m.Location = loc
 		return m, nil
 	}
 	m.ContentType = part.Header.Get("Content-Type")
+	m.FileName = mediahdr.Filename(part.Header.Get("Content-Disposition"))
 	if m.Body, err = io.ReadAll(part); err != nil {
 		return nil, badResponse("media: content part: %v", err)
 	}

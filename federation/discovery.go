@@ -583,6 +583,18 @@ func (r *Resolver) checkAddr(addr string) error {
 	return checkIP(ip)
 }
 
+// DialContext connects to addr (host:port; the host a name or an IP
+// address) under the Resolver's address policy: unless AllowPrivate,
+// loopback, private, link-local and other special-purpose addresses are
+// refused with a *ForbiddenAddressError, checked on the address actually
+// connected to. It fits http.Transport's DialContext for requests made on
+// behalf of users to URLs they choose (URL previews, media redirects),
+// where the same server-side request forgery rules apply as to
+// federation.
+func (r *Resolver) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return r.dial(ctx, network, addr, false)
+}
+
 // dial connects to addr, resolving a host name with LookupIPAddr, and
 // refuses, unless allowAny or AllowPrivate, the addresses checkIP refuses.
 // The check is made on the address actually connected to (net.Dialer's

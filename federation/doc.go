@@ -86,6 +86,8 @@
 // Resolver.AllowPrivate lifts this; Resolver.Static maps names to fixed
 // addresses for tests, examples and private deployments. DNS lookups and
 // the well-known transport are fields, so tests run offline.
+// Resolver.DialContext is the same guard for any other outgoing request a
+// server makes on behalf of others (URL previews, media redirects).
 //
 // NewTransport returns an http.RoundTripper for URLs whose host is a server
 // name ("matrix-federation://example.org/_matrix/..."): it resolves the name,
@@ -121,7 +123,9 @@
 // devices and keys, media, version). It signs each request with
 // SignRequest, reaches servers through the Transport, bounds time and
 // response size, parses returned PDUs for the room version, and returns a
-// remote error as *Error with its errcode.
+// remote error as *Error with its errcode. Media answers (multipart/mixed:
+// a JSON part, then the content with its Content-Type and file name, or a
+// Location) are read by ParseMediaResponse.
 //
 // # Server and the receive pipeline
 //

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/mxkit/mxkit/internal/mediahdr"
 	"github.com/mxkit/mxkit/internal/mxerr"
 )
 
@@ -73,11 +74,16 @@ func (s *Server) handleMediaThumbnail(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveMedia answers with multipart/mixed: the metadata object ({}) then the
-// content, or a Location header for a redirect
-// (data/api/server-server/content_repository.yaml).
+// content with its Content-Type and Content-Disposition (the file name it
+// was uploaded with; thumbnails inline), or a Location header for a
+// redirect (data/api/server-server/content_repository.yaml).
 func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, t *ThumbnailRequest) {
 	if s.Media == nil {
 		mxerr.Write(w, errUnrecognized)
+		return
+	}
+	if !mediahdr.ValidMediaID(r.PathValue("mediaId")) {
+		fail(w, badRequest(mxerr.InvalidParam, "media ID must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -"))
 		return
 	}
 	m, err := s.Media.Media(r.Context(), r.PathValue("mediaId"), t)
@@ -98,11 +104,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, t *Thumbnail
 		h.Set("Location", m.Location)
 		mw.CreatePart(h)
 	} else {
-		ct := m.ContentType
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
+		ct := mediahdr.ContentType(m.ContentType)
 		h.Set("Content-Type", ct)
+		name := m.FileName
+		if t != nil {
+			name = ""
+		}
+		h.Set("Content-Disposition", mediahdr.Disposition(ct, name))
 		p, _ := mw.CreatePart(h)
 		p.Write(m.Body)
 	}

@@ -16,6 +16,9 @@
 // is committed, so stopping the server (even with SIGKILL) loses nothing
 // that was acknowledged.
 //
+// Media (uploads, thumbnails, media fetched from other servers) is kept
+// in --media-dir, files and a SQLite index (package media).
+//
 // Application services (bridges, bots) are registered with --appservice
 // FILE (repeatable; package appservice): their as_tokens act as users of
 // their namespaces, and the events they are interested in are pushed to
@@ -73,6 +76,10 @@ type Config struct {
 	// DefaultRoomVersion is the version of new rooms whose creator names
 	// none ("": the library's default).
 	DefaultRoomVersion string
+	// MediaDir holds uploaded and cached media ("": a "media" directory
+	// beside the database); MaxUploadSize bounds uploads and remote media.
+	MediaDir      string
+	MaxUploadSize int64
 }
 
 type listFlag []string
@@ -137,6 +144,8 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.DefaultRoomVersion, "default-room-version", roomversion.Default().ID, "the room version of new rooms whose creator names none")
 	fs.Var(peerFlag(c.Peers), "peer", "NAME=HOST:PORT: reach the server NAME at this address instead of discovering it (repeatable)")
 	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
+	fs.StringVar(&c.MediaDir, "media-dir", "", "directory of uploaded and cached media (default: \"media\" beside --db)")
+	fs.Int64Var(&c.MaxUploadSize, "max-upload-size", 50<<20, "largest upload, and largest remote media fetched, in bytes")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	supportPage := fs.String("support-page", "", "URL of the server's support page, for /.well-known/matrix/support")
 	var adminContacts listFlag
@@ -195,6 +204,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	if _, ok := roomversion.Standard().Lookup(c.DefaultRoomVersion); !ok {
 		return nil, fmt.Errorf("--default-room-version: unknown room version %q", c.DefaultRoomVersion)
+	}
+	if c.MaxUploadSize <= 0 {
+		return nil, fmt.Errorf("--max-upload-size: want a positive number of bytes, got %d", c.MaxUploadSize)
 	}
 	return c, nil
 }

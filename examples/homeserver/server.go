@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/media"
 	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/push"
@@ -37,6 +39,7 @@ type Homeserver struct {
 	// stopPush ends the push worker; pushDone is closed when it has.
 	stopPush func()
 	pushDone chan struct{}
+	media    *media.Store
 
 	clientLn, fedLn   net.Listener
 	clientSrv, fedSrv *http.Server
@@ -86,11 +89,18 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
 	hs.openid = &clientapi.MemoryOpenID{}
+	if hs.media, err = openMedia(cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if cfg.FederationListen != "" || len(cfg.Peers) > 0 {
 		if hs.fed, err = newFederation(hs); err != nil {
+			hs.media.Close()
 			db.Close()
 			return nil, err
 		}
+		hs.fed.server.Media = hs.media
+		hs.media.SetRemote(hs.fed.client)
 	}
 	return hs, nil
 }
@@ -136,6 +146,9 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
+		Media:             hs.media,
+		URLPreviews:       hs.media,
+		MaxUploadSize:     hs.cfg.MaxUploadSize,
 	}
 	// Rooms created without a room_version get --default-room-version.
 	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
@@ -326,5 +339,17 @@ func (hs *Homeserver) Shutdown(ctx context.Context) {
 	}
 }
 
-// Close closes the database.
-func (hs *Homeserver) Close() error { return hs.db.Close() }
+// Close closes the databases.
+func (hs *Homeserver) Close() error {
+	hs.media.Close()
+	return hs.db.Close()
+}
+
+// openMedia opens the content repository of --media-dir.
+func openMedia(cfg *Config) (*media.Store, error) {
+	dir := cfg.MediaDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(cfg.DB), "media")
+	}
+	return media.Open(media.Config{Dir: dir, ServerName: cfg.ServerName, MaxSize: cfg.MaxUploadSize})
+}
