@@ -29,6 +29,8 @@ type Accounts struct {
 	name string
 	db   *Store
 	as   *asParts // nil without application services
+	// remote answers for other servers' users (nil without federation).
+	remote *remoteProfiles
 }
 
 var (
@@ -296,6 +298,9 @@ func (a *Accounts) checkNamespace(ctx context.Context, userID, appService string
 
 // Profile implements clientapi.Profile.
 func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, error) {
+	if a.remote != nil && serverOf(userID) != a.name {
+		return a.remote.get(ctx, userID)
+	}
 	var n int
 	if err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
 		return nil, err

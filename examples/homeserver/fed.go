@@ -82,6 +82,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		return nil, fmt.Errorf("outbound queue: %w", err)
 	}
 	hs.cli.join = f.join
+	hs.acct.remote = newRemoteProfiles(client)
 	hs.data.sendEDU = func(ctx context.Context, roomID string, edu federation.EDU) {
 		if servers := hs.rooms.serversIn(ctx, roomID, nil); len(servers) > 0 {
 			f.out.enqueueEDU(edu, servers)
