@@ -121,6 +121,11 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 			return roomID, err
 		}
 	}
+	if plan.Public {
+		if err := c.setPublished(ctx, roomID, true); err != nil {
+			return roomID, err
+		}
+	}
 	return roomID, nil
 }
 

@@ -74,6 +74,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		EDUs:       &edus{hs: hs},
 		Outside:    outsideRooms{hs: hs},
 		OpenID:     hs.openid,
+		Directory:  directory{hs.cli},
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
