@@ -1218,6 +1218,12 @@ func (c *call) getPresence() (any, error) {
 	return c.s.Presence.Presence(c.ctx, userID)
 }
 
+// MaxStatusMsgBytes bounds a presence status message. The spec sets no
+// limit; a status is stored and sent to everyone who shares a room with
+// the user, so it is kept short (the reference server's display names are
+// bounded likewise).
+const MaxStatusMsgBytes = 1024
+
 func (c *call) putPresence() (any, error) {
 	if err := c.selfParam("userId", "set presence"); err != nil {
 		return nil, err
@@ -1232,6 +1238,9 @@ func (c *call) putPresence() (any, error) {
 		return nil, MissingParam("presence is required")
 	default:
 		return nil, InvalidParam("presence must be online, offline or unavailable")
+	}
+	if len(b.StatusMsg) > MaxStatusMsgBytes {
+		return nil, InvalidParam(fmt.Sprintf("status_msg is longer than %d bytes", MaxStatusMsgBytes))
 	}
 	if c.s.Presence == nil {
 		return struct{}{}, nil

@@ -136,3 +136,18 @@ func TestSummaryVisible(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceStatusMsgLimit: a status message over MaxStatusMsgBytes is
+// refused; one at the limit is taken.
+func TestPresenceStatusMsgLimit(t *testing.T) {
+	_, s, _ := setup(t)
+	path := "/_matrix/client/v3/presence/@alice:example.org/status"
+	at := `{"presence":"online","status_msg":"` + strings.Repeat("x", MaxStatusMsgBytes) + `"}`
+	over := `{"presence":"online","status_msg":"` + strings.Repeat("x", MaxStatusMsgBytes+1) + `"}`
+	if r := do(t, s, "PUT", path, "tok_alice", at); r.status != 200 {
+		t.Fatalf("at the limit: %d %s", r.status, r.raw)
+	}
+	if r := do(t, s, "PUT", path, "tok_alice", over); r.status != 400 || r.body["errcode"] != "M_INVALID_PARAM" {
+		t.Fatalf("over the limit: %d %s", r.status, r.raw)
+	}
+}

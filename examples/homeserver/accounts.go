@@ -3,14 +3,21 @@ package main
 import (
 	"context"
 	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
@@ -22,6 +29,8 @@ type Accounts struct {
 	name string
 	db   *Store
 	as   *asParts // nil without application services
+	// remote answers for other servers' users (nil without federation).
+	remote *remoteProfiles
 }
 
 var (
@@ -30,24 +39,81 @@ var (
 	_ clientapi.Registration = (*Accounts)(nil)
 )
 
-// Passwords are stored as PBKDF2-SHA256 ("pbkdf2$<iterations>$<salt>$<key>").
-const pbkdf2Iterations = 60000
+// Passwords are stored as argon2id (RFC 9106) in the PHC string format,
+// "$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<key>" (unpadded
+// standard Base64), with OWASP's recommended parameters (m=19 MiB, t=2,
+// p=1). Hashes of an earlier scheme or other parameters (PBKDF2-SHA256,
+// "pbkdf2$60000$<salt>$<key>", written before) are checked as they are
+// and replaced at the next successful login.
+const (
+	argonMemory  = 19 * 1024 // KiB
+	argonPasses  = 2
+	argonLanes   = 1
+	argonKeyLen  = 32
+	argonSaltLen = 16
+)
+
+// legacyPBKDF2Iterations is the work factor of the PBKDF2 hashes written
+// before argon2id.
+const legacyPBKDF2Iterations = 60000
 
 func hashPassword(pw string) (string, error) {
-	salt := randomString(16)
-	key, err := pbkdf2.Key(sha256.New, pw, []byte(salt), pbkdf2Iterations, 32)
-	if err != nil {
+	salt := make([]byte, argonSaltLen)
+	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	return "pbkdf2$60000$" + salt + "$" + hex.EncodeToString(key), nil
+	key := argon2.IDKey([]byte(pw), salt, argonPasses, argonMemory, argonLanes, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonPasses, argonLanes,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
-func checkPassword(stored, pw string) bool {
+// passwordChecks counts the hashes computed to check passwords (a test
+// reads it to see unknown users cost one too).
+var passwordChecks atomic.Int64
+
+// dummyHash is checked against for users that do not exist, so that a
+// login for an unknown user costs what one for a known user costs.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := hashPassword(randomString(16))
+	return h
+})
+
+// checkPassword reports whether pw matches the stored hash, and whether
+// the hash should be replaced by one of the current scheme.
+func checkPassword(stored, pw string) (ok, rehash bool) {
+	passwordChecks.Add(1)
+	if strings.HasPrefix(stored, "pbkdf2$") {
+		return checkPBKDF2(stored, pw), true
+	}
+	var version, memory, passes int
+	var lanes uint8
+	parts := strings.Split(stored, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return false, false
+	}
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &lanes); err != nil ||
+		memory < 8 || memory > 1<<22 || passes < 1 || passes > 100 || lanes < 1 {
+		return false, false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 1024 {
+		return false, false
+	}
+	key := argon2.IDKey([]byte(pw), salt, uint32(passes), uint32(memory), lanes, uint32(len(want)))
+	ok = subtle.ConstantTimeCompare(key, want) == 1
+	return ok, ok && (memory != argonMemory || passes != argonPasses || lanes != argonLanes || len(want) != argonKeyLen)
+}
+
+func checkPBKDF2(stored, pw string) bool {
 	parts := strings.Split(stored, "$")
 	if len(parts) != 4 || parts[0] != "pbkdf2" || parts[1] != "60000" {
 		return false
 	}
-	key, err := pbkdf2.Key(sha256.New, pw, []byte(parts[2]), pbkdf2Iterations, 32)
+	key, err := pbkdf2.Key(sha256.New, pw, []byte(parts[2]), legacyPBKDF2Iterations, 32)
 	if err != nil {
 		return false
 	}
@@ -91,10 +157,27 @@ func (a *Accounts) DeviceExists(ctx context.Context, userID, deviceID string) (b
 func (a *Accounts) CheckPassword(ctx context.Context, userID, password string) error {
 	var stored string
 	err := a.db.queryRow(ctx, `SELECT password_hash FROM users WHERE user_id = ?`, userID).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !checkPassword(stored, password)) {
+	if errors.Is(err, sql.ErrNoRows) {
+		checkPassword(dummyHash(), password) // the same work as for a user that exists
+		return clientapi.Forbidden("invalid username or password")
+	} else if err != nil {
+		return err
+	}
+	ok, rehash := checkPassword(stored, password)
+	if !ok {
 		return clientapi.Forbidden("invalid username or password")
 	}
-	return err
+	if rehash {
+		if h, err := hashPassword(password); err == nil {
+			// Only if the hash is still the one checked: a password
+			// changed meanwhile stays changed.
+			_, err = a.db.w.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE user_id = ? AND password_hash = ?`, h, userID, stored)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Login implements clientapi.Accounts.
@@ -215,6 +298,9 @@ func (a *Accounts) checkNamespace(ctx context.Context, userID, appService string
 
 // Profile implements clientapi.Profile.
 func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, error) {
+	if a.remote != nil && serverOf(userID) != a.name {
+		return a.remote.get(ctx, userID)
+	}
 	var n int
 	if err := a.db.queryRow(ctx, `SELECT count(*) FROM users WHERE user_id = ?`, userID).Scan(&n); err != nil {
 		return nil, err

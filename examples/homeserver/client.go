@@ -128,6 +128,11 @@ func (c *Client) CreateRoom(ctx context.Context, who clientapi.Identity, plan *c
 			return roomID, err
 		}
 	}
+	if plan.Public {
+		if err := c.setPublished(ctx, roomID, true); err != nil {
+			return roomID, err
+		}
+	}
 	return roomID, nil
 }
 
@@ -319,6 +324,27 @@ func (c *Client) Send(ctx context.Context, who clientapi.Identity, ev clientapi.
 	return e.ID(), nil
 }
 
+// redactionFor renders unsigned.redacted_because of ev: the redaction
+// event itself in the client format ("Redactions": "the event that
+// redacted this event"), with its reason. by is the stored redaction
+// event; when only its record is at hand ({event_id, sender,
+// origin_server_ts}, for a redaction stored before its event was kept
+// here), what that says.
+func redactionFor(ev *event.Event, by string) json.RawMessage {
+	if red, err := event.Parse(ev.Version(), []byte(by)); err == nil {
+		return clientEvent(&StoredEvent{Event: red}, "", "")
+	}
+	var rec struct {
+		EventID string `json:"event_id"`
+		Sender  string `json:"sender"`
+		TS      int64  `json:"origin_server_ts"`
+	}
+	json.Unmarshal([]byte(by), &rec)
+	b, _ := json.Marshal(map[string]any{"event_id": rec.EventID, "sender": rec.Sender, "origin_server_ts": rec.TS,
+		"type": event.TypeRedaction, "room_id": ev.RoomID(), "redacts": ev.ID(), "content": map[string]string{"redacts": ev.ID()}})
+	return b
+}
+
 // clientEvent renders an event in the client format
 // (content/client-server-api/_index.md, "Room event format").
 func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
@@ -345,14 +371,7 @@ func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
 				content = r.Content
 			}
 		}
-		var by struct {
-			EventID string `json:"event_id"`
-			Sender  string `json:"sender"`
-			TS      int64  `json:"origin_server_ts"`
-		}
-		json.Unmarshal([]byte(se.RedactedBy.String), &by)
-		redactedBecause, _ = json.Marshal(map[string]any{"event_id": by.EventID, "sender": by.Sender, "origin_server_ts": by.TS,
-			"type": event.TypeRedaction, "room_id": ev.RoomID(), "redacts": ev.ID(), "content": map[string]string{"redacts": ev.ID()}})
+		redactedBecause = redactionFor(ev, se.RedactedBy.String)
 	}
 	o := out{Content: content, EventID: ev.ID(), OriginServerTS: ev.OriginServerTS(), RoomID: ev.RoomID(),
 		Sender: ev.Sender(), Type: ev.Type(), Redacts: ev.Redacts(), Unsigned: map[string]any{}}

@@ -86,6 +86,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		EDUs:       &edus{hs: hs},
 		Outside:    outsideRooms{hs: hs},
 		OpenID:     hs.openid,
+		Directory:  directory{hs.cli},
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
@@ -94,6 +95,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		return nil, fmt.Errorf("outbound queue: %w", err)
 	}
 	hs.cli.join = f.join
+	hs.acct.remote = newRemoteProfiles(client)
 	hs.data.sendEDU = func(ctx context.Context, roomID string, edu federation.EDU) {
 		if servers := hs.rooms.serversIn(ctx, roomID, nil); len(servers) > 0 {
 			f.out.enqueueEDU(edu, servers)

@@ -132,3 +132,60 @@ func TestRoomAliasesNeedsMembership(t *testing.T) {
 		t.Fatalf("aliases of a world_readable room for a non-member: %v", got.Aliases)
 	}
 }
+
+// TestEphemeralNeedsMembership: typing notifications and read receipts of
+// a user who is not joined to the room, or for a room that does not exist,
+// are refused with 403 M_FORBIDDEN (as the reference server refuses them)
+// and reach nobody: not stored, not in the members' sync.
+func TestEphemeralNeedsMembership(t *testing.T) {
+	t.Parallel()
+	hs := startInProcess(t, "eph.test", false, nil)
+	alice := register(t, hs.hs.ClientURL(), "alice")
+	mallory := register(t, hs.hs.ClientURL(), "mallory")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "private_chat"}, &room)
+	rp := "/rooms/" + url.PathEscape(room.RoomID)
+	var ev struct {
+		EventID string `json:"event_id"`
+	}
+	alice.must("PUT", rp+"/send/m.room.message/1", map[string]string{"msgtype": "m.text", "body": "hi"}, &ev)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"typing", "PUT", rp + "/typing/@mallory:eph.test", map[string]any{"typing": true, "timeout": 30000}},
+		{"receipt", "POST", rp + "/receipt/m.read/" + url.PathEscape(ev.EventID), map[string]any{}},
+		{"private receipt", "POST", rp + "/receipt/m.read.private/" + url.PathEscape(ev.EventID), map[string]any{}},
+		{"typing, no such room", "PUT", "/rooms/" + url.PathEscape("!nope:eph.test") + "/typing/@mallory:eph.test", map[string]any{"typing": true}},
+		{"receipt, no such room", "POST", "/rooms/" + url.PathEscape("!nope:eph.test") + "/receipt/m.read/" + url.PathEscape(ev.EventID), map[string]any{}},
+	} {
+		if code, err := mallory.do(tc.method, tc.path, tc.body, nil); code != 403 || errcodeOf(err) != "M_FORBIDDEN" {
+			t.Errorf("%s by a non-member: %d %v, want 403 M_FORBIDDEN", tc.name, code, err)
+		}
+	}
+	var n int
+	hs.hs.db.queryRow(t.Context(), `SELECT count(*) FROM receipts WHERE user_id = '@mallory:eph.test'`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d receipts of a non-member stored", n)
+	}
+	var s struct {
+		Rooms struct {
+			Join map[string]struct {
+				Ephemeral struct {
+					Events []json.RawMessage `json:"events"`
+				} `json:"ephemeral"`
+			} `json:"join"`
+		} `json:"rooms"`
+	}
+	alice.must("GET", "/sync", nil, &s)
+	for _, e := range s.Rooms.Join[room.RoomID].Ephemeral.Events {
+		if strings.Contains(string(e), "mallory") {
+			t.Errorf("the members see a non-member's ephemeral event: %s", e)
+		}
+	}
+	// Members still can.
+	alice.must("PUT", rp+"/typing/@alice:eph.test", map[string]any{"typing": true, "timeout": 1000}, nil)
+	alice.must("POST", rp+"/receipt/m.read/"+url.PathEscape(ev.EventID), map[string]any{}, nil)
+}

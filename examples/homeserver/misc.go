@@ -170,6 +170,9 @@ func (d *Data) typingChanged(roomID string) {
 // in memory (they expire within seconds) and delivered by sync; they are
 // not sent over federation by this server.
 func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID string, typing bool, timeout time.Duration) error {
+	if err := d.checkJoined(ctx, roomID, who.UserID); err != nil {
+		return err
+	}
 	if typing && timeout <= 0 {
 		timeout = 30 * time.Second
 	}
@@ -186,6 +189,9 @@ func (d *Data) SetTyping(ctx context.Context, who clientapi.Identity, roomID str
 // SetReceipt implements clientapi.Ephemeral: receipts are stored, with a
 // position for sync.
 func (d *Data) SetReceipt(ctx context.Context, who clientapi.Identity, roomID, receiptType, eventID, threadID string) error {
+	if err := d.checkJoined(ctx, roomID, who.UserID); err != nil {
+		return err
+	}
 	ts := time.Now().UnixMilli()
 	if err := d.storeReceipt(ctx, who, roomID, receiptType, eventID, threadID, ts); err != nil {
 		return err
@@ -281,4 +287,21 @@ func (t *typingState) users(roomID string) ([]string, int64) {
 	}
 	slices.Sort(out)
 	return out, t.changed[roomID]
+}
+
+// checkJoined refuses typing notifications and receipts of users who are
+// not joined to the room (or of rooms that do not exist), as the reference
+// server does (403 M_FORBIDDEN): they would otherwise be stored, shown to
+// the room's members and sent to its servers. The federation side checks
+// the same for other servers' users.
+func (d *Data) checkJoined(ctx context.Context, roomID, userID string) error {
+	var m string
+	err := d.db.queryRow(ctx, `SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?`, roomID, userID).Scan(&m)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if m != "join" {
+		return clientapi.Forbidden("you are not in this room")
+	}
+	return nil
 }

@@ -37,8 +37,15 @@ func TestRedaction(t *testing.T) {
 	type clientEv struct {
 		Content  map[string]any `json:"content"`
 		Unsigned struct {
+			// redacted_because is the redaction event itself, in the
+			// client format, with its reason (not a summary of it).
 			RedactedBecause *struct {
 				EventID string `json:"event_id"`
+				Type    string `json:"type"`
+				Sender  string `json:"sender"`
+				Content struct {
+					Reason string `json:"reason"`
+				} `json:"content"`
 			} `json:"redacted_because"`
 		} `json:"unsigned"`
 	}
@@ -50,7 +57,8 @@ func TestRedaction(t *testing.T) {
 		if ev.Unsigned.RedactedBecause == nil {
 			return false
 		}
-		if len(ev.Content) != 0 || ev.Unsigned.RedactedBecause.EventID != red.EventID {
+		rb := ev.Unsigned.RedactedBecause
+		if len(ev.Content) != 0 || rb.EventID != red.EventID || rb.Type != "m.room.redaction" || rb.Sender != "@alice:a.test" || rb.Content.Reason != "oops" {
 			b, _ := json.Marshal(ev)
 			t.Fatalf("%s: redacted event %s", server, b)
 		}

@@ -143,6 +143,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Reports:           hs.cli,
 		Timestamps:        hs.cli,
 		Summaries:         hs.cli,
+		PublishedRooms:    hs.cli,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,

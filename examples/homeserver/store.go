@@ -273,7 +273,7 @@ func OpenStore(path string) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if _, err := w.Exec(schema + endedInvitesSchema + pushing.Schema + searchSchema + modulesSchema); err != nil {
+	if _, err := w.Exec(schema + endedInvitesSchema + pushing.Schema + searchSchema + modulesSchema + directorySchema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
@@ -338,13 +338,15 @@ type StoredEvent struct {
 	TxnUser   string
 	TxnDevice string
 	TxnID     string
-	// RedactedBy is {event_id, sender, origin_server_ts} of the redaction
-	// applied to the event, if any.
+	// RedactedBy is the redaction applied to the event, if any: the
+	// redaction event as stored, or {event_id, sender, origin_server_ts}
+	// when that event is not.
 	RedactedBy sql.NullString
 }
 
 const eventCols = `stream, event_id, room_id, json, status, state_after, txn_user, txn_device, txn_id,
-	(SELECT json_object('event_id', x.redaction_id, 'sender', x.sender, 'origin_server_ts', x.ts) FROM redactions x WHERE x.redacts = events.event_id LIMIT 1)`
+	(SELECT coalesce((SELECT CAST(r.json AS TEXT) FROM events r WHERE r.event_id = x.redaction_id),
+		json_object('event_id', x.redaction_id, 'sender', x.sender, 'origin_server_ts', x.ts)) FROM redactions x WHERE x.redacts = events.event_id LIMIT 1)`
 
 type rowScanner interface{ Scan(...any) error }
 

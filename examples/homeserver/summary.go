@@ -71,16 +71,37 @@ func (c *Client) RoomSummary(ctx context.Context, who clientapi.Identity, idOrAl
 	if !clientapi.SummaryVisible(v, joinRule, hv, membership, who.UserID != "", inAllowed) {
 		return nil, notFound
 	}
-	var joined int
-	if err := c.db.queryRow(ctx, `SELECT count(*) FROM current_state WHERE room_id = ? AND type = ? AND membership = 'join'`, roomID, event.TypeMember).Scan(&joined); err != nil {
+	chunk, extra, err := c.roomChunk(ctx, roomID)
+	if err != nil {
 		return nil, err
 	}
-	s := &clientapi.RoomSummaryResponse{PublicRoom: clientapi.PublicRoom{
+	extra.AllowedRoomIDs, extra.RoomVersion, extra.Membership = allowed, v.ID, membership
+	extra.PublicRoom = chunk
+	return extra, nil
+}
+
+// roomChunk describes a room from its current state: its published rooms
+// chunk (data/api/client-server/definitions/public_rooms_chunk.yaml), and
+// the encryption algorithm of its summary.
+func (c *Client) roomChunk(ctx context.Context, roomID string) (clientapi.PublicRoom, *clientapi.RoomSummaryResponse, error) {
+	content := func(typ string) map[string]any {
+		raw, _ := c.currentContent(ctx, roomID, typ, "")
+		m := map[string]any{}
+		json.Unmarshal(raw, &m)
+		return m
+	}
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	var joined int
+	if err := c.db.queryRow(ctx, `SELECT count(*) FROM current_state WHERE room_id = ? AND type = ? AND membership = 'join'`, roomID, event.TypeMember).Scan(&joined); err != nil {
+		return clientapi.PublicRoom{}, nil, err
+	}
+	hv := str(content("m.room.history_visibility"), "history_visibility")
+	chunk := clientapi.PublicRoom{
 		RoomID: roomID, NumJoinedMembers: joined, WorldReadable: hv == "world_readable",
 		GuestCanJoin: str(content("m.room.guest_access"), "guest_access") == "can_join",
 		Name:         str(content("m.room.name"), "name"), Topic: str(content("m.room.topic"), "topic"),
 		AvatarURL: str(content("m.room.avatar"), "url"), CanonicalAlias: str(content("m.room.canonical_alias"), "alias"),
-		JoinRule: joinRule, RoomType: str(content(event.TypeCreate), "type"),
-	}, AllowedRoomIDs: allowed, Encryption: str(content("m.room.encryption"), "algorithm"), RoomVersion: v.ID, Membership: membership}
-	return s, nil
+		JoinRule: str(content("m.room.join_rules"), "join_rule"), RoomType: str(content(event.TypeCreate), "type"),
+	}
+	return chunk, &clientapi.RoomSummaryResponse{Encryption: str(content("m.room.encryption"), "algorithm")}, nil
 }
