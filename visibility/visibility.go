@@ -32,7 +32,8 @@
 //
 // The package is pure: the caller reads the state (State, FromState) and
 // says whether the user joined later (an input the state at the event
-// cannot give). It imports only event and eventauth.
+// cannot give). It imports only event and eventauth (and an internal JSON
+// reader).
 package visibility
 
 import (
