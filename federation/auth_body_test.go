@@ -265,3 +265,21 @@ func TestReadTimeoutSparesLongHandlers(t *testing.T) {
 		t.Errorf("long handler: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestOpenEndpointBodyBounded: the body of an unauthenticated endpoint
+// (3pid/onbind) over Server.MaxBody is refused from its declared length,
+// before it is read, and shares the body budget.
+func TestOpenEndpointBodyBounded(t *testing.T) {
+	f := newFixture(t, roomversion.V10)
+	body := &countingBody{}
+	r := httptest.NewRequest("PUT", "/_matrix/federation/v1/3pid/onbind", nil)
+	r.Body, r.ContentLength = body, 16<<20
+	w := httptest.NewRecorder()
+	f.srv.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge || body.n.Load() != 0 {
+		t.Errorf("16 MiB onbind body: %d after reading %d bytes, want 413 before reading", w.Code, body.n.Load())
+	}
+	if n := f.srv.Auth.budget.inUse(); n != 0 {
+		t.Errorf("budget holds %d bytes after the request", n)
+	}
+}
