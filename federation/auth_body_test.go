@@ -126,22 +126,31 @@ func TestAuthenticateBodyBudget(t *testing.T) {
 	a, b, c := newGate(), newGate(), newGate()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	for i, g := range []*gatedBody{a, b, c} {
-		if i == 2 {
-			<-a.started
-			<-b.started
-		}
+	for i, g := range []*gatedBody{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, _, errs[i] = f.auth.Authenticate(request(g))
 		}()
 	}
-	// a and b hold the budget: c is not read and, after the wait, refused.
+	<-a.started
+	<-b.started
+	// a and b hold the budget until released: c is not read and, after
+	// the wait, refused.
+	cDone := make(chan struct{})
+	go func() {
+		defer close(cDone)
+		_, _, errs[2] = f.auth.Authenticate(request(c))
+	}()
+	select {
+	case <-cDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the third request was neither read nor refused")
+	}
 	select {
 	case <-c.started:
-		t.Fatal("a third body was read while two filled the budget")
-	case <-time.After(400 * time.Millisecond):
+		t.Error("a third body was read while two filled the budget")
+	default:
 	}
 	close(a.release)
 	close(b.release)
