@@ -1,6 +1,8 @@
 package visibility
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/mxkit/mxkit/event"
@@ -354,4 +356,56 @@ func BenchmarkUserMaySee(b *testing.B) {
 			b.Fatal(n)
 		}
 	})
+}
+
+// FuzzParse: Parse always gives one of the four values, the one
+// encoding/json reads from history_visibility when it is one of them, and
+// shared otherwise (the default of "Server behaviour").
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"history_visibility":"joined"}`, `{"history_visibility":"\u0069nvited"}`, `{"history_visibility":1}`, `{}`, `[`, `{"history_visibility":"world_readable","history_visibility":"joined"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		got := Parse(content)
+		if !got.Known() {
+			t.Fatalf("Parse(%q) = %q, not one of the four values", content, got)
+		}
+		var m map[string]any
+		want := Shared
+		if json.Valid(content) && json.Unmarshal(content, &m) == nil && !hasDuplicateKey(content) {
+			if s, ok := m["history_visibility"].(string); ok && Visibility(s).Known() {
+				want = Visibility(s)
+			}
+			if got != want {
+				t.Fatalf("Parse(%q) = %q, encoding/json reads %q", content, got, want)
+			}
+		}
+	})
+}
+
+// hasDuplicateKey reports whether the top-level object repeats a key (the
+// specification's events never do; where encoding/json keeps the last,
+// Parse reads the first, and the two are not compared).
+func hasDuplicateKey(content []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(content))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }
