@@ -165,8 +165,9 @@ type OutgoingEvent struct {
 	Timestamp int64
 }
 
-// RoomReader reads room state and history for a user (the backend
-// applies history visibility).
+// RoomReader reads room state and history for a user. The backend applies
+// history visibility, which package visibility implements (UserMaySee, from
+// the room state at each event).
 type RoomReader interface {
 	// Event returns one event in client format; M_NOT_FOUND when the user
 	// may not see it.

@@ -202,7 +202,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (origin string, body []byt
 		return "", nil, authErr(http.StatusUnauthorized, mxerr.Unauthorized, err)
 	}
 
-	release, err := a.reserveBody(r)
+	release, err := a.reserveBody(r, a.maxBody())
 	if err != nil {
 		return "", nil, err
 	}
@@ -324,13 +324,12 @@ const maxPooledMsg = 64 << 10
 
 // reserveBody reserves the body of r in the MaxPendingBody budget until
 // release is called: twice its length (the body, and the signed copy of it
-// that the signature check builds), MaxBody for a body of undeclared length.
-// It refuses a declared length over MaxBody with 413.
-func (a *Authenticator) reserveBody(r *http.Request) (release func(), err error) {
+// that the signature check builds), twice limit for a body of undeclared
+// length. It refuses a declared length over limit with 413.
+func (a *Authenticator) reserveBody(r *http.Request, limit int64) (release func(), err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return func() {}, nil
 	}
-	limit := a.maxBody()
 	if r.ContentLength > limit {
 		r.Body.Close()
 		return nil, authErr(http.StatusRequestEntityTooLarge, mxerr.TooLarge, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, limit))

@@ -126,22 +126,31 @@ func TestAuthenticateBodyBudget(t *testing.T) {
 	a, b, c := newGate(), newGate(), newGate()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
-	for i, g := range []*gatedBody{a, b, c} {
-		if i == 2 {
-			<-a.started
-			<-b.started
-		}
+	for i, g := range []*gatedBody{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, _, errs[i] = f.auth.Authenticate(request(g))
 		}()
 	}
-	// a and b hold the budget: c is not read and, after the wait, refused.
+	<-a.started
+	<-b.started
+	// a and b hold the budget until released: c is not read and, after
+	// the wait, refused.
+	cDone := make(chan struct{})
+	go func() {
+		defer close(cDone)
+		_, _, errs[2] = f.auth.Authenticate(request(c))
+	}()
+	select {
+	case <-cDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the third request was neither read nor refused")
+	}
 	select {
 	case <-c.started:
-		t.Fatal("a third body was read while two filled the budget")
-	case <-time.After(400 * time.Millisecond):
+		t.Error("a third body was read while two filled the budget")
+	default:
 	}
 	close(a.release)
 	close(b.release)
@@ -263,5 +272,23 @@ func TestReadTimeoutSparesLongHandlers(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "done" {
 		t.Errorf("long handler: %d %q", resp.StatusCode, b)
+	}
+}
+
+// TestOpenEndpointBodyBounded: the body of an unauthenticated endpoint
+// (3pid/onbind) over Server.MaxBody is refused from its declared length,
+// before it is read, and shares the body budget.
+func TestOpenEndpointBodyBounded(t *testing.T) {
+	f := newFixture(t, roomversion.V10)
+	body := &countingBody{}
+	r := httptest.NewRequest("PUT", "/_matrix/federation/v1/3pid/onbind", nil)
+	r.Body, r.ContentLength = body, 16<<20
+	w := httptest.NewRecorder()
+	f.srv.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge || body.n.Load() != 0 {
+		t.Errorf("16 MiB onbind body: %d after reading %d bytes, want 413 before reading", w.Code, body.n.Load())
+	}
+	if n := f.srv.Auth.budget.inUse(); n != 0 {
+		t.Errorf("budget holds %d bytes after the request", n)
 	}
 }

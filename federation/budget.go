@@ -64,6 +64,9 @@ func (b *byteBudget) release(n int64) {
 
 // inUse returns the bytes reserved now (for tests).
 func (b *byteBudget) inUse() int64 {
+	if b == nil {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used

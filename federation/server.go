@@ -254,6 +254,13 @@ func (s *Server) body(r *http.Request) ([]byte, error) {
 	if limit <= 0 {
 		limit = 1 << 20
 	}
+	// The bodies of unauthenticated endpoints share the Authenticator's
+	// budget of bodies read from senders not (yet) authenticated.
+	release, err := s.Auth.reserveBody(r, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, badRequest(mxerr.BadJSON, "cannot read the body")

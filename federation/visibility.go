@@ -119,11 +119,8 @@ func (r *stateReader) read(ctx context.Context, st stateres.StateMap) (visibilit
 	}
 	for _, id := range ids {
 		if m := r.cache[id]; m != nil {
-			if out.Members == nil {
-				out.Members = map[string]string{}
-			}
 			sk, _ := m.StateKey()
-			out.Members[sk] = m.Membership()
+			out.Members = append(out.Members, visibility.Member{UserID: sk, Membership: m.Membership()})
 		}
 	}
 	return out, nil

@@ -90,6 +90,20 @@ func TestServerHistoryVisibility(t *testing.T) {
 		}
 	}
 
+	// /state_ids, /state and /event_auth at the hidden event still answer a
+	// server in the room: they serve the state and auth chain it needs to
+	// check events, not history, and the reference server does not filter
+	// them either.
+	for _, target := range []string{
+		v1 + "/state_ids/" + room + "?event_id=" + url.QueryEscape(secret.ID()),
+		v1 + "/state/" + room + "?event_id=" + url.QueryEscape(secret.ID()),
+		v1 + "/event_auth/" + room + "/" + esc2(secret.ID()),
+	} {
+		if status, body, _ := f.call("GET", target, "remote.test", nil, nil); status != 200 {
+			t.Errorf("%s: %d %s", target, status, body)
+		}
+	}
+
 	// /backfill and /get_missing_events serve the same events the same way.
 	status, body, _ := f.call("GET", v1+"/backfill/"+room+"?v="+url.QueryEscape(after.ID())+"&limit=4", "remote.test", nil, nil)
 	if status != 200 {

@@ -32,7 +32,8 @@
 //
 // The package is pure: the caller reads the state (State, FromState) and
 // says whether the user joined later (an input the state at the event
-// cannot give). It imports only event and eventauth.
+// cannot give). It imports only event and eventauth (and an internal JSON
+// reader).
 package visibility
 
 import (
@@ -111,9 +112,25 @@ type State struct {
 	// Visibility is the history visibility; a value that is not known
 	// (including "") counts as Shared.
 	Visibility Visibility
-	// Members maps users to their membership ("join", "invite", "leave",
-	// "ban", "knock"). A user absent has no member event.
-	Members map[string]string
+	// Members are the memberships of the users the check is about. A
+	// user absent has no member event.
+	Members []Member
+}
+
+// Member is a user's membership ("join", "invite", "leave", "ban",
+// "knock") in a State.
+type Member struct {
+	UserID, Membership string
+}
+
+// membership returns the membership of userID in s, "" when it has none.
+func (s State) membership(userID string) string {
+	for _, m := range s.Members {
+		if m.UserID == userID {
+			return m.Membership
+		}
+	}
+	return ""
 }
 
 // FromState reads a State from room state for the given users: the
@@ -123,9 +140,9 @@ func FromState(st eventauth.State, users ...string) State {
 	for _, u := range users {
 		if m := st.StateEvent(event.TypeMember, u); m != nil {
 			if s.Members == nil {
-				s.Members = make(map[string]string, len(users))
+				s.Members = make([]Member, 0, len(users))
 			}
-			s.Members[u] = m.Membership()
+			s.Members = append(s.Members, Member{UserID: u, Membership: m.Membership()})
 		}
 	}
 	return s
@@ -161,11 +178,11 @@ func allowed(v Visibility, membership string, joinedLater bool) bool {
 // (the caller knows it from the room's later state: typically, the user is
 // joined now).
 func UserMaySee(ev *event.Event, userID string, at At, joinedLater bool) bool {
-	if allowed(at.After.Visibility, at.After.Members[userID], joinedLater) {
+	if allowed(at.After.Visibility, at.After.membership(userID), joinedLater) {
 		return true
 	}
 	return userNeedsBefore(ev, userID) &&
-		allowed(at.Before.Visibility, at.Before.Members[userID], joinedLater)
+		allowed(at.Before.Visibility, at.Before.membership(userID), joinedLater)
 }
 
 // ServerMaySee reports whether the server serverName may see ev, from the
@@ -186,8 +203,8 @@ func serverAllowed(st State, serverName string, inRoomLater bool) bool {
 	if allowed(st.Visibility, "", inRoomLater) {
 		return true
 	}
-	for u, m := range st.Members {
-		if ServerOf(u) == serverName && allowed(st.Visibility, m, inRoomLater) {
+	for _, m := range st.Members {
+		if ServerOf(m.UserID) == serverName && allowed(st.Visibility, m.Membership, inRoomLater) {
 			return true
 		}
 	}

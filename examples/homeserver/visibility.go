@@ -12,14 +12,15 @@ import (
 // client-server API, "Room History Visibility") to the events of one room
 // for one user: /messages, /context, /event and the sync timelines show
 // only what the user may see. The state at each event is the state after
-// it; for the events whose check also reads the state before them (history
-// visibility changes and the user's own member events) that state is
-// resolved from their prev events.
+// it (its state group, read once per group); for the events whose check
+// also reads the state before them (history visibility changes and the
+// user's own member events) that state is resolved from their prev events.
 type historyFilter struct {
 	c              *Client
 	roomID, userID string
 	joins          []int64 // streams at which the user joined the room, ascending
 	cache          map[string]*event.Event
+	byGroup        map[int64]visibility.State // what read found in each state group
 }
 
 func (c *Client) historyFilter(ctx context.Context, roomID, userID string) (*historyFilter, error) {
@@ -28,7 +29,7 @@ func (c *Client) historyFilter(ctx context.Context, roomID, userID string) (*his
 		return nil, err
 	}
 	defer rows.Close()
-	f := &historyFilter{c: c, roomID: roomID, userID: userID, cache: map[string]*event.Event{}}
+	f := &historyFilter{c: c, roomID: roomID, userID: userID, cache: map[string]*event.Event{}, byGroup: map[int64]visibility.State{}}
 	for rows.Next() {
 		var s int64
 		if err := rows.Scan(&s); err != nil {
@@ -47,20 +48,9 @@ func (f *historyFilter) joinedAfter(stream int64) bool {
 
 // filter returns the events of evs the user may see, in order.
 func (f *historyFilter) filter(ctx context.Context, evs []*StoredEvent) ([]*StoredEvent, error) {
-	if len(evs) == 0 {
-		return evs, nil
-	}
-	ids := make([]string, len(evs))
-	for i, se := range evs {
-		ids[i] = se.Event.ID()
-	}
-	states, err := f.c.rooms.StateAfter(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]*StoredEvent, 0, len(evs))
-	for i, se := range evs {
-		ok, err := f.visible(ctx, se, states[i])
+	for _, se := range evs {
+		ok, err := f.visible(ctx, se)
 		if err != nil {
 			return nil, err
 		}
@@ -71,16 +61,25 @@ func (f *historyFilter) filter(ctx context.Context, evs []*StoredEvent) ([]*Stor
 	return out, nil
 }
 
-// visible reports whether the user may see se, whose state after is after
-// (nil when not known: the default visibility, shared, applies).
-func (f *historyFilter) visible(ctx context.Context, se *StoredEvent, after stateres.StateMap) (bool, error) {
+// visible reports whether the user may see se, from the state after it
+// (its state group; none known: the default visibility, shared, applies).
+func (f *historyFilter) visible(ctx context.Context, se *StoredEvent) (bool, error) {
 	var at visibility.At
-	var err error
-	if at.After, err = f.read(ctx, after); err != nil {
-		return false, err
+	if se.After != 0 {
+		var ok bool
+		if at.After, ok = f.byGroup[se.After]; !ok {
+			g, err := f.c.rooms.Group(ctx, se.After)
+			if err != nil {
+				return false, err
+			}
+			if at.After, err = f.read(ctx, g); err != nil {
+				return false, err
+			}
+			f.byGroup[se.After] = at.After
+		}
 	}
 	at.Before = at.After
-	if after != nil && visibility.NeedsBefore(se.Event, f.userID) {
+	if se.After != 0 && visibility.NeedsBefore(se.Event, f.userID) {
 		before, err := f.stateBefore(ctx, se.Event)
 		if err != nil {
 			return false, err
