@@ -20,6 +20,12 @@
 // themselves, and for the user's own m.room.member events, the user may see
 // the event if the state before or after it would let them.
 //
+// One rule is the reference server's, beyond the specification's text: a
+// user may always see their own leave after an invite or a join. Without
+// it a rejected or withdrawn invite is invisible to the invitee under the
+// joined and shared settings (neither "invite" before nor "leave" after
+// passes the five steps), and the invite never leaves their clients.
+//
 // The server-server API names no rule of its own; its endpoints that serve
 // events (content/server-server-api.md, "Backfilling and retrieving missing
 // events", "Retrieving events") serve the history of a room to the servers
@@ -180,6 +186,16 @@ func allowed(v Visibility, membership string, joinedLater bool) bool {
 func UserMaySee(ev *event.Event, userID string, at At, joinedLater bool) bool {
 	if allowed(at.After.Visibility, at.After.membership(userID), joinedLater) {
 		return true
+	}
+	if isMemberOf(ev, userID) && at.After.membership(userID) == "leave" {
+		// The reference server always lets users see their own leave
+		// after an invite or a join, whatever the visibility: otherwise a
+		// rejected or withdrawn invite never leaves their clients' room
+		// lists (under "shared", neither the invite before nor the leave
+		// after allows it by the five steps alone).
+		if b := at.Before.membership(userID); b == "invite" || b == "join" {
+			return true
+		}
 	}
 	return userNeedsBefore(ev, userID) &&
 		allowed(at.Before.Visibility, at.Before.membership(userID), joinedLater)
