@@ -298,10 +298,32 @@ func (c *Client) searchHits(ctx context.Context, who clientapi.Identity, req cli
 	if err != nil {
 		return nil, err
 	}
+	// Each candidate passes history visibility (the room's filter reads
+	// the state at each event, in one pass per room).
+	byRoom := map[string][]*StoredEvent{}
+	for _, m := range matches {
+		if se := evs[m.id]; se != nil {
+			byRoom[m.room] = append(byRoom[m.room], se)
+		}
+	}
+	visibleIDs := map[string]bool{}
+	for roomID, list := range byRoom {
+		hf, err := c.historyFilter(ctx, roomID, who.UserID)
+		if err != nil {
+			return nil, err
+		}
+		seen, err := hf.filter(ctx, list)
+		if err != nil {
+			return nil, err
+		}
+		for _, se := range seen {
+			visibleIDs[se.Event.ID()] = true
+		}
+	}
 	hits := make([]searchHit, 0, len(matches))
 	for _, m := range matches {
 		se := evs[m.id]
-		if se == nil || !inList(f.Types, f.NotTypes, se.Event.Type()) || !inList(f.Senders, f.NotSenders, se.Event.Sender()) {
+		if se == nil || !visibleIDs[m.id] || !inList(f.Types, f.NotTypes, se.Event.Type()) || !inList(f.Senders, f.NotSenders, se.Event.Sender()) {
 			continue
 		}
 		// bm25 is lower for better matches; rank is higher for them.

@@ -141,6 +141,20 @@ func TestSearch(t *testing.T) {
 	if len(a.SearchCategories.RoomEvents.State[room.RoomID]) == 0 {
 		t.Fatalf("no state for the room")
 	}
+	// History visibility applies: in a "joined" room, what was said before
+	// bob joined is not found by him.
+	var joinedRoom struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat", "initial_state": []map[string]any{
+		{"type": "m.room.history_visibility", "state_key": "", "content": map[string]string{"history_visibility": "joined"}}}}, &joinedRoom)
+	jp := "/rooms/" + url.PathEscape(joinedRoom.RoomID)
+	alice.must("PUT", jp+"/send/m.room.message/early", map[string]string{"msgtype": "m.text", "body": "zebra before"}, nil)
+	bob.must("POST", jp+"/join", map[string]any{}, nil)
+	alice.must("PUT", jp+"/send/m.room.message/late", map[string]string{"msgtype": "m.text", "body": "zebra after"}, nil)
+	if ids := search(bob, q("zebra", ""), "").ids(); len(ids) != 1 {
+		t.Fatalf("bob in a joined-visibility room finds %d zebras, want only the one after his join", len(ids))
+	}
 	g := a.SearchCategories.RoomEvents.Groups
 	if len(g["room_id"][room.RoomID].Results) != 1 || g["sender"]["@alice:search.test"].Results[0] != e1 {
 		t.Fatalf("groups %+v", g)
