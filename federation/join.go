@@ -116,6 +116,18 @@ func (s *Server) handleMakeKnock(w http.ResponseWriter, r *http.Request) {
 	s.membershipTemplate(w, r, "knock")
 }
 
+// AuthoriseRestrictedJoin is the check a resident server makes before a
+// join of a restricted room, for embedders that make joins of their own
+// users locally: the user of serverName to name in the join's
+// join_authorised_via_users_server, "" when the room is not restricted, or
+// the errors of make_join (400 M_UNABLE_TO_AUTHORISE_JOIN when no allowed
+// room can be checked here, 400 M_UNABLE_TO_GRANT_JOIN when no local user
+// may invite, 403 when the user is in no allowed room).
+func AuthoriseRestrictedJoin(ctx context.Context, rooms RoomStore, serverName string, v roomversion.Version, roomID, userID string) (string, error) {
+	s := &Server{ServerName: serverName, Rooms: rooms}
+	return s.authoriseRestrictedJoin(ctx, v, roomID, userID)
+}
+
 // authoriseRestrictedJoin finds a local user who can vouch for userID's join
 // of a restricted room ("Restricted rooms"): "" when the room is not
 // restricted (the join stands or falls on its own), an *Error when the

@@ -187,10 +187,7 @@ func (c *Client) Join(ctx context.Context, who clientapi.Identity, req clientapi
 		// A room we are in: join locally if anyone here is still joined;
 		// a room we left entirely needs a remote join.
 		if c.rooms.hasLocalJoined(ctx, roomID, c.name) {
-			sk := who.UserID
-			_, err := c.rooms.Send(ctx, Local{RoomID: roomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &sk,
-				Content: memberContent("join", req.Reason, c.displayName(ctx, who.UserID))})
-			return roomID, mapErr(err)
+			return roomID, c.localJoin(ctx, who, roomID, req.Reason)
 		}
 	}
 	if c.join == nil {
@@ -208,6 +205,45 @@ func (c *Client) Join(ctx context.Context, who clientapi.Identity, req clientapi
 		return "", err
 	}
 	return roomID, nil
+}
+
+// localJoin joins a room this server is in. A join the rules refuse is
+// tried again vouched for by a local user who may invite when the room is
+// restricted and the user is in an allowed room (content/client-server-api
+// "Restricted rooms": the join names the authorising user in
+// join_authorised_via_users_server), as a resident server does for
+// make_join.
+func (c *Client) localJoin(ctx context.Context, who clientapi.Identity, roomID, reason string) error {
+	sk := who.UserID
+	content := map[string]any{"membership": "join"}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	if dn := c.displayName(ctx, who.UserID); dn != "" {
+		content["displayname"] = dn
+	}
+	send := func() error {
+		b, _ := json.Marshal(content)
+		_, err := c.rooms.Send(ctx, Local{RoomID: roomID, Sender: who.UserID, Type: event.TypeMember, StateKey: &sk, Content: b})
+		return err
+	}
+	err := send()
+	if !errors.Is(err, ErrForbidden) {
+		return mapErr(err)
+	}
+	v, verr := c.rooms.Version(roomID)
+	if verr != nil {
+		return mapErr(err)
+	}
+	via, verr := federation.AuthoriseRestrictedJoin(ctx, c.rooms, c.name, v, roomID, who.UserID)
+	if verr != nil {
+		return verr
+	}
+	if via == "" {
+		return mapErr(err) // not restricted: the first refusal stands
+	}
+	content["join_authorised_via_users_server"] = via
+	return mapErr(send())
 }
 
 // hasLocalJoined reports whether a user of server is joined to the room.
