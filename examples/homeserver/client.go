@@ -264,11 +264,17 @@ func (c *Client) ChangeMembership(ctx context.Context, who clientapi.Identity, r
 		membership = "leave"
 	case clientapi.ActionBan:
 		membership = "ban"
+	case clientapi.ActionKnock:
+		return c.knock(ctx, who, req.RoomID, req.Reason, req.Via)
 	default:
 		return "", clientapi.NewError(http.StatusBadRequest, "M_UNRECOGNIZED", "membership action "+req.Action+" is not supported by this server")
 	}
 	if _, err := c.rooms.Version(req.RoomID); err != nil {
-		if origin := c.remoteInviteOrigin(ctx, req.RoomID, who.UserID); c.fed != nil && origin != "" && membership == "leave" && req.Target == who.UserID {
+		origin := c.remoteInviteOrigin(ctx, req.RoomID, who.UserID)
+		if origin == "" {
+			origin = c.remoteKnockOrigin(ctx, req.RoomID, who.UserID) // withdrawing a knock
+		}
+		if c.fed != nil && origin != "" && membership == "leave" && req.Target == who.UserID {
 			return req.RoomID, c.fed.leaveRemote(ctx, req.RoomID, who.UserID, []string{origin})
 		}
 		return "", mapErr(err)

@@ -192,6 +192,7 @@ func (f *fedParts) join(ctx context.Context, who clientapi.Identity, roomID stri
 	}
 	f.hs.log.Info("joined a remote room", "room", roomID, "user", who.UserID, "via", res.Server)
 	f.hs.cli.dropRemoteInvite(ctx, roomID, who.UserID)
+	f.hs.cli.dropRemoteKnock(ctx, roomID, who.UserID)
 	return nil
 }
 
@@ -496,6 +497,11 @@ func (i *invites) Invited(ctx context.Context, inv federation.Invite) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO remote_invites (room_id, user_id, event_id, json, room_state, origin, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			inv.Event.RoomID(), target, inv.Event.ID(), inv.Event.JSON(), state, inv.Origin, pos)
+		if err != nil {
+			return err
+		}
+		// An invite answers the user's knock, if any.
+		_, err = tx.ExecContext(ctx, `DELETE FROM remote_knocks WHERE room_id = ? AND user_id = ?`, inv.Event.RoomID(), target)
 		return err
 	})
 	if err == nil {

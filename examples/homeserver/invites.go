@@ -40,6 +40,9 @@ func (c *Client) endRemoteInvite(ctx context.Context, roomID, userID string, lea
 		if _, err := tx.ExecContext(ctx, `DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM remote_knocks WHERE room_id = ? AND user_id = ?`, roomID, userID); err != nil {
+			return err
+		}
 		if leave == nil {
 			return nil
 		}
@@ -117,6 +120,9 @@ func strippedRoomVersion(state []byte) (roomversion.Version, error) {
 // the invite is gone.
 func (f *fedParts) outOfBandLeave(ctx context.Context, roomID, userID string) (*event.Event, error) {
 	inv, err := f.hs.cli.loadRemoteInvite(ctx, roomID, userID)
+	if err == nil && inv == nil {
+		inv, err = f.hs.cli.loadRemoteKnock(ctx, roomID, userID) // a knock withdrawn
+	}
 	if err != nil || inv == nil {
 		return nil, err
 	}
@@ -166,7 +172,7 @@ type outsideRooms struct{ hs *Homeserver }
 // holds an invite.
 func (o outsideRooms) Version(ctx context.Context, roomID string) (roomversion.Version, bool) {
 	var state []byte
-	if err := o.hs.db.queryRow(ctx, `SELECT room_state FROM remote_invites WHERE room_id = ? LIMIT 1`, roomID).Scan(&state); err != nil {
+	if err := o.hs.db.queryRow(ctx, `SELECT room_state FROM remote_invites WHERE room_id = ? UNION ALL SELECT room_state FROM remote_knocks WHERE room_id = ? LIMIT 1`, roomID, roomID).Scan(&state); err != nil {
 		return roomversion.Version{}, false
 	}
 	v, err := strippedRoomVersion(state)
@@ -185,11 +191,15 @@ func (o outsideRooms) Take(ctx context.Context, origin string, ev *event.Event) 
 		return errors.New("this server is not in the room")
 	}
 	inv, err := o.hs.cli.loadRemoteInvite(ctx, ev.RoomID(), target)
+	if err == nil && inv == nil {
+		// A knock refused by the room.
+		inv, err = o.hs.cli.loadRemoteKnock(ctx, ev.RoomID(), target)
+	}
 	if err != nil {
 		return err
 	}
 	if inv == nil || inv.Origin != origin {
-		return errors.New("no invite from " + origin + " for " + target + " in this room")
+		return errors.New("no invite or knock through " + origin + " for " + target + " in this room")
 	}
 	return o.hs.cli.endRemoteInvite(ctx, ev.RoomID(), target, ev)
 }

@@ -231,6 +231,18 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				sr.Invite = map[string]*clientapi.InvitedRoom{}
 			}
 			sr.Invite[roomID] = &clientapi.InvitedRoom{InviteState: clientapi.EventsBlock{Events: inv}}
+		case "knock":
+			if !initial && ri.changedAt == 0 {
+				continue
+			}
+			st, err := c.inviteState(ctx, roomID, who)
+			if err != nil {
+				return nil, err
+			}
+			if sr.Knock == nil {
+				sr.Knock = map[string]*clientapi.KnockedRoom{}
+			}
+			sr.Knock[roomID] = &clientapi.KnockedRoom{KnockState: clientapi.EventsBlock{Events: st}}
 		case "leave", "ban":
 			if ri.changedAt == 0 || (initial && !includeLeave(req.Filter)) {
 				continue
@@ -302,6 +314,20 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		sr.Invite[roomID] = &clientapi.InvitedRoom{InviteState: clientapi.EventsBlock{Events: inv}}
 	}
 	rows.Close()
+	// Knocks on rooms this server is not in.
+	knocks, err := c.remoteKnocks(ctx, who.UserID, invSince, now.ad)
+	if err != nil {
+		return nil, err
+	}
+	for roomID, st := range knocks {
+		if rooms[roomID] != nil || sr.Invite[roomID] != nil {
+			continue
+		}
+		if sr.Knock == nil {
+			sr.Knock = map[string]*clientapi.KnockedRoom{}
+		}
+		sr.Knock[roomID] = &clientapi.KnockedRoom{KnockState: clientapi.EventsBlock{Events: st}}
+	}
 	if !initial || includeLeave(req.Filter) {
 		ended, err := c.endedInvites(ctx, who.UserID, invSince, now.ad, func(roomID string) bool { return rooms[roomID] != nil })
 		if err != nil {
@@ -318,7 +344,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				Events: []json.RawMessage{clientEvent(&StoredEvent{Event: ev}, who.UserID, who.DeviceID)}}}
 		}
 	}
-	if sr.Join != nil || sr.Invite != nil || sr.Leave != nil {
+	if sr.Join != nil || sr.Invite != nil || sr.Leave != nil || sr.Knock != nil {
 		resp.Rooms = sr
 	}
 	c.log.Debug("sync", "user", who.UserID, "since", req.Since, "next", resp.NextBatch, "join", len(sr.Join), "invite", len(sr.Invite), "leave", len(sr.Leave))
