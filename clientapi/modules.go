@@ -16,5 +16,6 @@ func (s *Server) moduleRoutes(add addFunc) {
 	add(L, "POST", "/user/{userId}/openid/request_token", authRequired, (*call).requestOpenIDToken)
 	add(V1, "GET", "/rooms/{roomId}/timestamp_to_event", authRequired, (*call).timestampToEvent)
 	add(V1, "GET", "/room_summary/{roomIdOrAlias}", authOptional, (*call).roomSummary)
+	add(V1, "GET", "/rooms/{roomId}/hierarchy", authRequired, (*call).spaceHierarchy)
 	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
 }

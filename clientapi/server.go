@@ -93,6 +93,7 @@ type Server struct {
 	OpenID         OpenIDTokens
 	Timestamps     Timestamps
 	Summaries      RoomSummaries
+	Spaces         Spaces
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media

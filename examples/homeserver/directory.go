@@ -210,10 +210,3 @@ func (d directory) PublicRooms(ctx context.Context, origin string, req federatio
 	}
 	return out, nil
 }
-
-// Hierarchy implements federation.RoomDirectory: the spaces hierarchy is
-// not served yet (404 M_NOT_FOUND, which the client of another server
-// reads as "not known here").
-func (d directory) Hierarchy(ctx context.Context, origin, roomID string, suggestedOnly bool) (*federation.HierarchyResponse, error) {
-	return nil, clientapi.NotFound("space hierarchies are not served by this server")
-}

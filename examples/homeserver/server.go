@@ -144,6 +144,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Timestamps:        hs.cli,
 		Summaries:         hs.cli,
 		PublishedRooms:    hs.cli,
+		Spaces:            hs.cli,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
