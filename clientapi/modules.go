@@ -17,5 +17,9 @@ func (s *Server) moduleRoutes(add addFunc) {
 	add(V1, "GET", "/rooms/{roomId}/timestamp_to_event", authRequired, (*call).timestampToEvent)
 	add(V1, "GET", "/room_summary/{roomIdOrAlias}", authOptional, (*call).roomSummary)
 	add(V1, "GET", "/rooms/{roomId}/hierarchy", authRequired, (*call).spaceHierarchy)
+	add(V1, "GET", "/rooms/{roomId}/relations/{eventId}", authRequired, (*call).relations)
+	add(V1, "GET", "/rooms/{roomId}/relations/{eventId}/{relType}", authRequired, (*call).relations)
+	add(V1, "GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authRequired, (*call).relations)
+	add(V1, "GET", "/rooms/{roomId}/threads", authRequired, (*call).threads)
 	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
 }

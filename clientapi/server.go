@@ -94,6 +94,7 @@ type Server struct {
 	Timestamps     Timestamps
 	Summaries      RoomSummaries
 	Spaces         Spaces
+	Relations      Relations
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media

@@ -9,6 +9,7 @@ import (
 	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -390,6 +391,12 @@ func redactionFor(ev *event.Event, by string) json.RawMessage {
 // clientEvent renders an event in the client format
 // (content/client-server-api/_index.md, "Room event format").
 func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
+	return clientEventWith(se, forUser, forDevice, nil)
+}
+
+// clientEventWith is clientEvent with unsigned["m.relations"] set to
+// relations (the aggregations of the event's children) when not nil.
+func clientEventWith(se *StoredEvent, forUser, forDevice string, relations json.RawMessage) json.RawMessage {
 	ev := se.Event
 	type out struct {
 		Content        json.RawMessage `json:"content"`
@@ -428,6 +435,9 @@ func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
 	}
 	if se.TxnID != "" && se.TxnUser == forUser && se.TxnDevice == forDevice {
 		o.Unsigned["transaction_id"] = se.TxnID
+	}
+	if relations != nil {
+		o.Unsigned["m.relations"] = relations
 	}
 	b, _ := json.Marshal(o)
 	return b
@@ -510,7 +520,11 @@ func (c *Client) Event(ctx context.Context, who clientapi.Identity, roomID, even
 	if ok, err := c.visibleTo(ctx, se, who.UserID); err != nil || !ok {
 		return nil, cmp.Or[error](err, clientapi.NotFound("event not found"))
 	}
-	return clientEvent(se, who.UserID, who.DeviceID), nil
+	out, err := c.render(ctx, who, []*StoredEvent{se})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
 
 // stateEvents loads the events of a state map in client format, in a
@@ -737,8 +751,8 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 	if evs, err = hist.filter(ctx, evs); err != nil {
 		return nil, err
 	}
-	for _, se := range evs {
-		resp.Chunk = append(resp.Chunk, clientEvent(se, who.UserID, who.DeviceID))
+	if resp.Chunk, err = c.render(ctx, who, evs); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -790,12 +804,14 @@ func (c *Client) Context(ctx context.Context, who clientapi.Identity, req client
 	if after, err = hist.filter(ctx, after); err != nil {
 		return nil, err
 	}
-	for i := len(before) - 1; i >= 0; i-- {
-		resp.EventsBefore = append(resp.EventsBefore, clientEvent(before[i], who.UserID, who.DeviceID))
+	slices.Reverse(before)
+	rendered, err := c.render(ctx, who, append(append([]*StoredEvent{se}, before...), after...))
+	if err != nil {
+		return nil, err
 	}
-	for _, a := range after {
-		resp.EventsAfter = append(resp.EventsAfter, clientEvent(a, who.UserID, who.DeviceID))
-	}
+	resp.Event = rendered[0]
+	resp.EventsBefore = rendered[1 : 1+len(before)]
+	resp.EventsAfter = rendered[1+len(before):]
 	if se.After != 0 {
 		st, err := c.rooms.Group(ctx, se.After)
 		if err != nil {

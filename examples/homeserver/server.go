@@ -145,6 +145,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Summaries:         hs.cli,
 		PublishedRooms:    hs.cli,
 		Spaces:            hs.cli,
+		Relations:         hs.cli,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,

@@ -176,8 +176,10 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				jr.Ephemeral = &clientapi.EventsBlock{Events: eph}
 			}
 			inTimeline := map[string]bool{}
+			if jr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
+				return nil, err
+			}
 			for _, se := range tl {
-				jr.Timeline.Events = append(jr.Timeline.Events, clientEvent(se, who.UserID, who.DeviceID))
 				inTimeline[se.Event.ID()] = true
 			}
 			if len(tl) > 0 {
@@ -259,8 +261,8 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				return nil, err
 			}
 			lr := &clientapi.LeftRoom{Timeline: &clientapi.Timeline{Limited: more}}
-			for _, se := range tl {
-				lr.Timeline.Events = append(lr.Timeline.Events, clientEvent(se, who.UserID, who.DeviceID))
+			if lr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
+				return nil, err
 			}
 			if len(tl) > 0 {
 				lr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
