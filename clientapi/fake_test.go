@@ -70,6 +70,7 @@ func (f *fake) handler() *Server {
 		Directory: f, Profile: f, AccountData: f, Ephemeral: f, Devices: f,
 		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{}, Upgrader: f,
 		Reports: f, OpenID: &MemoryOpenID{}, Timestamps: f,
+		AccountManager: f, LoginTokens: &MemoryLoginTokens{},
 	}
 }
 
@@ -687,4 +688,32 @@ func (f *fake) TimestampToEvent(_ context.Context, who Identity, roomID string, 
 	}
 	json.Unmarshal(room.events[i], &e)
 	return e.EventID, i, nil
+}
+
+// ChangePassword implements AccountManager.
+func (f *fake) ChangePassword(_ context.Context, who Identity, pw string, logoutDevices bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[who.UserID] = pw
+	if logoutDevices {
+		for t, w := range f.tokens {
+			if w.UserID == who.UserID && t != who.AccessToken {
+				delete(f.tokens, t)
+			}
+		}
+	}
+	return nil
+}
+
+// Deactivate implements AccountManager.
+func (f *fake) Deactivate(_ context.Context, who Identity, erase bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[who.UserID] = "\x00deactivated"
+	for t, w := range f.tokens {
+		if w.UserID == who.UserID {
+			delete(f.tokens, t)
+		}
+	}
+	return nil
 }

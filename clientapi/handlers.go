@@ -150,7 +150,16 @@ func (c *call) loginFlows() (any, error) {
 	if c.s.Accounts != nil {
 		flows = append(flows, map[string]string{"type": AuthTypePassword}, map[string]string{"type": AuthTypeAppService})
 	}
-	return map[string]any{"flows": flows}, nil
+	out := []any{}
+	for _, f := range flows {
+		out = append(out, f)
+	}
+	if c.s.Accounts != nil && c.s.LoginTokens != nil {
+		// get_login_token: the server lets a logged-in client make one
+		// (POST /login/get_token, v1.7).
+		out = append(out, map[string]any{"type": AuthTypeToken, "get_login_token": true})
+	}
+	return map[string]any{"flows": out}, nil
 }
 
 type loginBody struct {
@@ -158,6 +167,7 @@ type loginBody struct {
 	Identifier               json.RawMessage `json:"identifier"`
 	User                     string          `json:"user"`
 	Password                 string          `json:"password"`
+	Token                    string          `json:"token"`
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
 }
@@ -200,6 +210,17 @@ func (c *call) login() (any, error) {
 			return nil, UnknownToken(false)
 		}
 		appService = who.AppService
+	case AuthTypeToken:
+		if c.s.LoginTokens == nil {
+			return nil, NewError(http.StatusBadRequest, CodeUnknown, "unknown login type "+quote(b.Type))
+		}
+		if b.Token == "" {
+			return nil, MissingParam("token is required")
+		}
+		var err error
+		if userID, err = c.s.LoginTokens.ConsumeLoginToken(c.ctx, b.Token); err != nil {
+			return nil, err
+		}
 	case "":
 		return nil, BadJSON("missing login type")
 	default:

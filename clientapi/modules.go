@@ -21,5 +21,19 @@ func (s *Server) moduleRoutes(add addFunc) {
 	add(V1, "GET", "/rooms/{roomId}/relations/{eventId}/{relType}", authRequired, (*call).relations)
 	add(V1, "GET", "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", authRequired, (*call).relations)
 	add(V1, "GET", "/rooms/{roomId}/threads", authRequired, (*call).threads)
+	add(L, "POST", "/account/password", authRequired, (*call).changePassword)
+	add(L, "POST", "/account/deactivate", authRequired, (*call).deactivate)
+	add(L, "GET", "/account/3pid", authRequired, (*call).threepids)
+	add(L, "POST", "/account/3pid/delete", authRequired, (*call).threepidUnbind)
+	add(L, "POST", "/account/3pid/unbind", authRequired, (*call).threepidUnbind)
+	for _, p := range []string{"/account/3pid", "/account/3pid/add", "/account/3pid/bind"} {
+		add(L, "POST", p, authRequired, (*call).threepidRefused)
+	}
+	for _, p := range []string{"/account/3pid/email/requestToken", "/account/3pid/msisdn/requestToken",
+		"/register/email/requestToken", "/register/msisdn/requestToken",
+		"/account/password/email/requestToken", "/account/password/msisdn/requestToken"} {
+		add(L, "POST", p, authNone, (*call).threepidRefused)
+	}
+	add(V1, "POST", "/login/get_token", authRequired, (*call).getLoginToken)
 	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
 }

@@ -95,6 +95,8 @@ type Server struct {
 	Summaries      RoomSummaries
 	Spaces         Spaces
 	Relations      Relations
+	AccountManager AccountManager
+	LoginTokens    LoginTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media

@@ -143,7 +143,7 @@ func TestEndpoints(t *testing.T) {
 			}
 		}},
 		{name: "login bad password", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":"m.login.password","user":"alice","password":"x"}`, status: 403, errcode: "M_FORBIDDEN"},
-		{name: "login unknown type", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":"m.login.token","token":"x"}`, status: 400, errcode: "M_UNKNOWN"},
+		{name: "login unknown type", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":"org.example.unknown","token":"x"}`, status: 400, errcode: "M_UNKNOWN"},
 		{name: "login not json", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":`, status: 400, errcode: "M_NOT_JSON"},
 		{name: "login wrong type", method: "POST", path: "/_matrix/client/v3/login", body: `{"type":1}`, status: 400, errcode: "M_BAD_JSON"},
 		{name: "login array", method: "POST", path: "/_matrix/client/v3/login", body: `[]`, status: 400, errcode: "M_BAD_JSON"},

@@ -36,6 +36,8 @@ type Homeserver struct {
 	push  *pushing.Service
 	// openid issues OpenID tokens and answers federation userinfo.
 	openid *clientapi.MemoryOpenID
+	// loginTokens are the m.login.token tokens of login/get_token.
+	loginTokens *clientapi.MemoryLoginTokens
 	// stopPush ends the push worker; pushDone is closed when it has.
 	stopPush func()
 	pushDone chan struct{}
@@ -89,6 +91,7 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
 	hs.openid = &clientapi.MemoryOpenID{}
+	hs.loginTokens = &clientapi.MemoryLoginTokens{}
 	if hs.media, err = openMedia(cfg); err != nil {
 		db.Close()
 		return nil, err
@@ -146,6 +149,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		PublishedRooms:    hs.cli,
 		Spaces:            hs.cli,
 		Relations:         hs.cli,
+		AccountManager:    hs.cli,
+		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
