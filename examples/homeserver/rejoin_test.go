@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/federation"
+	"github.com/mxkit/mxkit/roomversion"
+	"github.com/mxkit/mxkit/signing"
 )
 
 // TestFederationRejoinAfterBan: bob (b.test) is banned, unbanned while his
@@ -72,4 +79,81 @@ func TestFederationRejoinAfterBan(t *testing.T) {
 		_, err := alice.do("GET", rp+"/event/"+url.PathEscape(m.EventID), nil, &ev)
 		return err == nil && ev.EventID == m.EventID
 	})
+}
+
+// TestStoreReplacesExtremities: the SQLite store keeps the
+// federation.RoomStore contract for a join completing a send_join
+// (NewEvent.ReplacesExtremities): the join, citing an outlier, becomes the
+// room's only forward extremity and its state the current state, whatever
+// the extremities were; reopened, the database says the same.
+func TestStoreReplacesExtremities(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hs.db")
+	db, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := signing.GenerateKey("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms := newRooms("a.test", key, db, discardLog())
+	v := roomversion.V10
+	alice := "@alice:a.test"
+	str := func(s string) *string { return &s }
+	roomID, err := rooms.CreateRoom(ctx, v, alice, []byte(`{"creator":"@alice:a.test","room_version":"10"}`), []Local{
+		{Sender: alice, Type: "m.room.member", StateKey: str(alice), Content: []byte(`{"membership":"join"}`)},
+		{Sender: alice, Type: "m.room.power_levels", StateKey: str(""), Content: []byte(`{"users":{"@alice:a.test":100}}`)},
+		{Sender: alice, Type: "m.room.join_rules", StateKey: str(""), Content: []byte(`{"join_rule":"public"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := rooms.Send(ctx, Local{RoomID: roomID, Sender: alice, Type: "m.room.message", Content: []byte(`{"body":"stale"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := &stateView{ctx: ctx, r: rooms, ids: base}
+	auth := []*event.Event{view.StateEvent("m.room.create", ""), view.StateEvent("m.room.power_levels", ""), view.StateEvent("m.room.member", alice)}
+	build := func(b event.Builder) *event.Event {
+		b.RoomID, b.AuthEvents = roomID, auth
+		ev, err := b.Build(v, "a.test", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	// The resident's state, as send_join returns it: a topic we never saw.
+	topic := build(event.Builder{Type: "m.room.topic", StateKey: str(""), Sender: alice, Content: []byte(`{"topic":"resident"}`), PrevEvents: []*event.Event{stale}})
+	join := build(event.Builder{Type: "m.room.member", StateKey: str("@bob:a.test"), Sender: "@bob:a.test", Content: []byte(`{"membership":"join"}`), PrevEvents: []*event.Event{topic}})
+	after := maps.Clone(base)
+	after[stateKey{Type: "m.room.topic"}] = topic.ID()
+	after[stateKey{Type: "m.room.member", StateKey: "@bob:a.test"}] = join.ID()
+	if err := rooms.StoreEvents(ctx, roomID, []federation.NewEvent{
+		{Event: topic, Status: federation.Outlier},
+		{Event: join, Status: federation.Accepted, StateAfter: after, ReplacesExtremities: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(rooms *Rooms) {
+		t.Helper()
+		if ext, _ := rooms.ForwardExtremities(ctx, roomID); !slices.Equal(ext, []string{join.ID()}) {
+			t.Fatalf("extremities %v, want only the join %s (not the stale %s)", ext, join.ID(), stale.ID())
+		}
+		if cur, _ := rooms.CurrentState(ctx, roomID); !maps.Equal(cur, after) {
+			t.Fatalf("current state %v, want the state after the join %v", cur, after)
+		}
+	}
+	check(rooms)
+	db.Close()
+	db, err = OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(newRooms("a.test", key, db, discardLog()))
 }
