@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -460,19 +461,33 @@ func (r *Receiver) process(ctx context.Context, origin string, ev *event.Event, 
 }
 
 func (r *Receiver) processLocked(ctx context.Context, origin string, ev *event.Event, level int) error {
-	st, err := r.Store.Events(ctx, []string{ev.ID()})
+	return r.check(ctx, origin, ev, level, false)
+}
+
+// check runs the checks of a PDU ("Checks performed on receipt of a PDU")
+// and stores it. historical is backfill's mode: the event is older than
+// the room's forward extremities, so a gap before it is filled with the
+// state the origin gives (/state_ids) rather than get_missing_events, the
+// current state is no concern (no soft failure), and it is stored as
+// Historical, told to OnEvent neither.
+func (r *Receiver) check(ctx context.Context, origin string, ev *event.Event, level int, historical bool) error {
+	known, outlier, err := r.known(ctx, ev.ID())
 	if err != nil {
 		return err
 	}
-	if st[0].Event != nil {
-		return nil // seen before
+	if known && !(historical && outlier) {
+		return nil // seen before (an outlier becomes history when backfilled)
 	}
 	budget := r.MaxFetch
 	if budget <= 0 {
 		budget = DefaultMaxFetch
 	}
 	// State before the event, filling gaps when prev events are missing.
-	before, err := r.stateBefore(ctx, origin, ev, level, &budget)
+	stateLevel := level
+	if historical {
+		stateLevel = 1 // no get_missing_events: the gap is older history
+	}
+	before, err := r.stateBefore(ctx, origin, ev, stateLevel, &budget)
 	if err != nil {
 		return err
 	}
@@ -491,6 +506,8 @@ func (r *Receiver) processLocked(ctx context.Context, origin string, ev *event.E
 	} else if err := eventauth.Allowed(v, ev, state); err != nil {
 		// Step 5.
 		rejection = fmt.Errorf("rejected: state before the event: %w", err)
+	} else if historical {
+		// Not checked against the current state: it is not news.
 	} else if soft, err := r.softFails(ctx, ev, before); err != nil {
 		return err
 	} else if soft {
@@ -500,10 +517,11 @@ func (r *Receiver) processLocked(ctx context.Context, origin string, ev *event.E
 		ne.Status = Rejected
 	}
 	ne.StateAfter = stateAfter(before, ev, ne.Status != Rejected)
+	ne.Historical = historical
 	if err := r.Store.StoreEvents(ctx, ev.RoomID(), []NewEvent{ne}); err != nil {
 		return err
 	}
-	if r.OnEvent != nil {
+	if r.OnEvent != nil && !historical {
 		r.OnEvent(ctx, ne)
 	}
 	return rejection
@@ -1050,4 +1068,85 @@ func (r *Receiver) takeOutside(ctx context.Context, origin string, ev *event.Eve
 		return errors.New("the sender is not a user of the origin server")
 	}
 	return r.Outside.Take(ctx, origin, ev)
+}
+
+// Backfill fetches up to limit events of roomID that precede the events
+// from (the server-server API's "Backfilling and retrieving missing
+// events": GET /backfill) from dest, and stores the ones that pass the
+// checks of a received PDU, oldest first, as Historical events: a server
+// that joins a room late reads its earlier history this way. Each event's
+// signatures and hashes are verified (a redacted copy is kept for a wrong
+// content hash, as on receipt), its auth events fetched when missing, and
+// the state before it computed from its prev events, or asked of dest
+// (/state_ids) when they are older than what we have. It returns the
+// events stored, in the order stored; events that fail are left out (an
+// event of another room, a forged one).
+func (r *Receiver) Backfill(ctx context.Context, dest, roomID string, from []string, limit int) ([]*event.Event, error) {
+	if r.Client == nil {
+		return nil, errors.New("federation: Backfill needs a Client")
+	}
+	v, err := r.Store.RoomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	got, err := r.Client.Backfill(ctx, dest, v, roomID, from, limit)
+	if err != nil {
+		return nil, err
+	}
+	var evs []*event.Event
+	for _, ev := range got {
+		if ev.RoomID() == roomID {
+			evs = append(evs, ev)
+		}
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	vr := &event.Verifier{KeyRing: r.Keys, Now: r.Now}
+	res := vr.VerifyAll(ctx, evs)
+	var ok []*event.Event
+	for i, ev := range evs {
+		switch res[i].Verdict {
+		case event.Valid:
+			ok = append(ok, ev)
+		case event.Redact:
+			ok = append(ok, res[i].Redacted)
+		}
+	}
+	// Oldest first: by depth, then by the order prev events require.
+	slices.SortStableFunc(ok, func(a, b *event.Event) int { return cmp.Compare(a.Depth(), b.Depth()) })
+	mu := r.roomLock(roomID)
+	mu.Lock()
+	defer mu.Unlock()
+	var stored []*event.Event
+	for _, ev := range ok {
+		if known, outlier, err := r.known(ctx, ev.ID()); err != nil {
+			return stored, err
+		} else if known && !outlier {
+			continue // in the room's history already
+		}
+		if err := r.check(ctx, dest, ev, 0, true); err != nil {
+			if ctx.Err() != nil {
+				return stored, ctx.Err()
+			}
+			continue // rejected (stored as such) or not checkable: not history to show
+		}
+		stored = append(stored, ev)
+	}
+	return stored, nil
+}
+
+// known reports whether an event is stored, and whether as an outlier
+// (stored without a state after it: an auth or state event received with
+// a join, or a prev event fetched to compute a state).
+func (r *Receiver) known(ctx context.Context, id string) (known, outlier bool, err error) {
+	st, err := r.Store.Events(ctx, []string{id})
+	if err != nil || st[0].Event == nil {
+		return false, false, err
+	}
+	states, err := r.Store.StateAfter(ctx, []string{id})
+	if err != nil {
+		return false, false, err
+	}
+	return true, states[0] == nil, nil
 }

@@ -70,6 +70,11 @@ type NewEvent struct {
 	// cited as a prev event of our next event and make the resident
 	// server reject it.
 	ReplacesExtremities bool
+	// Historical marks an event fetched by backfill (Receiver.Backfill):
+	// older than what the room has, it moves neither the forward
+	// extremities nor the current state, and a store orders it before
+	// the events it has (it is history, not news).
+	Historical bool
 }
 
 // RoomVersions says which room version a room has.
@@ -102,12 +107,13 @@ type StateStore interface {
 // EventWriter stores new events of one room.
 type EventWriter interface {
 	// StoreEvents stores events in order (an event already stored is left
-	// as it is). The first event stored for a room (its create event, or
+	// as it is, except an outlier stored again as Historical, which takes
+	// its place in the room's history). The first event stored for a room (its create event, or
 	// the events received when joining) makes the room known, with the
 	// version of its events. An Accepted event becomes a forward
 	// extremity and its prev events stop being ones (with
-	// ReplacesExtremities, it becomes the only one); other statuses leave
-	// the extremities alone.
+	// ReplacesExtremities, it becomes the only one); other statuses, and
+	// Historical events, leave the extremities alone.
 	StoreEvents(ctx context.Context, roomID string, events []NewEvent) error
 }
 
@@ -221,8 +227,8 @@ func (s *MemoryRoomStore) StoreEvents(ctx context.Context, roomID string, evs []
 			return errors.New("federation: StoreEvents: nil event")
 		}
 		id := ne.Event.ID()
-		if s.events[id] != nil {
-			continue
+		if old := s.events[id]; old != nil && !(ne.Historical && old.state == nil && ne.StateAfter != nil) {
+			continue // stored; only an outlier may become history
 		}
 		r := s.rooms[roomID]
 		if r == nil {
@@ -234,6 +240,12 @@ func (s *MemoryRoomStore) StoreEvents(ctx context.Context, roomID string, evs []
 			for _, a := range ne.Event.AuthEventIDs() {
 				s.refs[a] = append(s.refs[a], stateres.Ref{ID: id, Type: ne.Event.Type(), StateKey: sk})
 			}
+		}
+		if ne.Historical {
+			if ne.Status == Accepted || ne.Status == SoftFailed {
+				r.order = append([]string{id}, r.order...)
+			}
+			continue
 		}
 		if ne.Status == Accepted || ne.Status == SoftFailed {
 			r.order = append(r.order, id)

@@ -638,12 +638,17 @@ func parseToken(tok string) (int64, error) {
 	if i := strings.IndexByte(s, '_'); i >= 0 {
 		s = s[:i]
 	}
+	// Backfilled history has negative positions (before everything the
+	// server had when it joined), so tokens may be negative.
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < -(1<<62) {
 		return 0, clientapi.InvalidParam("malformed pagination token")
 	}
 	return n, nil
 }
+
+// historyStart is below every stream position, backfilled ones too.
+const historyStart = -(1 << 62)
 
 // timeline returns the accepted events of a room with from < stream <= to,
 // the newest limit of them when newest, in stream order, and whether
@@ -703,7 +708,7 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 	var from int64
 	if req.From == "" {
 		if req.Dir == "f" {
-			from = 0
+			from = historyStart
 		} else {
 			from = c.maxStream(ctx)
 		}
@@ -727,7 +732,7 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 			resp.End = "s" + strconv.FormatInt(evs[len(evs)-1].Stream, 10)
 		}
 	} else {
-		lo := int64(0)
+		lo := int64(historyStart)
 		if req.To != "" {
 			if t, err := parseToken(req.To); err == nil {
 				lo = t
@@ -736,6 +741,13 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 		evs, _, err = c.timeline(ctx, req.RoomID, lo, min(from, until), limit, true)
 		if err != nil {
 			return nil, err
+		}
+		if len(evs) < limit && req.To == "" && c.fed != nil && c.fed.backfillOlder(ctx, req.RoomID, limit) {
+			// The oldest event here is not the room's first: what came
+			// before it was fetched from the room's servers; read again.
+			if evs, _, err = c.timeline(ctx, req.RoomID, lo, min(from, until), limit, true); err != nil {
+				return nil, err
+			}
 		}
 		// newest first for dir=b
 		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {

@@ -191,6 +191,9 @@ func (f *fedParts) join(ctx context.Context, who clientapi.Identity, roomID stri
 		return clientapi.NewError(http.StatusBadGateway, "M_UNKNOWN", "joining through "+strings.Join(via, ", ")+": "+remoteFailure(err))
 	}
 	f.hs.log.Info("joined a remote room", "room", roomID, "user", who.UserID, "via", res.Server)
+	// The history before the join, for the user's first /messages back
+	// (what the room's history visibility lets this server see).
+	f.backfill(ctx, res.Server, roomID, res.Event.PrevEventIDs(), backfillAtJoin)
 	f.hs.cli.dropRemoteInvite(ctx, roomID, who.UserID)
 	f.hs.cli.dropRemoteKnock(ctx, roomID, who.UserID)
 	return nil

@@ -152,8 +152,8 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 	var fresh []federation.NewEvent
 	for _, ne := range evs {
 		id := ne.Event.ID()
-		if have[id] != nil {
-			continue
+		if h := have[id]; h != nil && !(ne.Historical && h.After == 0 && ne.StateAfter != nil) {
+			continue // stored; only an outlier may become history
 		}
 		if _, dup := batch[id]; dup {
 			continue
@@ -168,7 +168,7 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 	// The new forward extremities, and the state across them.
 	ext := slices.Clone(oldExt)
 	for _, ne := range fresh {
-		if ne.Status != federation.Accepted {
+		if ne.Status != federation.Accepted || ne.Historical {
 			continue
 		}
 		if ne.ReplacesExtremities {
@@ -249,15 +249,29 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 			if local != nil && local.TxnID != "" && ev.Sender() == local.Sender {
 				txnUser, txnDevice, txnID = local.Sender, local.TxnDevice, local.TxnID
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_ts, json, status, state_after, txn_user, txn_device, txn_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ev.ID(), roomID, ev.Type(), sk, ev.Sender(), ev.Depth(), ev.OriginServerTS(), ev.JSON(),
+			var stream any // the next position; for history, below every other
+			if have[ev.ID()] != nil {
+				// An outlier becoming history: its row is replaced.
+				if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE event_id = ?`, ev.ID()); err != nil {
+					return err
+				}
+			}
+			if ne.Historical {
+				if stream, err = historicalStream(ctx, tx, ev.Depth()); err != nil {
+					return err
+				}
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO events (stream, event_id, room_id, type, state_key, sender, depth, origin_ts, json, status, state_after, txn_user, txn_device, txn_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				stream, ev.ID(), roomID, ev.Type(), sk, ev.Sender(), ev.Depth(), ev.OriginServerTS(), ev.JSON(),
 				ne.Status, group, txnUser, txnDevice, txnID)
 			if err != nil {
 				return fmt.Errorf("storing event %s: %w", ev.ID(), err)
 			}
-			if lastStream, err = res.LastInsertId(); err != nil {
-				return err
+			if !ne.Historical {
+				if lastStream, err = res.LastInsertId(); err != nil {
+					return err
+				}
 			}
 			if local != nil && ev.Sender() == local.Sender {
 				for _, d := range local.dests {
@@ -412,4 +426,24 @@ func (r *Rooms) powerLevels(ctx context.Context, roomID string) (*eventauth.Powe
 		return nil, view.err
 	}
 	return eventauth.NewPowerLevels(v, pl, create)
+}
+
+// historicalStream places a backfilled event below every position of the
+// events received live (they are all positive) and among history by depth,
+// the order in which /messages must show it (backfill stores the oldest
+// first, and may come back later for older ones still): a block of 1,024
+// positions per depth, from -2^50, the first free one of the block for
+// events of the same depth.
+func historicalStream(ctx context.Context, tx *sql.Tx, depth int64) (int64, error) {
+	const base, block = -(1 << 50), 1024
+	depth = min(max(depth, 0), (1<<50)/block-1)
+	lo := base + depth*block
+	var used int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE stream >= ? AND stream < ?`, lo, lo+block).Scan(&used); err != nil {
+		return 0, err
+	}
+	if used >= block {
+		return 0, fmt.Errorf("more than %d backfilled events at depth %d", block, depth)
+	}
+	return lo + used, nil
 }
