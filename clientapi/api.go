@@ -23,6 +23,9 @@ type Identity struct {
 	AppService string
 	// AccessToken is the token the request presented (for logout).
 	AccessToken string
+	// RateLimitExempt spares the request the rate limits (an application
+	// service whose registration says rate_limited: false).
+	RateLimitExempt bool
 }
 
 // Masquerade is what an application service asks to act as: the user_id

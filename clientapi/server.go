@@ -89,6 +89,9 @@ type Server struct {
 	Notifications  Notifications
 	Searcher       Searcher
 	Upgrader       Upgrader
+	// RateLimit, when set, limits how fast users and addresses may make
+	// requests (RateLimits).
+	RateLimit      *RateLimits
 	Reports        Reports
 	OpenID         OpenIDTokens
 	Timestamps     Timestamps
@@ -260,6 +263,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {
 		if who.UserID != "" {
 			c.ctx = WithIdentity(c.ctx, who)
 		}
+	}
+	if err := s.RateLimit.check(r, c.who); err != nil {
+		writeError(w, err)
+		return
 	}
 	if !rt.stream && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))

@@ -323,7 +323,8 @@ func (a *asParts) identity(ctx context.Context, token string, as clientapi.Masqu
 	if !ok || err != nil {
 		return clientapi.Identity{}, ok, err
 	}
-	return clientapi.Identity{UserID: act.UserID, DeviceID: act.DeviceID, AppService: act.Service.ID, AccessToken: token}, true, nil
+	return clientapi.Identity{UserID: act.UserID, DeviceID: act.DeviceID, AppService: act.Service.ID, AccessToken: token,
+		RateLimitExempt: !act.Service.RateLimited}, true, nil
 }
 
 // asRooms is appservice.Rooms over the database.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -197,5 +199,47 @@ func TestSyncPosTokens(t *testing.T) {
 		if (err != nil) != tt.bad || (!tt.bad && got != tt.want) {
 			t.Errorf("parseSyncPos(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// TestRateLimitFlag: rate limits are on unless --rate-limit=false, and a
+// burst of sends past them is refused with 429 M_LIMIT_EXCEEDED.
+func TestRateLimitFlag(t *testing.T) {
+	on, err := parseFlags(nil, io.Discard)
+	if err != nil || !on.RateLimit {
+		t.Fatalf("default: %v %v", on.RateLimit, err)
+	}
+	off, err := parseFlags([]string{"--rate-limit=false"}, io.Discard)
+	if err != nil || off.RateLimit {
+		t.Fatalf("--rate-limit=false: %v %v", off.RateLimit, err)
+	}
+	dir := t.TempDir()
+	cfg := &Config{ServerName: "rl.test", Listen: "127.0.0.1:0", DB: dir + "/hs.db", KeyPath: dir + "/k", OpenRegistration: "true", RateLimit: true}
+	hs, err := New(cfg, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	if err := hs.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 2)
+	hs.Serve(errc)
+	defer hs.Shutdown(t.Context())
+	alice := register(t, hs.ClientURL(), "alice")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{}, &room)
+	limited := false
+	for i := range 200 {
+		code, _ := alice.do("PUT", "/rooms/"+room.RoomID+"/send/m.room.message/"+strconv.Itoa(i), map[string]string{"body": "x"}, nil)
+		if code == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatalf("200 sends at once were all taken")
 	}
 }

@@ -57,6 +57,8 @@ type Config struct {
 	LogLevel         slog.Level
 	// AppServices are the application service registration files.
 	AppServices []string
+	// RateLimit turns on clientapi's rate limits (DefaultRateLimits).
+	RateLimit bool
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support *clientapi.Support
 	// AppServiceMinBackoff is the wait after a failed transaction to an
@@ -147,6 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.MediaDir, "media-dir", "", "directory of uploaded and cached media (default: \"media\" beside --db)")
 	fs.Int64Var(&c.MaxUploadSize, "max-upload-size", 50<<20, "largest upload, and largest remote media fetched, in bytes")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.RateLimit, "rate-limit", true, "limit how fast each user and address may make requests (429 M_LIMIT_EXCEEDED); --rate-limit=false turns it off")
 	supportPage := fs.String("support-page", "", "URL of the server's support page, for /.well-known/matrix/support")
 	var adminContacts listFlag
 	fs.Var(&adminContacts, "admin-contact", "USER_ID or EMAIL: an administrator to contact, for /.well-known/matrix/support (repeatable)")

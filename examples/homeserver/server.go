@@ -160,6 +160,9 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	}
 	// Rooms created without a room_version get --default-room-version.
 	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
+	if hs.cfg.RateLimit {
+		s.RateLimit = clientapi.DefaultRateLimits()
+	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
 	}
