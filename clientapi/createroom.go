@@ -108,6 +108,14 @@ type CreateRoomPlan struct {
 //
 // versions is the set the server supports (nil: roomversion.Standard());
 // an unknown room_version is 400 M_UNSUPPORTED_ROOM_VERSION.
+// Bounds of createRoom's lists. The spec sets none; each entry is an
+// event sent, signed and stored before the answer, so a request is kept to
+// what a server can do in one go (invite more afterwards, one by one).
+const (
+	MaxCreateRoomInvites      = 2000
+	MaxCreateRoomInitialState = 1000
+)
+
 func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions *roomversion.Set, defaultVersion string) (*CreateRoomPlan, error) {
 	if versions == nil {
 		versions = standardVersions()
@@ -147,6 +155,12 @@ func PlanCreateRoom(req *CreateRoomRequest, creator, serverName string, versions
 		return nil, InvalidParam("unknown preset " + quote(preset))
 	}
 
+	if len(req.Invite) > MaxCreateRoomInvites {
+		return nil, InvalidParam(fmt.Sprintf("invite: at most %d users can be invited when creating a room", MaxCreateRoomInvites))
+	}
+	if len(req.InitialState) > MaxCreateRoomInitialState {
+		return nil, InvalidParam(fmt.Sprintf("initial_state: at most %d events", MaxCreateRoomInitialState))
+	}
 	seen := map[string]bool{}
 	for i, u := range req.Invite {
 		if err := ValidUserID(u, true); err != nil {

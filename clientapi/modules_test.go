@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,28 @@ func TestPresenceStatusMsgLimit(t *testing.T) {
 	}
 	if r := do(t, s, "PUT", path, "tok_alice", over); r.status != 400 || r.body["errcode"] != "M_INVALID_PARAM" {
 		t.Fatalf("over the limit: %d %s", r.status, r.raw)
+	}
+}
+
+func TestCreateRoomBounds(t *testing.T) {
+	users := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("@u%d:example.org", i)
+		}
+		return out
+	}
+	if _, err := PlanCreateRoom(&CreateRoomRequest{Invite: users(MaxCreateRoomInvites)}, "@a:example.org", "example.org", nil, ""); err != nil {
+		t.Fatalf("%d invites: %v", MaxCreateRoomInvites, err)
+	}
+	if _, err := PlanCreateRoom(&CreateRoomRequest{Invite: users(MaxCreateRoomInvites + 1)}, "@a:example.org", "example.org", nil, ""); err == nil || !strings.Contains(err.Error(), "invite") {
+		t.Fatalf("too many invites: %v", err)
+	}
+	st := make([]InitialStateEvent, MaxCreateRoomInitialState+1)
+	for i := range st {
+		st[i] = InitialStateEvent{Type: "org.example.s", StateKey: fmt.Sprint(i), Content: []byte(`{}`)}
+	}
+	if _, err := PlanCreateRoom(&CreateRoomRequest{InitialState: st}, "@a:example.org", "example.org", nil, ""); err == nil || !strings.Contains(err.Error(), "initial_state") {
+		t.Fatalf("too many initial_state entries: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 
@@ -279,19 +280,51 @@ func loadDB(ctx context.Context, path, roomID string) (*room, error) {
 		if _, done := states[g]; done || g == 0 {
 			continue
 		}
-		var blob []byte
-		if err := db.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, g).Scan(&blob); err != nil {
-			return nil, fmt.Errorf("state group %d: %w", g, err)
-		}
-		var rowsOf [][3]string
-		if err := json.Unmarshal(blob, &rowsOf); err != nil {
-			return nil, fmt.Errorf("state group %d: %w", g, err)
-		}
-		s := make(stateres.StateMap, len(rowsOf))
-		for _, x := range rowsOf {
-			s[stateres.StateKey{Type: x[0], StateKey: x[1]}] = x[2]
+		s, err := readStateGroup(ctx, db, g, states)
+		if err != nil {
+			return nil, err
 		}
 		states[g] = s
 	}
 	return r, nil
+}
+
+// readStateGroup reads a state group of the homeserver's database: a
+// snapshot, or (schema 2) a delta on its prev group, whose entries with an
+// empty event ID are keys removed. A database of schema 1 has only
+// snapshots (and no prev column).
+func readStateGroup(ctx context.Context, db *sql.DB, g int64, known map[int64]stateres.StateMap) (stateres.StateMap, error) {
+	var blob []byte
+	var prev int64
+	if err := db.QueryRowContext(ctx, `SELECT state, prev FROM state_groups WHERE id = ?`, g).Scan(&blob, &prev); err != nil {
+		prev = 0
+		if err2 := db.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, g).Scan(&blob); err2 != nil {
+			return nil, fmt.Errorf("state group %d: %w", g, err)
+		}
+	}
+	var rowsOf [][3]string
+	if err := json.Unmarshal(blob, &rowsOf); err != nil {
+		return nil, fmt.Errorf("state group %d: %w", g, err)
+	}
+	s := stateres.StateMap{}
+	if prev != 0 {
+		base, ok := known[prev]
+		if !ok {
+			var err error
+			if base, err = readStateGroup(ctx, db, prev, known); err != nil {
+				return nil, err
+			}
+			known[prev] = base
+		}
+		s = maps.Clone(base)
+	}
+	for _, x := range rowsOf {
+		k := stateres.StateKey{Type: x[0], StateKey: x[1]}
+		if x[2] == "" && prev != 0 {
+			delete(s, k)
+		} else {
+			s[k] = x[2]
+		}
+	}
+	return s, nil
 }

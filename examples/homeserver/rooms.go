@@ -38,6 +38,8 @@ type Rooms struct {
 
 	groupMu sync.Mutex
 	groups  map[int64]map[stateKey]string // immutable state groups, bounded
+	// groupEntries counts the entries of the cached groups.
+	groupEntries int
 
 	notify *notifier
 
@@ -155,30 +157,92 @@ func (s stateStore) Events(ctx context.Context, ids []string) ([]stateres.Stored
 
 // Group returns a state group (shared; do not modify).
 func (r *Rooms) Group(ctx context.Context, id int64) (map[stateKey]string, error) {
+	return r.readGroup(ctx, r.db.r, id)
+}
+
+// maxGroupChain bounds the deltas between a group and its snapshot (the
+// reference server keeps chains short likewise): reading a group reads at
+// most this many rows.
+const maxGroupChain = 50
+
+// readGroup reads a state group, following its deltas down to the nearest
+// snapshot or group in the cache. The maps it returns are shared: callers
+// must not change them.
+func (r *Rooms) readGroup(ctx context.Context, q querier, id int64) (map[stateKey]string, error) {
 	if id == 0 {
 		return map[stateKey]string{}, nil
 	}
+	type row struct {
+		id, prev int64
+		state    []byte
+	}
+	var chain []row
+	var base map[stateKey]string
+	for cur := id; ; {
+		if g := r.cachedGroup(cur); g != nil {
+			base = g
+			break
+		}
+		var rw row
+		rw.id = cur
+		if err := q.QueryRowContext(ctx, `SELECT prev, state FROM state_groups WHERE id = ?`, cur).Scan(&rw.prev, &rw.state); err != nil {
+			return nil, fmt.Errorf("state group %d: %w", cur, err)
+		}
+		chain = append(chain, rw)
+		if rw.prev == 0 {
+			break
+		}
+		if len(chain) > maxGroupChain+1 {
+			return nil, fmt.Errorf("state group %d: chain of deltas longer than %d", id, maxGroupChain)
+		}
+		cur = rw.prev
+	}
+	// Apply from the oldest: the snapshot (or cached base), then each delta.
+	for i := len(chain) - 1; i >= 0; i-- {
+		entries, err := decodeState(chain[i].state)
+		if err != nil {
+			return nil, fmt.Errorf("state group %d: %w", chain[i].id, err)
+		}
+		if chain[i].prev == 0 {
+			base = entries
+		} else {
+			next := maps.Clone(base)
+			for k, v := range entries {
+				if v == "" {
+					delete(next, k)
+				} else {
+					next[k] = v
+				}
+			}
+			base = next
+		}
+		r.cacheGroup(chain[i].id, base)
+	}
+	return base, nil
+}
+
+// groupCacheMax bounds the entries of the cached groups (all maps
+// together), so that the cache of a 100,000-member room holds a few
+// states, not thousands.
+const groupCacheMax = 2_000_000
+
+func (r *Rooms) cachedGroup(id int64) map[stateKey]string {
 	r.groupMu.Lock()
-	g := r.groups[id]
-	r.groupMu.Unlock()
-	if g != nil {
-		return g, nil
-	}
-	var b []byte
-	if err := r.db.queryRow(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
-		return nil, fmt.Errorf("state group %d: %w", id, err)
-	}
-	g, err := decodeState(b)
-	if err != nil {
-		return nil, err
-	}
+	defer r.groupMu.Unlock()
+	return r.groups[id]
+}
+
+func (r *Rooms) cacheGroup(id int64, g map[stateKey]string) {
 	r.groupMu.Lock()
-	if len(r.groups) > 2000 {
+	defer r.groupMu.Unlock()
+	if r.groupEntries+len(g) > groupCacheMax {
 		clear(r.groups)
+		r.groupEntries = 0
 	}
-	r.groups[id] = g
-	r.groupMu.Unlock()
-	return g, nil
+	if _, ok := r.groups[id]; !ok {
+		r.groups[id] = g
+		r.groupEntries += len(g)
+	}
 }
 
 // currentGroup returns the room's current state group.
@@ -388,7 +452,32 @@ func (e *badEventError) Unwrap() error { return e.err }
 func badEvent(err error) error { return &badEventError{err} }
 
 func insertGroup(ctx context.Context, tx *sql.Tx, roomID string, st map[stateKey]string) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO state_groups (room_id, state) VALUES (?, ?)`, roomID, encodeState(st))
+	return insertGroupOn(ctx, tx, roomID, st, 0, nil, 0)
+}
+
+// insertGroupOn stores the state st as a delta on the group base (whose
+// state is baseState and chain depth baseDepth), or as a snapshot when
+// there is no base, the chain is long, or the delta would be as large as
+// a snapshot.
+func insertGroupOn(ctx context.Context, tx *sql.Tx, roomID string, st map[stateKey]string, base int64, baseState map[stateKey]string, baseDepth int64) (int64, error) {
+	prev, depth, rows := int64(0), int64(0), st
+	if base != 0 && baseDepth < maxGroupChain {
+		delta := map[stateKey]string{}
+		for k, v := range st {
+			if baseState[k] != v {
+				delta[k] = v
+			}
+		}
+		for k := range baseState {
+			if _, ok := st[k]; !ok {
+				delta[k] = "" // removed
+			}
+		}
+		if len(delta) < len(st)/2+1 {
+			prev, depth, rows = base, baseDepth+1, delta
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO state_groups (room_id, prev, depth, state) VALUES (?, ?, ?, ?)`, roomID, prev, depth, encodeState(rows))
 	if err != nil {
 		return 0, err
 	}

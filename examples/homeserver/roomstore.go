@@ -345,6 +345,8 @@ func (r *Rooms) storeLocked(ctx context.Context, roomID string, evs []federation
 // the event's prev events when it is the same state (an event that
 // changes nothing, the common case), else a new group.
 func (r *Rooms) findGroup(ctx context.Context, tx *sql.Tx, ev *event.Event, st stateres.StateMap, batch map[string]int64) (int64, error) {
+	var base int64 // a prev event's group to store st as a delta on
+	var baseState stateres.StateMap
 	for _, p := range ev.PrevEventIDs() {
 		g, ok := batch[p]
 		if !ok {
@@ -362,24 +364,23 @@ func (r *Rooms) findGroup(ctx context.Context, tx *sql.Tx, ev *event.Event, st s
 		if maps.Equal(prevState, st) {
 			return g, nil
 		}
+		if base == 0 {
+			base, baseState = g, prevState
+		}
 	}
-	return insertGroup(ctx, tx, ev.RoomID(), st)
+	var depth int64
+	if base != 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT depth FROM state_groups WHERE id = ?`, base).Scan(&depth); err != nil {
+			return 0, err
+		}
+	}
+	return insertGroupOn(ctx, tx, ev.RoomID(), st, base, baseState, depth)
 }
 
 // groupTx is Group read through the write transaction (the group may be
 // new in it).
 func (r *Rooms) groupTx(ctx context.Context, tx *sql.Tx, id int64) (stateres.StateMap, error) {
-	r.groupMu.Lock()
-	g := r.groups[id]
-	r.groupMu.Unlock()
-	if g != nil {
-		return g, nil
-	}
-	var b []byte
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM state_groups WHERE id = ?`, id).Scan(&b); err != nil {
-		return nil, fmt.Errorf("state group %d: %w", id, err)
-	}
-	return decodeState(b)
+	return r.readGroup(ctx, tx, id)
 }
 
 // Events implements federation.EventStore and stateres.Store.

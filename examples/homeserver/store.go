@@ -76,12 +76,18 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_room ON events (room_id, stream);
 CREATE INDEX IF NOT EXISTS events_txn ON events (txn_user, txn_device, txn_id);
--- state_groups: a room state as a JSON array of [type, state_key, event_id];
--- an event points at the group after it, and events that change no state
--- share their group.
+-- state_groups: room states. An event points at the group after it, and
+-- events that change no state share their group. A group with prev 0 is a
+-- snapshot: state is the whole state as a JSON array of [type, state_key,
+-- event_id]. Otherwise it is a delta on group prev: the entries that
+-- changed, an empty event_id for a key removed; depth counts the deltas
+-- down to the snapshot (bounded, see maxGroupChain). One state event costs
+-- one small row, not a copy of the room's state.
 CREATE TABLE IF NOT EXISTS state_groups (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
 	room_id TEXT NOT NULL,
+	prev    INTEGER NOT NULL DEFAULT 0,
+	depth   INTEGER NOT NULL DEFAULT 0,
 	state   BLOB NOT NULL
 );
 -- auth_refs: which state events cite an event as an auth event (for
@@ -229,7 +235,8 @@ CREATE TABLE IF NOT EXISTS positions (
 );
 `
 
-const schemaVersion = "1"
+// Version 2: state groups as deltas.
+const schemaVersion = "2"
 
 // Store is the homeserver's database: one SQLite file in WAL mode.
 // Writes go through one connection (SQLite has one writer at a time);
