@@ -224,7 +224,7 @@ func (r *Rooms) readGroup(ctx context.Context, q querier, id int64) (map[stateKe
 // groupCacheMax bounds the entries of the cached groups (all maps
 // together), so that the cache of a 100,000-member room holds a few
 // states, not thousands.
-const groupCacheMax = 2_000_000
+const groupCacheMax = 500_000
 
 func (r *Rooms) cachedGroup(id int64) map[stateKey]string {
 	r.groupMu.Lock()
