@@ -65,6 +65,7 @@ func (s *Server) routes(add addFunc) {
 	for _, f := range []string{"displayname", "avatar_url"} {
 		add(L, "GET", "/profile/{userId}/"+f, authNone, profileFieldGet(f))
 		add(L, "PUT", "/profile/{userId}/"+f, authRequired, profileFieldPut(f))
+		add(L, "DELETE", "/profile/{userId}/"+f, authRequired, profileFieldDelete(f))
 	}
 
 	add(L, "GET", "/user/{userId}/account_data/{type}", authRequired, (*call).getAccountData)

@@ -35,5 +35,8 @@ func (s *Server) moduleRoutes(add addFunc) {
 		add(L, "POST", p, authNone, (*call).threepidRefused)
 	}
 	add(V1, "POST", "/login/get_token", authRequired, (*call).getLoginToken)
+	add(L, "GET", "/profile/{userId}/{keyName}", authNone, (*call).profileKeyGet)
+	add(L, "PUT", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyPut)
+	add(L, "DELETE", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyDelete)
 	add([]string{""}, "GET", "/.well-known/matrix/support", authNone, (*call).support)
 }

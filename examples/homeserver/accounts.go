@@ -31,6 +31,8 @@ type Accounts struct {
 	as   *asParts // nil without application services
 	// remote answers for other servers' users (nil without federation).
 	remote *remoteProfiles
+	// profileChanged is told of a new display name or avatar.
+	profileChanged func(ctx context.Context, who clientapi.Identity)
 }
 
 var (
@@ -336,6 +338,14 @@ func (a *Accounts) Profile(ctx context.Context, userID string) (map[string]any, 
 
 // SetProfileField implements clientapi.Profile.
 func (a *Accounts) SetProfileField(ctx context.Context, who clientapi.Identity, field string, value any) error {
+	err := a.setProfileField(ctx, who, field, value)
+	if err == nil && a.profileChanged != nil && (field == "displayname" || field == "avatar_url") {
+		a.profileChanged(ctx, who)
+	}
+	return err
+}
+
+func (a *Accounts) setProfileField(ctx context.Context, who clientapi.Identity, field string, value any) error {
 	return a.db.Tx(ctx, func(tx *sql.Tx) error {
 		if value == nil {
 			_, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE user_id = ? AND field = ?`, who.UserID, field)

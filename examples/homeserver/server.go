@@ -90,6 +90,9 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.push = &pushing.Service{W: db.w, R: db.r, Source: pushSource{hs}, Log: log,
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
+	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
+		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)
+	}
 	hs.openid = &clientapi.MemoryOpenID{}
 	hs.loginTokens = &clientapi.MemoryLoginTokens{}
 	if hs.media, err = openMedia(cfg); err != nil {
