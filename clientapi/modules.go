@@ -35,6 +35,7 @@ func (s *Server) moduleRoutes(add addFunc) {
 		add(L, "POST", p, authNone, (*call).threepidRefused)
 	}
 	add(V1, "POST", "/login/get_token", authRequired, (*call).getLoginToken)
+	add(V1, "GET", "/mutual_rooms", authRequired, (*call).mutualRooms)
 	add(L, "GET", "/profile/{userId}/{keyName}", authNone, (*call).profileKeyGet)
 	add(L, "PUT", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyPut)
 	add(L, "DELETE", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyDelete)

@@ -98,6 +98,7 @@ type Server struct {
 	Summaries      RoomSummaries
 	Spaces         Spaces
 	Relations      Relations
+	MutualRooms    MutualRooms
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).

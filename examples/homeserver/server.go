@@ -153,6 +153,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Spaces:            hs.cli,
 		Relations:         hs.cli,
 		AccountManager:    hs.cli,
+		MutualRooms:       hs.cli,
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
