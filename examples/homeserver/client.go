@@ -391,12 +391,13 @@ func redactionFor(ev *event.Event, by string) json.RawMessage {
 // clientEvent renders an event in the client format
 // (content/client-server-api/_index.md, "Room event format").
 func clientEvent(se *StoredEvent, forUser, forDevice string) json.RawMessage {
-	return clientEventWith(se, forUser, forDevice, nil)
+	return clientEventWith(se, forUser, forDevice, nil, nil)
 }
 
 // clientEventWith is clientEvent with unsigned["m.relations"] set to
-// relations (the aggregations of the event's children) when not nil.
-func clientEventWith(se *StoredEvent, forUser, forDevice string, relations json.RawMessage) json.RawMessage {
+// relations (the aggregations of the event's children) when not nil, and
+// the entries of extra added to unsigned.
+func clientEventWith(se *StoredEvent, forUser, forDevice string, relations json.RawMessage, extra map[string]any) json.RawMessage {
 	ev := se.Event
 	type out struct {
 		Content        json.RawMessage `json:"content"`
@@ -438,6 +439,9 @@ func clientEventWith(se *StoredEvent, forUser, forDevice string, relations json.
 	}
 	if relations != nil {
 		o.Unsigned["m.relations"] = relations
+	}
+	for k, v := range extra {
+		o.Unsigned[k] = v
 	}
 	b, _ := json.Marshal(o)
 	return b

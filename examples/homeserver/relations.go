@@ -328,10 +328,85 @@ func (c *Client) render(ctx context.Context, who clientapi.Identity, evs []*Stor
 	if err != nil {
 		return nil, err
 	}
-	for _, se := range evs {
-		out = append(out, clientEventWith(se, who.UserID, who.DeviceID, aggs[se.Event.ID()]))
+	extras, err := c.unsignedState(ctx, who, evs)
+	if err != nil {
+		return nil, err
+	}
+	for i, se := range evs {
+		out = append(out, clientEventWith(se, who.UserID, who.DeviceID, aggs[se.Event.ID()], extras[i]))
 	}
 	return out, nil
+}
+
+// unsignedState gives the unsigned fields that come from the room state
+// around each event (content/client-server-api/_index.md "Room event
+// format"): for a state event, prev_content, prev_sender and
+// replaces_state of the event it replaced; for every event, membership,
+// the requesting user's membership at it (v1.11).
+func (c *Client) unsignedState(ctx context.Context, who clientapi.Identity, evs []*StoredEvent) ([]map[string]any, error) {
+	out := make([]map[string]any, len(evs))
+	var need []string // events whose content or membership is read
+	type pending struct {
+		i                 int
+		replaced, memberE string
+	}
+	var todo []pending
+	for i, se := range evs {
+		p := pending{i: i}
+		if se.After != 0 {
+			after, err := c.rooms.Group(ctx, se.After)
+			if err != nil {
+				return nil, err
+			}
+			p.memberE = after[stateKey{Type: event.TypeMember, StateKey: who.UserID}]
+		}
+		if k, ok := se.Event.StateKey(); ok {
+			if before, err := c.stateBeforeEvent(ctx, se); err != nil {
+				return nil, err
+			} else if before != nil {
+				p.replaced = before[stateKey{Type: se.Event.Type(), StateKey: k}]
+			}
+		}
+		for _, id := range []string{p.replaced, p.memberE} {
+			if id != "" {
+				need = append(need, id)
+			}
+		}
+		todo = append(todo, p)
+	}
+	loaded, err := c.rooms.load(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range todo {
+		m := map[string]any{}
+		if e := loaded[p.memberE]; e != nil {
+			m["membership"] = e.Event.Membership()
+		}
+		if e := loaded[p.replaced]; e != nil {
+			m["prev_content"] = json.RawMessage(e.Event.Content())
+			m["prev_sender"] = e.Event.Sender()
+			m["replaces_state"] = e.Event.ID()
+		}
+		if len(m) > 0 {
+			out[p.i] = m
+		}
+	}
+	return out, nil
+}
+
+// stateBeforeEvent is the state after an event's first prev event (nil
+// when unknown).
+func (c *Client) stateBeforeEvent(ctx context.Context, se *StoredEvent) (map[stateKey]string, error) {
+	prevs := se.Event.PrevEventIDs()
+	if len(prevs) == 0 {
+		return nil, nil
+	}
+	var g int64
+	if err := c.db.queryRow(ctx, `SELECT state_after FROM events WHERE event_id = ?`, prevs[0]).Scan(&g); err != nil || g == 0 {
+		return nil, nil
+	}
+	return c.rooms.Group(ctx, g)
 }
 
 // aggregations computes unsigned["m.relations"] for each event that has
@@ -439,7 +514,7 @@ func (c *Client) aggregations(ctx context.Context, who clientapi.Identity, evs [
 				if err != nil {
 					return nil, err
 				}
-				latest = clientEventWith(t.latest, who.UserID, who.DeviceID, sub[t.latest.Event.ID()])
+				latest = clientEventWith(t.latest, who.UserID, who.DeviceID, sub[t.latest.Event.ID()], nil)
 			}
 			m["m.thread"] = map[string]any{"latest_event": latest, "count": t.count, "current_user_participated": t.participated}
 		}
