@@ -607,6 +607,21 @@ func (c *Client) Members(ctx context.Context, who clientapi.Identity, req client
 	if err != nil {
 		return nil, err
 	}
+	if req.At != "" {
+		// ?at=: the members at a point of the timeline (a sync or
+		// /messages token), no later than what the user may see.
+		at, err := parseToken(req.At)
+		if err != nil {
+			return nil, err
+		}
+		until, err := c.readableUntil(ctx, req.RoomID, who.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if st, err = c.stateBefore(ctx, req.RoomID, min(at, until)+1); err != nil {
+			return nil, err
+		}
+	}
 	members := map[stateKey]string{}
 	for k, id := range st {
 		if k.Type == event.TypeMember {

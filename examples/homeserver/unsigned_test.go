@@ -40,3 +40,32 @@ func TestUnsignedPrevContentAndMembership(t *testing.T) {
 		t.Fatalf("unsigned %+v", u)
 	}
 }
+
+// TestMembersAt: GET /members?at= gives the members at that point of the
+// timeline.
+func TestMembersAt(t *testing.T) {
+	t.Parallel()
+	hs := startInProcess(t, "mat.test", false, nil)
+	alice := register(t, hs.hs.ClientURL(), "alice")
+	bob := register(t, hs.hs.ClientURL(), "bob")
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	rp := "/rooms/" + url.PathEscape(room.RoomID)
+	before := syncToken(t, alice)
+	bob.must("POST", rp+"/join", map[string]any{}, nil)
+	count := func(q string) int {
+		var r struct {
+			Chunk []any `json:"chunk"`
+		}
+		alice.must("GET", rp+"/members"+q, nil, &r)
+		return len(r.Chunk)
+	}
+	if n := count(""); n != 2 {
+		t.Fatalf("members now: %d", n)
+	}
+	if n := count("?at=" + url.QueryEscape(before)); n != 1 {
+		t.Fatalf("members at the token before bob joined: %d", n)
+	}
+}
