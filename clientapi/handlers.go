@@ -85,9 +85,7 @@ func (s *Server) routes(add addFunc) {
 	// as a server without end-to-end encryption storage may.
 	add(L, "POST", "/keys/upload", authRequired, (*call).keysUpload)
 	add(L, "POST", "/keys/query", authRequired, (*call).keysQuery)
-	add(L, "GET", "/keys/changes", authRequired, func(*call) (any, error) {
-		return map[string]any{"changed": []string{}, "left": []string{}}, nil
-	})
+
 	add(L, "GET", "/room_keys/version", authRequired, func(*call) (any, error) {
 		return nil, NotFound("no current backup version")
 	})
@@ -1300,36 +1298,4 @@ func (c *call) userDirectorySearch() (any, error) {
 		limited = l
 	}
 	return map[string]any{"results": results, "limited": limited}, nil
-}
-
-// keysUpload answers as a server that stores no keys but does not want
-// the client to upload forever: it reports the one-time keys of the
-// request as the counts the server holds.
-func (c *call) keysUpload() (any, error) {
-	var b struct {
-		OneTimeKeys map[string]json.RawMessage `json:"one_time_keys"`
-	}
-	if err := c.decode(&b, true); err != nil {
-		return nil, err
-	}
-	counts := map[string]int{"signed_curve25519": 0}
-	for id := range b.OneTimeKeys {
-		alg, _, _ := strings.Cut(id, ":")
-		counts[alg]++
-	}
-	return map[string]any{"one_time_key_counts": counts}, nil
-}
-
-func (c *call) keysQuery() (any, error) {
-	var b struct {
-		DeviceKeys map[string][]string `json:"device_keys"`
-	}
-	if err := c.decode(&b, false); err != nil {
-		return nil, err
-	}
-	dk := map[string]map[string]any{}
-	for u := range b.DeviceKeys {
-		dk[u] = map[string]any{}
-	}
-	return map[string]any{"device_keys": dk, "failures": map[string]any{}}, nil
 }

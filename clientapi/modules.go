@@ -36,6 +36,9 @@ func (s *Server) moduleRoutes(add addFunc) {
 	}
 	add(V1, "POST", "/login/get_token", authRequired, (*call).getLoginToken)
 	add(V1, "GET", "/mutual_rooms", authRequired, (*call).mutualRooms)
+	add(L, "POST", "/keys/claim", authRequired, (*call).keysClaim)
+	add(L, "GET", "/keys/changes", authRequired, (*call).keysChanges)
+	add(L, "PUT", "/sendToDevice/{eventType}/{txnId}", authRequired, (*call).sendToDevice)
 	add(L, "GET", "/profile/{userId}/{keyName}", authNone, (*call).profileKeyGet)
 	add(L, "PUT", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyPut)
 	add(L, "DELETE", "/profile/{userId}/{keyName}", authRequired, (*call).profileKeyDelete)

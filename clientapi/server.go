@@ -99,6 +99,8 @@ type Server struct {
 	Spaces         Spaces
 	Relations      Relations
 	MutualRooms    MutualRooms
+	Keys           Keys
+	ToDevice       ToDevice
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).

@@ -20,7 +20,7 @@ func TestVersionsExplicit(t *testing.T) {
 // TestSupportedVersionsFollowsServedEndpoints: the computed list is the
 // releases whose endpoints are all routed and backed. The fake has most
 // backends; every release needs endpoints the adapter does not route
-// (PUT sendToDevice since v1.1), so none is advertised, and the answer
+// (POST keys/device_signing/upload since v1.1), so none is advertised, and the answer
 // says so rather than claiming releases it cannot serve.
 func TestSupportedVersionsFollowsServedEndpoints(t *testing.T) {
 	f := newFake()
@@ -28,16 +28,16 @@ func TestSupportedVersionsFollowsServedEndpoints(t *testing.T) {
 	s.Media = &MemoryMedia{}
 	got := s.SupportedVersions()
 	if len(got) != 0 {
-		t.Fatalf("SupportedVersions = %v; the adapter does not route sendToDevice", got)
+		t.Fatalf("SupportedVersions = %v; the adapter does not route keys/device_signing/upload", got)
 	}
 	var routes []specendpoints.Route
 	for _, e := range s.Endpoints() {
 		routes = append(routes, specendpoints.Route{Method: e.Method, Pattern: e.Pattern})
 	}
 	m := specendpoints.NewMatcher(routes)
-	toDevice := specendpoints.Endpoint{Method: "PUT", Path: "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}", Added: "v1.1"}
-	if m.Serves(toDevice) {
-		t.Fatal("sendToDevice is routed; update this test")
+	signing := specendpoints.Endpoint{Method: "POST", Path: "/_matrix/client/v3/keys/device_signing/upload", Added: "v1.1"}
+	if m.Serves(signing) {
+		t.Fatal("keys/device_signing/upload is routed; update this test")
 	}
 	// The media endpoints are routed, and need the Media backend.
 	dl := specendpoints.Endpoint{Method: "GET", Path: "/_matrix/client/v1/media/download/{serverName}/{mediaId}", Module: "authed-content-repo", Added: "v1.11"}

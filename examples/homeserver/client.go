@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/mxkit/mxkit/examples/homeserver/e2ee"
 	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"log/slog"
 	"net/http"
@@ -38,6 +39,8 @@ type Client struct {
 	as   *asParts  // nil without application services
 	// push gives the unread notification counts of /sync.
 	push *pushing.Service
+	// e2ee holds the keys and to-device messages /sync reports.
+	e2ee *e2ee.Store
 }
 
 // dropRemoteInvite forgets an invite to a remote room once it is

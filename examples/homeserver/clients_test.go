@@ -49,3 +49,20 @@ func TestClientJS(t *testing.T) {
 	hs := startInProcess(t, "js.localhost", false, nil)
 	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "flow.mjs", hs.hs.ClientURL())
 }
+
+// TestClientNioEncrypted runs clients/nio/e2ee.py: two matrix-nio clients
+// with Olm (python3-olm) upload keys, claim one-time keys, set up Olm
+// sessions over to-device messages, share Megolm sessions and read each
+// other's encrypted messages.
+func TestClientNioEncrypted(t *testing.T) {
+	t.Parallel()
+	requireNio(t)
+	requireTool(t, "python3-olm (Debian)", func() error {
+		if out, err := exec.Command(systemPython, "-c", "import olm").CombinedOutput(); err != nil {
+			return errors.New(string(out))
+		}
+		return nil
+	})
+	hs := startInProcess(t, "e2ee.localhost", false, nil)
+	runClient(t, 120*time.Second, ".", systemPython, filepath.Join("clients", "nio", "e2ee.py"), hs.hs.ClientURL())
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/e2ee"
 	"github.com/mxkit/mxkit/examples/homeserver/media"
 	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 	"github.com/mxkit/mxkit/federation"
@@ -90,6 +92,12 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	hs.push = &pushing.Service{W: db.w, R: db.r, Source: pushSource{hs}, Log: log,
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
+	hs.cli.e2ee = &e2ee.Store{W: db.w, R: db.r, Notify: func() { hs.rooms.notify.bump(0) },
+		Next: func(ctx context.Context, tx *sql.Tx) (int64, error) { return nextPosition(ctx, tx, "account_data") },
+		SyncPosition: func(tok string) (int64, error) {
+			p, err := parseSyncPos(tok)
+			return p.ad, err
+		}}
 	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
 		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)
 	}
@@ -154,6 +162,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Relations:         hs.cli,
 		AccountManager:    hs.cli,
 		MutualRooms:       hs.cli,
+		Keys:              hs.cli.e2ee,
+		ToDevice:          hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,

@@ -365,6 +365,12 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		}
 	}
 
+	if c.e2ee != nil {
+		if err := c.syncE2EE(ctx, who, req.Since != "", since, now, resp); err != nil {
+			return nil, err
+		}
+	}
+
 	// Account data, global and per joined room.
 	adSince := since.ad
 	if initial {
@@ -571,4 +577,32 @@ func (c *Client) stateBefore(ctx context.Context, roomID string, stream int64) (
 		return nil, err
 	}
 	return c.rooms.Group(ctx, g)
+}
+
+// syncE2EE fills the end-to-end encryption parts of a sync: the device's
+// to-device messages (those of the previous answer acknowledged by this
+// request's token), the users whose keys changed since the token, and the
+// device's one-time key counts and unused fallback key types.
+func (c *Client) syncE2EE(ctx context.Context, who clientapi.Identity, incremental bool, since, now syncPos, resp *clientapi.SyncResponse) error {
+	msgs, err := c.e2ee.ToDeviceFor(ctx, who.UserID, who.DeviceID, since.ad, now.ad)
+	if err != nil {
+		return err
+	}
+	if len(msgs) > 0 {
+		resp.ToDevice = &clientapi.EventsBlock{Events: msgs}
+	}
+	if incremental {
+		changed, err := c.e2ee.Changed(ctx, who.UserID, since.ad, now.ad)
+		if err != nil {
+			return err
+		}
+		if len(changed) > 0 {
+			resp.DeviceLists = &clientapi.DeviceLists{Changed: changed}
+		}
+	}
+	if resp.DeviceOneTimeKeysCount, err = c.e2ee.OneTimeKeyCounts(ctx, who.UserID, who.DeviceID); err != nil {
+		return err
+	}
+	resp.DeviceUnusedFallbackKeyTypes, err = c.e2ee.UnusedFallbackKeyTypes(ctx, who.UserID, who.DeviceID)
+	return err
 }

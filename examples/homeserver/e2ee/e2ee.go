@@ -1,0 +1,390 @@
+// Package e2ee is the example homeserver's end-to-end encryption support
+// (content/client-server-api/modules/end_to_end_encryption.md and
+// send_to_device.md): the device keys, one-time keys and fallback keys of
+// local devices, their claims, the log of key changes that
+// keys/changes and /sync's device_lists read, and the queue of
+// send-to-device messages delivered in /sync until the next sync
+// acknowledges them. It implements clientapi.Keys and clientapi.ToDevice on
+// tables of its own in the homeserver's SQLite database.
+//
+// Positions are those of the homeserver's per-user data stream (the
+// second part of its sync tokens), given by Next. Only local users are
+// served: keys of other servers' users over federation
+// (user/keys/query, user/keys/claim, m.device_list_update and
+// m.direct_to_device EDUs) are not implemented yet, nor cross-signing and
+// key backup.
+package e2ee
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/mxkit/mxkit/clientapi"
+)
+
+// Schema is added to the database on start (idempotent).
+const Schema = `
+CREATE TABLE IF NOT EXISTS e2e_device_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	json      BLOB NOT NULL,
+	PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS e2e_one_time_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	key_id    TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	json      BLOB NOT NULL,
+	PRIMARY KEY (user_id, device_id, key_id)
+);
+CREATE TABLE IF NOT EXISTS e2e_fallback_keys (
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	key_id    TEXT NOT NULL,
+	json      BLOB NOT NULL,
+	used      INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (user_id, device_id, algorithm)
+);
+CREATE TABLE IF NOT EXISTS e2e_key_changes (
+	stream  INTEGER NOT NULL,
+	user_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS e2e_key_changes_stream ON e2e_key_changes (stream);
+CREATE TABLE IF NOT EXISTS e2e_to_device (
+	stream    INTEGER NOT NULL,
+	user_id   TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	json      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS e2e_to_device_device ON e2e_to_device (user_id, device_id, stream);
+`
+
+// Store is the keys and the to-device queue.
+type Store struct {
+	W, R *sql.DB
+	// Next takes the next position of the per-user data stream.
+	Next func(ctx context.Context, tx *sql.Tx) (int64, error)
+	// Notify wakes the syncs waiting for news.
+	Notify func()
+	// SyncPosition reads the per-user data position of a sync token.
+	SyncPosition func(token string) (int64, error)
+}
+
+var (
+	_ clientapi.Keys     = (*Store)(nil)
+	_ clientapi.ToDevice = (*Store)(nil)
+)
+
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.Notify != nil {
+		s.Notify()
+	}
+	return nil
+}
+
+// UploadKeys implements clientapi.Keys. New device keys are a key change
+// (the device's user goes to device_lists.changed); one-time keys are
+// added; fallback keys replace the device's fallback key of their
+// algorithm.
+func (s *Store) UploadKeys(ctx context.Context, who clientapi.Identity, up clientapi.KeysUpload) (map[string]int, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if up.DeviceKeys != nil {
+			var old []byte
+			err := tx.QueryRowContext(ctx, `SELECT json FROM e2e_device_keys WHERE user_id = ? AND device_id = ?`, who.UserID, who.DeviceID).Scan(&old)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if string(old) != string(up.DeviceKeys) {
+				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO e2e_device_keys (user_id, device_id, json) VALUES (?, ?, ?)`,
+					who.UserID, who.DeviceID, []byte(up.DeviceKeys)); err != nil {
+					return err
+				}
+				if err := s.changed(ctx, tx, who.UserID); err != nil {
+					return err
+				}
+			}
+		}
+		for id, k := range up.OneTimeKeys {
+			alg, _, _ := strings.Cut(id, ":")
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO e2e_one_time_keys (user_id, device_id, key_id, algorithm, json) VALUES (?, ?, ?, ?, ?)`,
+				who.UserID, who.DeviceID, id, alg, []byte(k)); err != nil {
+				return err
+			}
+		}
+		for id, k := range up.FallbackKeys {
+			alg, _, _ := strings.Cut(id, ":")
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO e2e_fallback_keys (user_id, device_id, algorithm, key_id, json, used) VALUES (?, ?, ?, ?, ?, 0)`,
+				who.UserID, who.DeviceID, alg, id, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.OneTimeKeyCounts(ctx, who.UserID, who.DeviceID)
+}
+
+func (s *Store) changed(ctx context.Context, tx *sql.Tx, userID string) error {
+	pos, err := s.Next(ctx, tx)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO e2e_key_changes (stream, user_id) VALUES (?, ?)`, pos, userID)
+	return err
+}
+
+// DeviceChanged records that a user's devices changed (a device deleted),
+// for the users who share a room with them.
+func (s *Store) DeviceChanged(ctx context.Context, userID string, deviceIDs ...string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, d := range deviceIDs {
+			for _, q := range []string{`DELETE FROM e2e_device_keys WHERE user_id = ? AND device_id = ?`,
+				`DELETE FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ?`,
+				`DELETE FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ?`,
+				`DELETE FROM e2e_to_device WHERE user_id = ? AND device_id = ?`} {
+				if _, err := tx.ExecContext(ctx, q, userID, d); err != nil {
+					return err
+				}
+			}
+		}
+		return s.changed(ctx, tx, userID)
+	})
+}
+
+// OneTimeKeyCounts counts a device's unclaimed one-time keys by algorithm
+// (signed_curve25519 always present, as clients expect).
+func (s *Store) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT algorithm, count(*) FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm`, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]int{"signed_curve25519": 0}
+	for rows.Next() {
+		var alg string
+		var n int
+		if err := rows.Scan(&alg, &n); err != nil {
+			return nil, err
+		}
+		counts[alg] = n
+	}
+	return counts, rows.Err()
+}
+
+// UnusedFallbackKeyTypes lists the algorithms of a device's fallback keys
+// not yet used (device_unused_fallback_key_types).
+func (s *Store) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// QueryKeys implements clientapi.Keys for local users.
+func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map[string][]string) (*clientapi.KeysQueryResponse, error) {
+	out := &clientapi.KeysQueryResponse{DeviceKeys: map[string]map[string]json.RawMessage{}, Failures: map[string]any{}}
+	for u, devs := range users {
+		out.DeviceKeys[u] = map[string]json.RawMessage{}
+		rows, err := s.R.QueryContext(ctx, `SELECT device_id, json FROM e2e_device_keys WHERE user_id = ?`, u)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d string
+			var k []byte
+			if err := rows.Scan(&d, &k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if len(devs) == 0 || contains(devs, d) {
+				out.DeviceKeys[u][d] = k
+			}
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// ClaimKeys implements clientapi.Keys: a one-time key is handed out once;
+// with none left, the fallback key (marked used, still handed out).
+func (s *Store) ClaimKeys(ctx context.Context, who clientapi.Identity, claim map[string]map[string]string) (*clientapi.KeysClaimResponse, error) {
+	out := &clientapi.KeysClaimResponse{OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}, Failures: map[string]any{}}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for u, devs := range claim {
+			for d, alg := range devs {
+				var id string
+				var k []byte
+				err := tx.QueryRowContext(ctx, `SELECT key_id, json FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? AND algorithm = ? ORDER BY key_id LIMIT 1`, u, d, alg).Scan(&id, &k)
+				if err == nil {
+					if _, err := tx.ExecContext(ctx, `DELETE FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? AND key_id = ?`, u, d, id); err != nil {
+						return err
+					}
+				} else if errors.Is(err, sql.ErrNoRows) {
+					err = tx.QueryRowContext(ctx, `SELECT key_id, json FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND algorithm = ?`, u, d, alg).Scan(&id, &k)
+					if errors.Is(err, sql.ErrNoRows) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(ctx, `UPDATE e2e_fallback_keys SET used = 1 WHERE user_id = ? AND device_id = ? AND algorithm = ?`, u, d, alg); err != nil {
+						return err
+					}
+				} else {
+					return err
+				}
+				if out.OneTimeKeys[u] == nil {
+					out.OneTimeKeys[u] = map[string]map[string]json.RawMessage{}
+				}
+				out.OneTimeKeys[u][d] = map[string]json.RawMessage{id: k}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// KeyChanges implements clientapi.Keys with sync tokens.
+func (s *Store) KeyChanges(ctx context.Context, who clientapi.Identity, from, to string) ([]string, []string, error) {
+	f, err := s.SyncPosition(from)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := s.SyncPosition(to)
+	if err != nil {
+		return nil, nil, err
+	}
+	changed, err := s.Changed(ctx, who.UserID, f, t)
+	return changed, nil, err
+}
+
+// Changed lists the users sharing a room with userID (and userID) whose
+// keys changed after position from, up to to.
+func (s *Store) Changed(ctx context.Context, userID string, from, to int64) ([]string, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
+		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
+		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
+		AND b.type = 'm.room.member' AND b.state_key = k.user_id AND b.membership IN ('join', 'invite'))) ORDER BY k.user_id`, from, to, userID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SendToDevice implements clientapi.ToDevice for local recipients
+// ("*": each of the user's devices with keys or a login).
+func (s *Store) SendToDevice(ctx context.Context, who clientapi.Identity, eventType string, messages map[string]map[string]json.RawMessage) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for u, devs := range messages {
+			for d, content := range devs {
+				targets := []string{d}
+				if d == "*" {
+					var err error
+					if targets, err = userDevices(ctx, tx, u); err != nil {
+						return err
+					}
+				}
+				ev, _ := json.Marshal(map[string]any{"type": eventType, "sender": who.UserID, "content": content})
+				for _, t := range targets {
+					pos, err := s.Next(ctx, tx)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(ctx, `INSERT INTO e2e_to_device (stream, user_id, device_id, json) VALUES (?, ?, ?, ?)`, pos, u, t, ev); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func userDevices(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ToDeviceFor returns a device's messages after position since, up to to,
+// and forgets those up to since: a sync with a token acknowledges what
+// the sync that gave the token delivered.
+func (s *Store) ToDeviceFor(ctx context.Context, userID, deviceID string, since, to int64) ([]json.RawMessage, error) {
+	if since > 0 {
+		if _, err := s.W.ExecContext(ctx, `DELETE FROM e2e_to_device WHERE user_id = ? AND device_id = ? AND stream <= ?`, userID, deviceID, since); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := s.R.QueryContext(ctx, `SELECT json FROM e2e_to_device WHERE user_id = ? AND device_id = ? AND stream > ? AND stream <= ? ORDER BY stream`,
+		userID, deviceID, since, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []json.RawMessage
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
