@@ -66,3 +66,19 @@ func TestClientNioEncrypted(t *testing.T) {
 	hs := startInProcess(t, "e2ee.localhost", false, nil)
 	runClient(t, 120*time.Second, ".", systemPython, filepath.Join("clients", "nio", "e2ee.py"), hs.hs.ClientURL())
 }
+
+// TestFederationNioEncrypted is TestClientNioEncrypted with the two users
+// on two servers: keys are queried and claimed over federation, the Olm
+// messages travel as m.direct_to_device EDUs.
+func TestFederationNioEncrypted(t *testing.T) {
+	t.Parallel()
+	requireNio(t)
+	requireTool(t, "python3-olm (Debian)", func() error {
+		if out, err := exec.Command(systemPython, "-c", "import olm").CombinedOutput(); err != nil {
+			return errors.New(string(out))
+		}
+		return nil
+	})
+	p := startPair(t)
+	runClient(t, 120*time.Second, ".", systemPython, filepath.Join("clients", "nio", "e2ee.py"), p.a.hs.ClientURL(), p.b.hs.ClientURL())
+}

@@ -87,6 +87,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		Outside:    outsideRooms{hs: hs},
 		OpenID:     hs.openid,
 		Directory:  directory{hs.cli},
+		Devices:    fedDevices{hs},
 	}
 	f.handler = f.server
 	f.out = newOutbound(hs, client)
@@ -95,6 +96,7 @@ func newFederation(hs *Homeserver) (*fedParts, error) {
 		return nil, fmt.Errorf("outbound queue: %w", err)
 	}
 	hs.cli.join = f.join
+	hs.cli.e2ee.Remote = e2eeRemote{f}
 	hs.acct.remote = newRemoteProfiles(client)
 	hs.data.sendEDU = func(ctx context.Context, roomID string, edu federation.EDU) {
 		if servers := hs.rooms.serversIn(ctx, roomID, nil); len(servers) > 0 {
@@ -564,6 +566,8 @@ type edus struct{ hs *Homeserver }
 // HandleEDU implements federation.EDUHandler.
 func (e *edus) HandleEDU(ctx context.Context, origin string, edu federation.EDU) error {
 	switch edu.Type {
+	case "m.direct_to_device", "m.device_list_update", "m.signing_key_update":
+		return e.handleE2EEEDU(ctx, origin, edu)
 	case "m.typing":
 		var t struct {
 			RoomID string `json:"room_id"`

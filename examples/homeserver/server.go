@@ -93,7 +93,8 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		Gateway: &push.Gateway{HTTP: pushing.GatewayClient(isLoopback(clientHost))}}
 	hs.cli.push = hs.push
 	hs.cli.e2ee = &e2ee.Store{W: db.w, R: db.r, Notify: func() { hs.rooms.notify.bump(0) },
-		Next: func(ctx context.Context, tx *sql.Tx) (int64, error) { return nextPosition(ctx, tx, "account_data") },
+		Local: func(userID string) bool { return serverOf(userID) == cfg.ServerName },
+		Next:  func(ctx context.Context, tx *sql.Tx) (int64, error) { return nextPosition(ctx, tx, "account_data") },
 		SyncPosition: func(tok string) (int64, error) {
 			p, err := parseSyncPos(tok)
 			return p.ad, err

@@ -73,7 +73,32 @@ type Store struct {
 	Notify func()
 	// SyncPosition reads the per-user data position of a sync token.
 	SyncPosition func(token string) (int64, error)
+	// Local reports whether a user ID is of this server.
+	Local func(userID string) bool
+	// Remote reaches other servers (nil: only local users are served).
+	Remote Remote
 }
+
+// Remote is what the store asks of other servers, over federation.
+type Remote interface {
+	// QueryKeys asks a server for its users' device keys.
+	QueryKeys(ctx context.Context, server string, users map[string][]string) (map[string]map[string]json.RawMessage, error)
+	// ClaimKeys asks a server for one-time keys of its users' devices.
+	ClaimKeys(ctx context.Context, server string, claim map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
+	// SendToDevice sends messages to users of a server (an
+	// m.direct_to_device EDU).
+	SendToDevice(ctx context.Context, server, sender, eventType string, messages map[string]map[string]json.RawMessage)
+	// KeysChanged tells the servers sharing a room with userID that the
+	// keys of its device changed (an m.device_list_update EDU).
+	KeysChanged(ctx context.Context, userID, deviceID string, keys json.RawMessage)
+}
+
+func serverOf(userID string) string {
+	_, s, _ := strings.Cut(userID, ":")
+	return s
+}
+
+func (s *Store) local(userID string) bool { return s.Local == nil || s.Local(userID) }
 
 var (
 	_ clientapi.Keys     = (*Store)(nil)
@@ -103,6 +128,7 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 // added; fallback keys replace the device's fallback key of their
 // algorithm.
 func (s *Store) UploadKeys(ctx context.Context, who clientapi.Identity, up clientapi.KeysUpload) (map[string]int, error) {
+	keysChanged := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if up.DeviceKeys != nil {
 			var old []byte
@@ -118,6 +144,7 @@ func (s *Store) UploadKeys(ctx context.Context, who clientapi.Identity, up clien
 				if err := s.changed(ctx, tx, who.UserID); err != nil {
 					return err
 				}
+				keysChanged = true
 			}
 		}
 		for id, k := range up.OneTimeKeys {
@@ -139,7 +166,17 @@ func (s *Store) UploadKeys(ctx context.Context, who clientapi.Identity, up clien
 	if err != nil {
 		return nil, err
 	}
+	if keysChanged && s.Remote != nil {
+		s.Remote.KeysChanged(ctx, who.UserID, who.DeviceID, up.DeviceKeys)
+	}
 	return s.OneTimeKeyCounts(ctx, who.UserID, who.DeviceID)
+}
+
+// RemoteKeysChanged records that a user of another server changed keys
+// (an m.device_list_update EDU): local users sharing a room with them see
+// the user in device_lists.changed and query again.
+func (s *Store) RemoteKeysChanged(ctx context.Context, userID string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.changed(ctx, tx, userID) })
 }
 
 func (s *Store) changed(ctx context.Context, tx *sql.Tx, userID string) error {
@@ -211,7 +248,15 @@ func (s *Store) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID str
 // QueryKeys implements clientapi.Keys for local users.
 func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map[string][]string) (*clientapi.KeysQueryResponse, error) {
 	out := &clientapi.KeysQueryResponse{DeviceKeys: map[string]map[string]json.RawMessage{}, Failures: map[string]any{}}
+	remote := map[string]map[string][]string{}
 	for u, devs := range users {
+		if !s.local(u) {
+			if remote[serverOf(u)] == nil {
+				remote[serverOf(u)] = map[string][]string{}
+			}
+			remote[serverOf(u)][u] = devs
+			continue
+		}
 		out.DeviceKeys[u] = map[string]json.RawMessage{}
 		rows, err := s.R.QueryContext(ctx, `SELECT device_id, json FROM e2e_device_keys WHERE user_id = ?`, u)
 		if err != nil {
@@ -230,13 +275,72 @@ func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map
 		}
 		rows.Close()
 	}
+	for server, us := range remote {
+		if s.Remote == nil {
+			out.Failures[server] = map[string]string{"errcode": "M_UNKNOWN", "error": "this server does not federate"}
+			continue
+		}
+		got, err := s.Remote.QueryKeys(ctx, server, us)
+		if err != nil {
+			out.Failures[server] = map[string]string{"errcode": "M_UNKNOWN", "error": err.Error()}
+			continue
+		}
+		for u := range us {
+			out.DeviceKeys[u] = map[string]json.RawMessage{}
+			for d, k := range got[u] {
+				out.DeviceKeys[u][d] = k
+			}
+		}
+	}
 	return out, nil
+}
+
+// QueryLocal answers another server's key query: local users only.
+func (s *Store) QueryLocal(ctx context.Context, users map[string][]string) (map[string]map[string]json.RawMessage, error) {
+	local := map[string][]string{}
+	for u, d := range users {
+		if s.local(u) {
+			local[u] = d
+		}
+	}
+	r, err := s.QueryKeys(ctx, clientapi.Identity{}, local)
+	if err != nil {
+		return nil, err
+	}
+	return r.DeviceKeys, nil
 }
 
 // ClaimKeys implements clientapi.Keys: a one-time key is handed out once;
 // with none left, the fallback key (marked used, still handed out).
 func (s *Store) ClaimKeys(ctx context.Context, who clientapi.Identity, claim map[string]map[string]string) (*clientapi.KeysClaimResponse, error) {
 	out := &clientapi.KeysClaimResponse{OneTimeKeys: map[string]map[string]map[string]json.RawMessage{}, Failures: map[string]any{}}
+	remote := map[string]map[string]map[string]string{}
+	local := map[string]map[string]string{}
+	for u, devs := range claim {
+		if s.local(u) {
+			local[u] = devs
+			continue
+		}
+		if remote[serverOf(u)] == nil {
+			remote[serverOf(u)] = map[string]map[string]string{}
+		}
+		remote[serverOf(u)][u] = devs
+	}
+	for server, c := range remote {
+		if s.Remote == nil {
+			out.Failures[server] = map[string]string{"errcode": "M_UNKNOWN", "error": "this server does not federate"}
+			continue
+		}
+		got, err := s.Remote.ClaimKeys(ctx, server, c)
+		if err != nil {
+			out.Failures[server] = map[string]string{"errcode": "M_UNKNOWN", "error": err.Error()}
+			continue
+		}
+		for u, devs := range got {
+			out.OneTimeKeys[u] = devs
+		}
+	}
+	claim = local
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for u, devs := range claim {
 			for d, alg := range devs {
@@ -311,6 +415,30 @@ func (s *Store) Changed(ctx context.Context, userID string, from, to int64) ([]s
 // SendToDevice implements clientapi.ToDevice for local recipients
 // ("*": each of the user's devices with keys or a login).
 func (s *Store) SendToDevice(ctx context.Context, who clientapi.Identity, eventType string, messages map[string]map[string]json.RawMessage) error {
+	remote := map[string]map[string]map[string]json.RawMessage{}
+	local := map[string]map[string]json.RawMessage{}
+	for u, devs := range messages {
+		if s.local(u) {
+			local[u] = devs
+			continue
+		}
+		if remote[serverOf(u)] == nil {
+			remote[serverOf(u)] = map[string]map[string]json.RawMessage{}
+		}
+		remote[serverOf(u)][u] = devs
+	}
+	if s.Remote != nil {
+		for server, m := range remote {
+			s.Remote.SendToDevice(ctx, server, who.UserID, eventType, m)
+		}
+	}
+	return s.Deliver(ctx, who.UserID, eventType, local)
+}
+
+// Deliver queues messages of sender for local devices (from this server,
+// or from an m.direct_to_device EDU).
+func (s *Store) Deliver(ctx context.Context, sender, eventType string, messages map[string]map[string]json.RawMessage) error {
+	who := clientapi.Identity{UserID: sender}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for u, devs := range messages {
 			for d, content := range devs {
