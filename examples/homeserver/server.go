@@ -164,6 +164,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		AccountManager:    hs.cli,
 		MutualRooms:       hs.cli,
 		Keys:              hs.cli.e2ee,
+		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
