@@ -58,10 +58,10 @@ func (c *Client) SetRoomVisibility(ctx context.Context, roomID, visibility strin
 // PublicRoomsRequest is POST /publicRooms (GET when Filter and
 // IncludeAllNetworks are unset and ThirdPartyInstanceID empty).
 type PublicRoomsRequest struct {
-	Server               string `json:"-"`
-	Limit                int    `json:"limit,omitempty"`
-	Since                string `json:"since,omitempty"`
-	Filter               *struct {
+	Server string `json:"-"`
+	Limit  int    `json:"limit,omitempty"`
+	Since  string `json:"since,omitempty"`
+	Filter *struct {
 		GenericSearchTerm string   `json:"generic_search_term,omitempty"`
 		RoomTypes         []string `json:"room_types,omitempty"`
 	} `json:"filter,omitempty"`
