@@ -5,6 +5,8 @@ package hstest
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +24,7 @@ var (
 )
 
 // build compiles the homeserver once per test process.
-func build(t testing.TB) string {
-	t.Helper()
+func build() (string, error) {
 	buildOnce.Do(func() {
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
@@ -46,9 +47,9 @@ func build(t testing.TB) string {
 		binPath = bin
 	})
 	if buildErr != "" {
-		t.Fatal(buildErr)
+		return "", errors.New(buildErr)
 	}
-	return binPath
+	return binPath, nil
 }
 
 // Cleanup removes the built binary; call it from TestMain after m.Run.
@@ -63,28 +64,52 @@ func Cleanup() {
 // --appservice FILE). The server is killed when the test ends.
 func Start(t testing.TB, name string, extra ...string) string {
 	t.Helper()
-	bin := build(t)
-	dir := t.TempDir()
+	bin, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop, err := run(bin, t.TempDir(), name, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		log := stop()
+		if t.Failed() {
+			t.Logf("homeserver log:\n%s", log)
+		}
+	})
+	return url
+}
+
+// StartProcess is Start for TestMain, where there is no testing.TB: the
+// database goes in dir, and stop kills the server and returns its log.
+func StartProcess(dir, name string, extra ...string) (url string, stop func() string, err error) {
+	bin, err := build()
+	if err != nil {
+		return "", nil, err
+	}
+	return run(bin, dir, name, extra...)
+}
+
+func run(bin, dir, name string, extra ...string) (string, func() string, error) {
 	args := append([]string{"--server-name", name, "--listen", "127.0.0.1:0",
 		"--db", filepath.Join(dir, "hs.db"), "--key", filepath.Join(dir, "signing.key"),
 		"--open-registration", "true", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
-	stderr := &strings.Builder{}
-	cmd.Stderr = &lockedWriter{w: stderr}
+	logw := &lockedWriter{w: &strings.Builder{}}
+	cmd.Stderr = logw
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
-	t.Cleanup(func() {
+	stop := func() string {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if t.Failed() {
-			t.Logf("homeserver log:\n%s", cmd.Stderr.(*lockedWriter).String())
-		}
-	})
+		return logw.String()
+	}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -97,19 +122,19 @@ func Start(t testing.TB, name string, extra ...string) string {
 	}()
 	select {
 	case line := <-ready:
-		if !strings.HasPrefix(line, "mxkit homeserver ready: client ") {
-			t.Fatalf("homeserver did not start: %q\n%s", line, cmd.Stderr.(*lockedWriter).String())
-		}
-		for _, f := range strings.Fields(line) {
-			if strings.HasPrefix(f, "http://") {
-				return f
+		if strings.HasPrefix(line, "mxkit homeserver ready: client ") {
+			for _, f := range strings.Fields(line) {
+				if strings.HasPrefix(f, "http://") {
+					return f, stop, nil
+				}
 			}
 		}
-		t.Fatalf("no URL in ready line %q", line)
+		log := stop()
+		return "", nil, fmt.Errorf("homeserver did not start: %q\n%s", line, log)
 	case <-time.After(60 * time.Second):
-		t.Fatal("homeserver not ready after 60s")
+		log := stop()
+		return "", nil, fmt.Errorf("homeserver not ready after 60s\n%s", log)
 	}
-	return ""
 }
 
 type lockedWriter struct {
