@@ -187,7 +187,13 @@ func (i *Intent) EnsureRegistered(ctx context.Context) error {
 		return nil
 	}
 	localpart := strings.TrimPrefix(i.UserID[:strings.LastIndexByte(i.UserID, ':')], "@")
-	_, err := i.RegisterAppServiceUser(ctx, localpart, true)
+	// The registration is sent as the service itself, without user_id:
+	// asserting a user that does not exist yet is refused (403) by
+	// servers that check the asserted user, as Synapse and this module's
+	// example homeserver do.
+	reg := &client.Client{HomeserverURL: i.as.HomeserverURL, HTTP: &http.Client{
+		Transport: &appservice.Transport{Base: i.as.HTTP, ASToken: i.as.Registration.ASToken}}}
+	_, err := reg.RegisterAppServiceUser(ctx, localpart, true)
 	if err != nil && !client.IsCode(err, client.CodeUserInUse) {
 		return fmt.Errorf("intent: registering %s: %w", i.UserID, err)
 	}
