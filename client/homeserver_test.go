@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -11,10 +12,32 @@ import (
 	"github.com/mxkit/mxkit/internal/hstest"
 )
 
+// homeserverURL is a homeserver for the examples, started by TestMain.
+var homeserverURL string
+
 func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer hstest.Cleanup()
+	dir, err := os.MkdirTemp("", "mxkit-client-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	url, stop, err := hstest.StartProcess(dir, "example.test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	homeserverURL = url
 	code := m.Run()
-	hstest.Cleanup()
-	os.Exit(code)
+	if log := stop(); code != 0 {
+		fmt.Fprintf(os.Stderr, "homeserver log:\n%s", log)
+	}
+	return code
 }
 
 func newUser(t *testing.T, ctx context.Context, url, name string) *client.Client {
