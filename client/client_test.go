@@ -257,3 +257,64 @@ func TestSyncerStopsOnContext(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 }
+
+// TestDevicesFake: device management requests and the UIA round trip
+// (the example homeserver does not serve devices).
+func TestDevicesFake(t *testing.T) {
+	var lastBody string
+	c := fake(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		lastBody = string(b)
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/_matrix/client/v3/devices":
+			io.WriteString(w, `{"devices":[{"device_id":"D1","display_name":"x"}]}`)
+		case r.Method == "DELETE" && r.URL.Path == "/_matrix/client/v3/devices/D1":
+			if !strings.Contains(lastBody, `"session":"S"`) {
+				w.WriteHeader(401)
+				io.WriteString(w, `{"flows":[{"stages":["m.login.password"]}],"params":{},"session":"S"}`)
+				return
+			}
+			io.WriteString(w, `{}`)
+		default:
+			w.WriteHeader(404)
+		}
+	})
+	ctx := context.Background()
+	devs, err := c.Devices(ctx)
+	if err != nil || len(devs) != 1 || devs[0].DeviceID != "D1" {
+		t.Fatalf("devices %+v %v", devs, err)
+	}
+	err = c.DeleteDevice(ctx, "D1", nil)
+	ui, ok := AsUIA(err)
+	if !ok || ui.Session != "S" || !ui.HasSingleStageFlow(LoginPassword) {
+		t.Fatalf("UIA %+v %v", ui, err)
+	}
+	if err := c.DeleteDevice(ctx, "D1", map[string]string{"type": LoginPassword, "session": ui.Session}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUploadRetry: a rate-limited upload is sent again with the whole
+// body.
+func TestUploadRetry(t *testing.T) {
+	var calls atomic.Int32
+	c := fake(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if calls.Add(1) == 1 {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1}`)
+			return
+		}
+		if string(b) != "0123456789" {
+			w.WriteHeader(400)
+			io.WriteString(w, `{"errcode":"M_BAD_JSON","error":"body `+string(b)+`"}`)
+			return
+		}
+		io.WriteString(w, `{"content_uri":"mxc://example.org/m1"}`)
+	})
+	c.sleep = func(context.Context, time.Duration) error { return nil }
+	mxc, err := c.Upload(context.Background(), strings.NewReader("0123456789"), 10, "", "")
+	if err != nil || mxc != "mxc://example.org/m1" || calls.Load() != 2 {
+		t.Fatalf("upload %q %v after %d calls", mxc, err, calls.Load())
+	}
+}
