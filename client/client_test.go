@@ -318,3 +318,41 @@ func TestUploadRetry(t *testing.T) {
 		t.Fatalf("upload %q %v after %d calls", mxc, err, calls.Load())
 	}
 }
+
+// TestSyncerHandlerError: a failing handler is reported to OnError, the
+// other handlers and events still run, and the loop goes on.
+func TestSyncerHandlerError(t *testing.T) {
+	var calls atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := fake(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			cancel()
+			<-r.Context().Done()
+			return
+		}
+		io.WriteString(w, `{"next_batch":"s1","presence":{"events":[{"type":"m.presence","sender":"@a:x","content":{}},{"type":"m.presence","sender":"@b:x","content":{}}]}}`)
+	})
+	var errs []error
+	var seen []string
+	s := &Syncer{Client: c, OnError: func(err error) { errs = append(errs, err) }}
+	s.On("m.presence", func(_ context.Context, ev *SyncEvent) error {
+		seen = append(seen, ev.Sender)
+		if ev.Sender == "@a:x" {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	if err := s.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "boom") {
+		t.Errorf("OnError got %v", errs)
+	}
+	if strings.Join(seen, ",") != "@a:x,@b:x" {
+		t.Errorf("handled %v", seen)
+	}
+	if calls.Load() < 2 {
+		t.Error("the loop stopped after the handler error")
+	}
+}
