@@ -95,6 +95,8 @@ func TestSpecExamplesRoundTrip(t *testing.T) {
 	}
 }
 
+func exampleKey() *signing.SigningKey { return testKey() }
+
 func testKey() *signing.SigningKey {
 	seed, _ := base64.DecodeString("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")
 	key, _ := signing.NewSigningKey("ed25519:1", seed)
