@@ -11,6 +11,7 @@ import (
 	"github.com/mxkit/mxkit/base64"
 	"github.com/mxkit/mxkit/content"
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/eventauth"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
 )
@@ -213,4 +214,34 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A level too large for an int64, legal in room version 5, reads the same
+// through content.Level as through the authorization rules' eventauth.Level.
+func TestLevelAgreesWithEventAuth(t *testing.T) {
+	v := roomversion.V5
+	key := testKey()
+	sk := ""
+	create, err := (&event.Builder{Type: "m.room.create", StateKey: &sk, Sender: "@a:x", RoomID: "!r:x",
+		Content: []byte(`{"creator":"@a:x"}`), OriginServerTS: 1}).Build(v, "x", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := "123456789012345678901234567890"
+	pl, err := (&event.Builder{Type: "m.room.power_levels", StateKey: &sk, Sender: "@a:x", RoomID: "!r:x",
+		Content: []byte(`{"users":{"@a:x":` + huge + `}}`), OriginServerTS: 2, PrevEvents: []*event.Event{create}}).Build(v, "x", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := eventauth.UserLevelIn(v, pl, create, "@a:x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := content.Parse[content.PowerLevels](pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Users["@a:x"].String(); got != want.String() || got != huge {
+		t.Errorf("content level %s, eventauth level %s, written %s", got, want, huge)
+	}
 }
