@@ -127,7 +127,9 @@ func setMember(dst, obj []byte, key string, val []byte) []byte {
 func quote(s string) []byte { return jsonraw.AppendString(make([]byte, 0, len(s)+8), s) }
 
 // Builder describes a new event; Build makes it. The zero values of the
-// optional fields are what most events want.
+// optional fields are what most events want. eventauth.BuildFor fills
+// the prev and auth events from a room's state and forward extremities,
+// and package content gives typed values for Type and Content.
 type Builder struct {
 	Type string
 	// StateKey makes a state event; nil for a message event.

@@ -2,6 +2,24 @@
 // several forward extremities (state sets, maps of (type, state_key) to
 // event ID), it computes the one room state that every server arrives at.
 //
+// # Calling it
+//
+// Put the events in a Store (MemoryStore, or your own: one method that
+// loads events by ID) and call Resolve with the room version and the state
+// sets, one StateMap per forward extremity:
+//
+//	store := stateres.NewMemoryStore()
+//	for _, ev := range events { // parsed *event.Event, auth chains included
+//		store.Add(ev)
+//	}
+//	state, err := stateres.Resolve(ctx, roomversion.V12,
+//		[]stateres.StateMap{stateAtA, stateAtB}, store, nil)
+//
+// The result is the resolved StateMap. A server that keeps state as a base
+// and per-fork deltas calls ResolveChanges(ctx, v, base, deltas, store, nil)
+// instead, at a cost that follows the deltas. Options (nil for the defaults)
+// adds a trace of the decisions. ExampleResolve is a whole program.
+//
 // The algorithm is the room version's, read from v.StateRes:
 //
 //   - Room version 1: the original algorithm (content/rooms/v1.md, "State
