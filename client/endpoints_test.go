@@ -21,7 +21,9 @@ func TestMoreEndpoints(t *testing.T) {
 	c := newUser(t, ctx, url, "dora")
 
 	v, err := c.Versions(ctx)
-	if err != nil || len(v.Versions) == 0 {
+	// The homeserver lists only the releases whose endpoints it all serves
+	// (see docs/coverage.md), which may be none; the call must still decode.
+	if err != nil || v == nil || v.Versions == nil {
 		t.Fatalf("versions %+v %v", v, err)
 	}
 	if caps, err := c.Capabilities(ctx); err != nil || caps["m.room_versions"] == nil {

@@ -94,7 +94,7 @@ func StartProcess(dir, name string, extra ...string) (url string, stop func() st
 func run(bin, dir, name string, extra ...string) (string, func() string, error) {
 	args := append([]string{"--server-name", name, "--listen", "127.0.0.1:0",
 		"--db", filepath.Join(dir, "hs.db"), "--key", filepath.Join(dir, "signing.key"),
-		"--open-registration", "true", "--log-level", "warn"}, extra...)
+		"--open-registration=true", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
 	logw := &lockedWriter{w: &strings.Builder{}}
 	cmd.Stderr = logw
