@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,56 +67,16 @@ func relatesTo(ev *event.Event) (relType, parent string, ok bool) {
 func (c *Client) indexRelations(ctx context.Context) error {
 	relationsIndexMu.Lock()
 	defer relationsIndexMu.Unlock()
-	var pos int64
-	if err := c.db.queryRow(ctx, `SELECT stream FROM relations_position WHERE id = 1`).Scan(&pos); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	for {
-		rows, err := c.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE stream > ? AND status = ? AND state_after != 0
-			AND instr(json, CAST('m.relates_to' AS BLOB)) > 0 ORDER BY stream LIMIT 500`, pos, federation.Accepted)
-		if err != nil {
-			return err
-		}
-		var evs []*StoredEvent
-		for rows.Next() {
-			se, err := c.db.scanEvent(rows, c.rooms.Version)
-			if err != nil {
-				rows.Close()
-				return err
+	return c.catchUpIndex(ctx, "relations_position", `instr(json, CAST('m.relates_to' AS BLOB)) > 0`,
+		func(tx *sql.Tx, se *StoredEvent) error {
+			relType, parent, ok := relatesTo(se.Event)
+			if !ok {
+				return nil
 			}
-			evs = append(evs, se)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var last int64
-		if len(evs) == 0 {
-			if err := c.db.queryRow(ctx, `SELECT coalesce(max(stream), 0) FROM events`).Scan(&last); err != nil {
-				return err
-			}
-		} else {
-			last = evs[len(evs)-1].Stream
-		}
-		err = c.db.Tx(ctx, func(tx *sql.Tx) error {
-			for _, se := range evs {
-				relType, parent, ok := relatesTo(se.Event)
-				if !ok {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, type, sender, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-					se.Event.ID(), parent, relType, se.Event.RoomID(), se.Event.Type(), se.Event.Sender(), se.Stream); err != nil {
-					return err
-				}
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO relations_position (id, stream) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream = excluded.stream`, last)
+			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, type, sender, stream) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				se.Event.ID(), parent, relType, se.Event.RoomID(), se.Event.Type(), se.Event.Sender(), se.Stream)
 			return err
 		})
-		if err != nil || len(evs) < 500 {
-			return err
-		}
-		pos = last
-	}
 }
 
 // parseStreamToken reads an "s<N>" token.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/event"
-	"github.com/mxkit/mxkit/federation"
 )
 
 // Server side search (content/client-server-api/modules/search.md) on
@@ -41,54 +39,16 @@ var searchIndexMu sync.Mutex
 func (c *Client) indexSearch(ctx context.Context) error {
 	searchIndexMu.Lock()
 	defer searchIndexMu.Unlock()
-	var pos int64
-	if err := c.db.queryRow(ctx, `SELECT stream FROM search_position WHERE id = 1`).Scan(&pos); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	for {
-		rows, err := c.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE stream > ? AND status = ? AND state_after != 0
-			AND type IN ('m.room.message', 'm.room.name', 'm.room.topic') ORDER BY stream LIMIT 500`, pos, federation.Accepted)
-		if err != nil {
-			return err
-		}
-		var evs []*StoredEvent
-		for rows.Next() {
-			se, err := c.db.scanEvent(rows, c.rooms.Version)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			evs = append(evs, se)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var last int64
-		if len(evs) == 0 {
-			if err := c.db.queryRow(ctx, `SELECT coalesce(max(stream), 0) FROM events`).Scan(&last); err != nil {
-				return err
-			}
-		} else {
-			last = evs[len(evs)-1].Stream
-		}
-		err = c.db.Tx(ctx, func(tx *sql.Tx) error {
-			for _, se := range evs {
-				for key, value := range searchValues(se.Event) {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO search_fts (value, event_id, room_id, key, stream) VALUES (?, ?, ?, ?, ?)`,
-						value, se.Event.ID(), se.Event.RoomID(), key, se.Stream); err != nil {
-						return err
-					}
+	return c.catchUpIndex(ctx, "search_position", `type IN ('m.room.message', 'm.room.name', 'm.room.topic')`,
+		func(tx *sql.Tx, se *StoredEvent) error {
+			for key, value := range searchValues(se.Event) {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO search_fts (value, event_id, room_id, key, stream) VALUES (?, ?, ?, ?, ?)`,
+					value, se.Event.ID(), se.Event.RoomID(), key, se.Stream); err != nil {
+					return err
 				}
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO search_position (id, stream) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stream = excluded.stream`, last)
-			return err
+			return nil
 		})
-		if err != nil || len(evs) < 500 {
-			return err
-		}
-		pos = last
-	}
 }
 
 // searchValues are the searched keys of an event ("The supported keys to
