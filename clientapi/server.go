@@ -103,6 +103,8 @@ type Server struct {
 	ToDevice       ToDevice
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
+	// EventRooms serves the legacy GET /events/{eventId}.
+	EventRooms EventLocator
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -209,6 +211,7 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.legacySyncRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	s.table = table
 	s.mux = http.NewServeMux()

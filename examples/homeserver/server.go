@@ -167,6 +167,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
+		EventRooms:        hs.cli,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
