@@ -91,6 +91,10 @@ type LoginRequest struct {
 	// registrations by an application service): the backend checks
 	// UserID is in the service's namespace, else 400 M_EXCLUSIVE.
 	AppService string
+	// RefreshToken is the client's refresh_token: true (v1.3): the
+	// backend may issue an expiring access token with a refresh token
+	// (Credentials.RefreshToken, ExpiresInMS); see Refresher.
+	RefreshToken bool
 }
 
 // Credentials are the result of a login or registration.
@@ -98,6 +102,10 @@ type Credentials struct {
 	UserID      string `json:"user_id"`
 	AccessToken string `json:"access_token"`
 	DeviceID    string `json:"device_id"`
+	// RefreshToken and ExpiresInMS are set when the access token
+	// expires (only when the client asked for a refresh token).
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMS  int64  `json:"expires_in_ms,omitempty"`
 }
 
 // Rooms creates rooms and changes memberships.

@@ -105,6 +105,8 @@ type Server struct {
 	LoginTokens    LoginTokens
 	// EventRooms serves the legacy GET /events/{eventId}.
 	EventRooms EventLocator
+	// Refresher serves POST /refresh.
+	Refresher Refresher
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -212,6 +214,7 @@ func (s *Server) init() {
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
 	s.legacySyncRoutes(add)
+	s.refreshRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	s.table = table
 	s.mux = http.NewServeMux()

@@ -33,6 +33,8 @@ type Accounts struct {
 	remote *remoteProfiles
 	// profileChanged is told of a new display name or avatar.
 	profileChanged func(ctx context.Context, who clientapi.Identity)
+	// accessTokenLifetime is Config.AccessTokenLifetime (sessions.go).
+	accessTokenLifetime time.Duration
 }
 
 var (
@@ -137,8 +139,11 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 	if errors.Is(err, sql.ErrNoRows) {
 		return who, clientapi.ErrUnknownToken
 	}
+	if err != nil {
+		return who, err
+	}
 	who.AccessToken = token
-	return who, err
+	return who, a.checkTokenMeta(ctx, token)
 }
 
 // UserExists implements appservice.Accounts.
@@ -209,8 +214,15 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 			ON CONFLICT (user_id, device_id) DO NOTHING`, c.UserID, c.DeviceID, req.InitialDisplayName); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID); err != nil {
+			return err
+		}
+		if req.RefreshToken && a.tokenLifetime() > 0 {
+			t, err := a.issueRefreshable(ctx, tx, c.UserID, c.DeviceID, c.AccessToken, "")
+			c.RefreshToken, c.ExpiresInMS = t.RefreshToken, t.ExpiresInMS
+			return err
+		}
+		return nil
 	})
 	return c, err
 }

@@ -72,7 +72,7 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	}
 	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
-	hs.acct = &Accounts{name: cfg.ServerName, db: db}
+	hs.acct = &Accounts{name: cfg.ServerName, db: db, accessTokenLifetime: cfg.AccessTokenLifetime}
 	typing := &typingState{}
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
 	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
@@ -168,6 +168,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		ToDevice:          hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		EventRooms:        hs.cli,
+		Refresher:         hs.acct,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
