@@ -26,6 +26,10 @@ type Identity struct {
 	// RateLimitExempt spares the request the rate limits (an application
 	// service whose registration says rate_limited: false).
 	RateLimitExempt bool
+	// Locked and Suspended are the moderation state of the account
+	// (admin.go): a locked account may only log out, a suspended one is
+	// refused the actions of "Account suspension".
+	Locked, Suspended bool
 }
 
 // Masquerade is what an application service asks to act as: the user_id
@@ -48,7 +52,9 @@ type TokenLookup interface {
 	// does — and the device exists, else 400 M_UNKNOWN_DEVICE), or the
 	// service's sender user when as.UserID is empty.
 	// An unknown token is ErrUnknownToken (or UnknownToken(true) for an
-	// expired one); a locked or suspended account an *Error with that code.
+	// expired one); a locked or suspended account is reported in
+	// Identity.Locked and Identity.Suspended, and the Server answers
+	// with the codes of those states.
 	LookupToken(ctx context.Context, token string, as Masquerade) (Identity, error)
 }
 

@@ -35,6 +35,10 @@ type Accounts struct {
 	profileChanged func(ctx context.Context, who clientapi.Identity)
 	// accessTokenLifetime is Config.AccessTokenLifetime (sessions.go).
 	accessTokenLifetime time.Duration
+	// admins are the server administrators; conns throttles the
+	// connection log of whois (moderation.go).
+	admins map[string]bool
+	conns  connectionLog
 }
 
 var (
@@ -143,7 +147,13 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 		return who, err
 	}
 	who.AccessToken = token
-	return who, a.checkTokenMeta(ctx, token)
+	if err := a.checkTokenMeta(ctx, token); err != nil {
+		return who, err
+	}
+	st, err := a.moderation(ctx, who.UserID)
+	who.Locked, who.Suspended = st.Locked, st.Suspended
+	a.noteConnection(ctx, who, token)
+	return who, err
 }
 
 // UserExists implements appservice.Accounts.
@@ -204,6 +214,11 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 		} else if !ok {
 			return clientapi.Credentials{}, clientapi.Forbidden("unknown user " + req.UserID)
 		}
+	}
+	if st, err := a.moderation(ctx, req.UserID); err != nil {
+		return clientapi.Credentials{}, err
+	} else if st.Locked {
+		return clientapi.Credentials{}, errUserLocked
 	}
 	c := clientapi.Credentials{UserID: req.UserID, DeviceID: req.DeviceID, AccessToken: "mxk_" + randomString(32)}
 	if c.DeviceID == "" {
