@@ -336,11 +336,10 @@ func (c *call) register() (any, error) {
 			return nil, NewError(http.StatusBadRequest, CodeUserInUse, "user ID already taken")
 		}
 	}
+	var stages map[string]string
 	if appService == "" {
-		if err := c.s.uia.Check(c.ctx, b.Auth, UIARequest{
-			Operation: "POST register", Flows: []UIAFlow{{Stages: []string{AuthTypeDummy}}},
-			ServerName: c.s.ServerName,
-		}); err != nil {
+		var err error
+		if stages, err = c.s.uia.CheckStages(c.ctx, b.Auth, c.s.registrationUIA()); err != nil {
 			return nil, err
 		}
 	}
@@ -361,6 +360,11 @@ func (c *call) register() (any, error) {
 		}
 	}
 	userID := "@" + localpart + ":" + c.s.ServerName
+	if appService == "" {
+		if err := c.s.useRegistrationToken(c.ctx, stages); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.s.Registration.Register(c.ctx, userID, b.Password, appService); err != nil {
 		return nil, err
 	}

@@ -111,6 +111,9 @@ type Server struct {
 	// endpoints (admin.go).
 	Whois             Whois
 	AccountModeration AccountModeration
+	// RegistrationTokens, when set, makes registration need a token
+	// (regtokens.go).
+	RegistrationTokens RegistrationTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -220,6 +223,7 @@ func (s *Server) init() {
 	s.legacySyncRoutes(add)
 	s.refreshRoutes(add)
 	s.adminRoutes(add)
+	s.registrationTokenRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	// Last, over every route: the effects of account locks and
 	// suspensions.

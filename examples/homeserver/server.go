@@ -40,6 +40,8 @@ type Homeserver struct {
 	openid *clientapi.MemoryOpenID
 	// loginTokens are the m.login.token tokens of login/get_token.
 	loginTokens *clientapi.MemoryLoginTokens
+	// regTokens are the tokens of --registration-tokens (nil: none).
+	regTokens *regTokens
 	// stopPush ends the push worker; pushDone is closed when it has.
 	stopPush func()
 	pushDone chan struct{}
@@ -62,6 +64,13 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 			return nil, err
 		}
 	}
+	var regTokens *regTokens
+	if cfg.RegistrationTokens != "" {
+		var err error
+		if regTokens, err = loadRegistrationTokens(cfg.RegistrationTokens); err != nil {
+			return nil, err
+		}
+	}
 	key, err := loadOrCreateKey(cfg.KeyPath, log)
 	if err != nil {
 		return nil, err
@@ -71,6 +80,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		return nil, err
 	}
 	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
+	if regTokens != nil {
+		regTokens.db = db
+		hs.regTokens = regTokens
+	}
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
 	hs.acct = &Accounts{name: cfg.ServerName, db: db, accessTokenLifetime: cfg.AccessTokenLifetime, admins: map[string]bool{}}
 	for _, id := range cfg.ServerAdmins {
@@ -180,6 +193,12 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Media:             hs.media,
 		URLPreviews:       hs.media,
 		MaxUploadSize:     hs.cfg.MaxUploadSize,
+	}
+	if hs.regTokens != nil {
+		// Registration needs a token; --open-registration=false still
+		// closes it.
+		s.RegistrationTokens = hs.regTokens
+		s.AllowRegistration = hs.cfg.OpenRegistration != "false"
 	}
 	// Rooms created without a room_version get --default-room-version.
 	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
