@@ -23,8 +23,9 @@ const MaxRegistrationTokenLength = 64
 // RegistrationTokens keeps the tokens of token-authenticated
 // registration. When a Server has it, registering a user needs the
 // m.login.registration_token stage (application services are not
-// asked), and GET /register/m.login.registration_token/validity is
-// served.
+// asked). GET /register/m.login.registration_token/validity is served
+// with Registration, answering valid false for every token without
+// RegistrationTokens.
 type RegistrationTokens interface {
 	// ValidRegistrationToken reports whether token may be used now.
 	ValidRegistrationToken(ctx context.Context, token string) (bool, error)
@@ -64,10 +65,10 @@ func validRegistrationTokenSyntax(t string) bool { return ValidRegistrationToken
 // /v1/register/m.login.registration_token/validity. A token outside the
 // grammar is not a token the server could know: valid false.
 func (c *call) registrationTokenValidity() (any, error) {
-	if err := need(c.s.RegistrationTokens != nil); err != nil {
+	if err := need(c.s.Registration != nil); err != nil {
 		return nil, err
 	}
-	if !c.s.AllowRegistration || c.s.Registration == nil {
+	if !c.s.AllowRegistration {
 		return nil, Forbidden("registration is not enabled on this homeserver")
 	}
 	q := c.r.URL.Query()
@@ -76,7 +77,9 @@ func (c *call) registrationTokenValidity() (any, error) {
 	}
 	token := q.Get("token")
 	valid := false
-	if validRegistrationTokenSyntax(token) {
+	// A server without tokens knows none: every token is invalid (as the
+	// reference server answers).
+	if c.s.RegistrationTokens != nil && validRegistrationTokenSyntax(token) {
 		var err error
 		if valid, err = c.s.RegistrationTokens.ValidRegistrationToken(c.ctx, token); err != nil {
 			return nil, err

@@ -89,7 +89,11 @@ func TestRegistrationTokens(t *testing.T) {
 	if r := do(t, s2, "GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=many_~.-Z9", "", ""); r.status != 403 || r.body["errcode"] != "M_FORBIDDEN" {
 		t.Fatalf("validity with registration closed: %d %s", r.status, r.raw)
 	}
-	// Without tokens, the dummy flow.
+	// Without tokens, no token is valid, and the flow is the dummy
+	// stage.
+	if r := do(t, f.handler(), "GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=once", "", ""); r.status != 200 || r.raw != `{"valid":false}` {
+		t.Fatalf("validity without tokens: %d %s", r.status, r.raw)
+	}
 	if r := do(t, f.handler(), "POST", "/_matrix/client/v3/register", "", `{"username":"cy"}`); !strings.Contains(r.raw, `"stages":["m.login.dummy"]`) {
 		t.Fatalf("flows without tokens: %s", r.raw)
 	}
