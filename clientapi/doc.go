@@ -22,6 +22,14 @@
 //	PushRules      a user's push rule changes (default: the spec's rules, read-only)
 //	Media          the content repository: upload, create, download, thumbnails
 //	URLPreviews    GET media/preview_url
+//	EventRooms     the room of an event, for the legacy GET /events/{eventId}
+//	Refresher      POST /refresh (refresh tokens)
+//	Whois, AccountModeration    server administration: whois, account lock and suspension
+//	RegistrationTokens          the m.login.registration_token stage of /register
+//
+// The legacy sync endpoints (GET /events, /initialSync,
+// /rooms/{roomId}/initialSync) need no backend of their own: they are
+// built on Syncer and RoomReader.
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an
@@ -63,8 +71,10 @@
 //
 // UIA runs user-interactive authentication ("User-Interactive
 // Authentication API") with the m.login.dummy and m.login.password
-// stages; registration uses a single m.login.dummy flow, and embedders
-// protect their own endpoints with UIA.Check and WriteError.
+// stages, and stages of other types through UIARequest.Stages;
+// registration uses a single m.login.dummy flow (m.login.registration_token
+// when RegistrationTokens is set), and embedders protect their own
+// endpoints with UIA.Check and WriteError.
 //
 // # Errors and limits
 //

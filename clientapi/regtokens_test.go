@@ -97,4 +97,18 @@ func TestRegistrationTokens(t *testing.T) {
 	if r := do(t, f.handler(), "POST", "/_matrix/client/v3/register", "", `{"username":"cy"}`); !strings.Contains(r.raw, `"stages":["m.login.dummy"]`) {
 		t.Fatalf("flows without tokens: %s", r.raw)
 	}
+
+	// The validity check is rate limited per address, as logins are.
+	s3 := f.handler()
+	s3.RegistrationTokens, s3.RateLimit = tokens, DefaultRateLimits()
+	limited := false
+	for range 50 {
+		if r := do(t, s3, "GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=guess", "", ""); r.status == 429 {
+			limited = r.body["errcode"] == "M_LIMIT_EXCEEDED"
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("50 validity checks from one address were not rate limited")
+	}
 }
