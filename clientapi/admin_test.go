@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -136,4 +137,50 @@ func TestAdminEndpoints(t *testing.T) {
 	if r := do(t, s, "PUT", rp+"/redact/"+u(otherID)+"/t4", "tok_susp", "{}"); r.status != 403 || r.body["errcode"] != "M_USER_SUSPENDED" {
 		t.Fatalf("redacting another user's event while suspended: %d %s", r.status, r.raw)
 	}
+}
+
+// FuzzAccountBodies sends arbitrary bodies to the refresh, moderation
+// and token-registration adapters: no panic, every answer JSON, errors
+// with an errcode, no server error for client input.
+func FuzzAccountBodies(f *testing.F) {
+	endpoints := []struct{ method, path, token string }{
+		{"POST", "/_matrix/client/v3/refresh", ""},
+		{"PUT", "/_matrix/client/v1/admin/lock/%40alice%3Aexample.org", "tok_root"},
+		{"PUT", "/_matrix/client/v1/admin/suspend/%40alice%3Aexample.org", "tok_root"},
+		{"POST", "/_matrix/client/v3/register", ""},
+	}
+	for _, seed := range []string{``, `{}`, `null`, `[]`, `{"refresh_token":"rt-good"}`, `{"refresh_token":null}`,
+		`{"locked":true}`, `{"suspended":1}`, `{"username":"zed","auth":{"type":"m.login.registration_token","token":"many"}}`,
+		`{"auth":{"type":"m.login.registration_token","token":5}}`, `{"auth":"x"}`, "{\"refresh_token\":\"\xff\"}"} {
+		for i := range endpoints {
+			f.Add(i, seed)
+		}
+	}
+	fk := newFake()
+	fk.addUser("alice", "x")
+	fk.addUser("root", "x")
+	acc := &refreshingAccounts{fake: fk}
+	s := fk.handler()
+	m := &moderation{admins: map[string]bool{"@root:example.org": true}, status: map[string]AccountStatus{"@alice:example.org": {}}}
+	tokens := &MemoryRegistrationTokens{}
+	tokens.Add("many", 0)
+	s.Accounts, s.Refresher, s.Whois, s.AccountModeration, s.RegistrationTokens = acc, acc, m, m, tokens
+	f.Fuzz(func(t *testing.T, i int, body string) {
+		if i < 0 {
+			i = -i
+		}
+		e := endpoints[i%len(endpoints)]
+		r := do(t, s, e.method, e.path, e.token, body)
+		if !json.Valid([]byte(r.raw)) {
+			t.Fatalf("%s %s: answer is not JSON: %q", e.method, e.path, r.raw)
+		}
+		if r.status >= 400 {
+			if _, ok := r.body["errcode"].(string); !ok && !(r.status == 401 && r.body["flows"] != nil) {
+				t.Fatalf("%s %s: error without errcode: %d %s", e.method, e.path, r.status, r.raw)
+			}
+		}
+		if r.status >= 500 {
+			t.Fatalf("%s %s: server error for client input: %d %s", e.method, e.path, r.status, r.raw)
+		}
+	})
 }
