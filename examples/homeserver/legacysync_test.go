@@ -174,4 +174,30 @@ func TestLegacySync(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("GET /events?room_id= did not answer")
 	}
+
+	// archived=true adds the rooms the user left, with their membership.
+	var gone struct {
+		RoomID string `json:"room_id"`
+	}
+	alice.must("POST", "/createRoom", map[string]any{"name": "left behind"}, &gone)
+	alice.must("POST", "/rooms/"+url.PathEscape(gone.RoomID)+"/leave", map[string]any{}, nil)
+	type roomsOnly struct {
+		Rooms []struct {
+			RoomID     string `json:"room_id"`
+			Membership string `json:"membership"`
+		} `json:"rooms"`
+	}
+	var now, archived roomsOnly
+	alice.must("GET", "/initialSync", nil, &now)
+	alice.must("GET", "/initialSync?archived=true", nil, &archived)
+	if len(now.Rooms) != 1 || now.Rooms[0].RoomID != room.RoomID {
+		t.Fatalf("initialSync lists a left room: %+v", now.Rooms)
+	}
+	found := false
+	for _, r := range archived.Rooms {
+		found = found || r.RoomID == gone.RoomID && r.Membership == "leave"
+	}
+	if len(archived.Rooms) != 2 || !found {
+		t.Fatalf("initialSync?archived=true: %+v", archived.Rooms)
+	}
 }

@@ -101,6 +101,13 @@ func TestServerAdministration(t *testing.T) {
 		t.Fatalf("non-admin capabilities: %v", caps)
 	}
 
+	var bobLogin struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	(&api{t: t, base: base}).must("POST", "/login", map[string]any{"type": "m.login.password",
+		"identifier": map[string]string{"type": "m.id.user", "user": "bob"}, "password": "pw-bob", "refresh_token": true}, &bobLogin)
+	bobRefresh := bobLogin.RefreshToken
+
 	// Lock bob: every request but logout is 401 M_USER_LOCKED with
 	// soft_logout, and he cannot log in.
 	code, w = root.call("GET", "/v1/admin/lock/"+url.PathEscape("@bob:mod.localhost"), nil)
@@ -121,10 +128,16 @@ func TestServerAdministration(t *testing.T) {
 	code, w = (&api{t: t, base: base}).call("POST", "/v3/login", map[string]any{"type": "m.login.password",
 		"identifier": map[string]string{"type": "m.id.user", "user": "bob"}, "password": "pw-bob"})
 	expect("login while locked", code, w, 401, "M_USER_LOCKED")
+	// Nor refresh a token: a refresh token from a login before the lock
+	// is refused, and kept for after it.
+	code, w = bob.call("POST", "/v3/refresh", map[string]string{"refresh_token": bobRefresh})
+	expect("refresh while locked", code, w, 401, "M_USER_LOCKED")
 	code, w = root.call("PUT", "/v1/admin/lock/"+url.PathEscape("@bob:mod.localhost"), map[string]bool{"locked": false})
 	if code != 200 || w["locked"] != false {
 		t.Fatalf("unlock: %d %v", code, w)
 	}
+	code, w = bob.call("POST", "/v3/refresh", map[string]string{"refresh_token": bobRefresh})
+	expect("refresh after the unlock", code, w, 200, "")
 	code, w = bob.call("GET", "/v3/account/whoami", nil)
 	expect("whoami after the unlock (the token was kept)", code, w, 200, "")
 

@@ -155,6 +155,16 @@ func (a *Accounts) Refresh(ctx context.Context, refreshToken string) (clientapi.
 		} else if err != nil {
 			return err
 		}
+		// A locked account "cannot obtain a new access token until the
+		// account has been unlocked"; the refresh token is kept.
+		var locked bool
+		err = tx.QueryRowContext(ctx, `SELECT locked FROM account_moderation WHERE user_id = ?`, userID).Scan(&locked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if locked {
+			return errUserLocked
+		}
 		if parent != "" {
 			if err := revokeParent(ctx, tx, parent); err != nil {
 				return err
