@@ -130,7 +130,7 @@
 // Clients call some endpoints on start-up that a server without end-to-end
 // encryption storage can answer simply: keys/upload (the counts of the
 // uploaded keys), keys/query (no devices), keys/changes (none),
-// room_keys/version (404 M_NOT_FOUND), voip/turnServer ({}, as the
+// room_keys/version (404 M_NOT_FOUND without a KeyBackup), voip/turnServer ({}, as the
 // reference server answers without TURN), thirdparty/protocols ({}),
 // presence (offline without a Presence backend), user directory search
 // (nobody without a UserDirectory), media config (m.upload.size when a limit

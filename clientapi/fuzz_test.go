@@ -40,6 +40,11 @@ var jsonEndpoints = []struct{ method, path string }{
 	{"PUT", "/_matrix/client/v3/pushrules/global/override/.m.rule.master/actions"},
 	{"PUT", "/_matrix/client/v3/directory/list/room/{room}"},
 	{"DELETE", "/_matrix/client/v3/devices/DEVother"},
+	{"POST", "/_matrix/client/v3/room_keys/version"},
+	{"PUT", "/_matrix/client/v3/room_keys/version/1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys?version=1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys/{room}?version=1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys/{room}/s1?version=1"},
 }
 
 // FuzzRequestBodies sends arbitrary bodies to every JSON-taking adapter:
@@ -149,6 +154,27 @@ func FuzzValidateFilter(f *testing.F) {
 			if _, ok := asError(err); !ok {
 				t.Fatalf("not an *Error: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzKeyBackupData: CheckKeyBackupData never panics, and of two key data
+// that pass it, BetterSessionKey never prefers each to the other.
+func FuzzKeyBackupData(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"first_message_index":1,"forwarded_count":0,"is_verified":false,"session_data":{}}`, `{"first_message_index":0,"forwarded_count":3,"is_verified":false,"session_data":{"a":1}}`},
+		{`{"first_message_index":1,"forwarded_count":0,"is_verified":true,"session_data":{}}`, `{"first_message_index":1e3,"forwarded_count":0,"is_verified":false,"session_data":{}}`},
+		{`{"first_message_index":-1}`, `[]`}, {`{"is_verified":"yes"}`, `null`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		errA, errB := CheckKeyBackupData(json.RawMessage(a)), CheckKeyBackupData(json.RawMessage(b))
+		if errA != nil || errB != nil {
+			return
+		}
+		if BetterSessionKey(json.RawMessage(a), json.RawMessage(b)) && BetterSessionKey(json.RawMessage(b), json.RawMessage(a)) {
+			t.Fatalf("each better than the other: %s %s", a, b)
 		}
 	})
 }

@@ -25,6 +25,7 @@ func allRoutes() []routeInfo {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.keyBackupRoutes(add)
 	return out
 }
 

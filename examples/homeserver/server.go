@@ -166,6 +166,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Keys:              hs.cli.e2ee,
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
+		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,

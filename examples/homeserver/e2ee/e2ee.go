@@ -26,7 +26,9 @@ import (
 )
 
 // Schema is added to the database on start (idempotent).
-const Schema = `
+const Schema = keysSchema + backupSchema
+
+const keysSchema = `
 CREATE TABLE IF NOT EXISTS e2e_device_keys (
 	user_id   TEXT NOT NULL,
 	device_id TEXT NOT NULL,
