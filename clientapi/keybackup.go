@@ -85,10 +85,10 @@ type SessionKeyRank struct {
 // only on a strictly better key). Stored data that does not parse loses.
 func BetterSessionKey(stored, proposed json.RawMessage) bool {
 	var s, p SessionKeyRank
-	if json.Unmarshal(stored, &s) != nil {
+	if !s.read(stored) {
 		return true
 	}
-	if json.Unmarshal(proposed, &p) != nil {
+	if !p.read(proposed) {
 		return false
 	}
 	if s.IsVerified != p.IsVerified {
@@ -100,17 +100,22 @@ func BetterSessionKey(stored, proposed json.RawMessage) bool {
 	return p.ForwardedCount < s.ForwardedCount
 }
 
+func (r *SessionKeyRank) read(raw json.RawMessage) bool {
+	return fields(raw, map[string]any{"first_message_index": &r.FirstMessageIndex, "forwarded_count": &r.ForwardedCount, "is_verified": &r.IsVerified})
+}
+
 // CheckKeyBackupData checks a KeyBackupData: an object with the four
 // required fields of their types (first_message_index and forwarded_count
 // integers, is_verified a boolean, session_data an object).
 func CheckKeyBackupData(raw json.RawMessage) error {
 	var k struct {
-		FirstMessageIndex *json.Number    `json:"first_message_index"`
-		ForwardedCount    *json.Number    `json:"forwarded_count"`
-		IsVerified        *bool           `json:"is_verified"`
-		SessionData       json.RawMessage `json:"session_data"`
+		FirstMessageIndex *json.Number
+		ForwardedCount    *json.Number
+		IsVerified        *bool
+		SessionData       json.RawMessage
 	}
-	if !isObject(raw) || json.Unmarshal(raw, &k) != nil {
+	if !isObject(raw) || !fields(raw, map[string]any{"first_message_index": &k.FirstMessageIndex, "forwarded_count": &k.ForwardedCount,
+		"is_verified": &k.IsVerified, "session_data": &k.SessionData}) {
 		return BadJSON("key data must be an object with first_message_index, forwarded_count, is_verified and session_data")
 	}
 	for name, n := range map[string]*json.Number{"first_message_index": k.FirstMessageIndex, "forwarded_count": k.ForwardedCount} {

@@ -26,6 +26,7 @@ func allRoutes() []routeInfo {
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
 	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
 	return out
 }
 

@@ -102,6 +102,7 @@ type Server struct {
 	Keys           Keys
 	ToDevice       ToDevice
 	KeyBackup      KeyBackup
+	CrossSigning   CrossSigning
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).
@@ -211,6 +212,7 @@ func (s *Server) init() {
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
 	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	s.table = table
 	s.mux = http.NewServeMux()
