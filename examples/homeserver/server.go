@@ -167,6 +167,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
 		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
+		CrossSigning:      hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
