@@ -98,6 +98,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		SyncPosition: func(tok string) (int64, error) {
 			p, err := parseSyncPos(tok)
 			return p.ad, err
+		},
+		EventPosition: func(tok string) (int64, error) {
+			p, err := parseSyncPos(tok)
+			return p.ev, err
 		}}
 	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
 		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)

@@ -76,6 +76,9 @@ type Store struct {
 	Notify func()
 	// SyncPosition reads the per-user data position of a sync token.
 	SyncPosition func(token string) (int64, error)
+	// EventPosition reads the event stream position of a sync token
+	// (nil: keys/changes answers no left users).
+	EventPosition func(token string) (int64, error)
 	// Local reports whether a user ID is of this server.
 	Local func(userID string) bool
 	// Remote reaches other servers (nil: only local users are served).
@@ -405,7 +408,17 @@ func (s *Store) KeyChanges(ctx context.Context, who clientapi.Identity, from, to
 		return nil, nil, err
 	}
 	changed, err := s.Changed(ctx, who.UserID, f, t)
-	return changed, nil, err
+	if err != nil || s.EventPosition == nil {
+		return changed, nil, err
+	}
+	if f, err = s.EventPosition(from); err != nil {
+		return nil, nil, err
+	}
+	if t, err = s.EventPosition(to); err != nil {
+		return nil, nil, err
+	}
+	left, err := s.Left(ctx, who.UserID, f, t)
+	return changed, left, err
 }
 
 // Changed lists the users sharing a room with userID (and userID) whose
@@ -536,4 +549,40 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Left lists the users who no longer share a room with userID after a
+// membership change between event stream positions from and to:
+// device_lists.left ("Extensions to /sync": users "with whom we do not
+// share any encrypted rooms anymore"). The candidates are those who left
+// (or were banned from) a room userID had joined, and the members of the
+// rooms userID left; as in the reference server, they are kept when no
+// room is shared now, whether or not one was shared at from.
+func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]string, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
+		SELECT m.user_id AS x FROM membership_log m
+		WHERE m.stream > ? AND m.stream <= ? AND m.membership IN ('leave', 'ban') AND m.user_id != ?
+		AND EXISTS (SELECT 1 FROM membership_log u WHERE u.room_id = m.room_id AND u.user_id = ? AND u.membership = 'join' AND u.stream <= m.stream)
+		UNION
+		SELECT o.user_id AS x FROM membership_log me JOIN membership_log o ON o.room_id = me.room_id
+		WHERE me.user_id = ? AND me.stream > ? AND me.stream <= ? AND me.membership IN ('leave', 'ban')
+		AND o.user_id != ? AND o.membership = 'join' AND o.stream <= me.stream
+	) WHERE NOT EXISTS (
+		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
+		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
+		AND b.type = 'm.room.member' AND b.state_key = x AND b.membership IN ('join', 'invite'))
+	ORDER BY x`, from, to, userID, userID, userID, from, to, userID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
