@@ -181,3 +181,60 @@ func TestCrossSigningFederation(t *testing.T) {
 	newMaster["auth"] = map[string]any{"type": "m.login.password", "identifier": map[string]string{"type": "m.id.user", "user": "alice"}, "password": "pw-alice"}
 	alice.must("POST", "/keys/device_signing/upload", newMaster, nil)
 }
+
+// TestCrossSigningPrivateSignature: on one server, alice signs the master
+// key of bob, with whom she shares no room. Her next sync names bob in
+// device_lists.changed (she may now trust his devices); carol, who shares
+// a room with bob, neither sees that change nor alice's signature.
+func TestCrossSigningPrivateSignature(t *testing.T) {
+	t.Parallel()
+	hs := startInProcess(t, "private.localhost", false, nil)
+	base := hs.hs.ClientURL()
+	alice, bob, carol := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "carol")
+	const A, B = "@alice:private.localhost", "@bob:private.localhost"
+	var room struct {
+		RoomID string `json:"room_id"`
+	}
+	bob.must("POST", "/createRoom", map[string]any{"preset": "public_chat"}, &room)
+	carol.must("POST", "/join/"+url.PathEscape(room.RoomID), map[string]any{}, nil)
+
+	msk, usk, bmsk := newCSKey(t), newCSKey(t), newCSKey(t)
+	alice.must("POST", "/keys/device_signing/upload", map[string]any{
+		"master_key": msk.crossSigningKey(t, A, "master", nil), "user_signing_key": usk.crossSigningKey(t, A, "user_signing", &msk)}, nil)
+	bob.must("POST", "/keys/device_signing/upload", map[string]any{"master_key": bmsk.crossSigningKey(t, B, "master", nil)}, nil)
+	type syncLists struct {
+		NextBatch   string `json:"next_batch"`
+		DeviceLists struct {
+			Changed []string `json:"changed"`
+		} `json:"device_lists"`
+	}
+	var sa, sc syncLists
+	alice.must("GET", "/sync?timeout=0", nil, &sa)
+	carol.must("GET", "/sync?timeout=0", nil, &sc)
+
+	var fails struct {
+		Failures map[string]any `json:"failures"`
+	}
+	alice.must("POST", "/keys/signatures/upload", map[string]any{B: map[string]any{bmsk.pub: usk.sign(t, bmsk.crossSigningKey(t, B, "master", nil), A, usk.pub)}}, &fails)
+	if len(fails.Failures) != 0 {
+		t.Fatalf("signing bob's master key: %v", fails.Failures)
+	}
+	var na, nc syncLists
+	alice.must("GET", "/sync?timeout=0&since="+url.QueryEscape(sa.NextBatch), nil, &na)
+	carol.must("GET", "/sync?timeout=0&since="+url.QueryEscape(sc.NextBatch), nil, &nc)
+	if !slices.Contains(na.DeviceLists.Changed, B) {
+		t.Errorf("alice's sync after signing bob's key: changed %v", na.DeviceLists.Changed)
+	}
+	if slices.Contains(nc.DeviceLists.Changed, B) {
+		t.Errorf("carol sees a change of bob made by alice's private signature: %v", nc.DeviceLists.Changed)
+	}
+	var qa, qc keysQuery
+	alice.must("POST", "/keys/query", map[string]any{"device_keys": map[string][]string{B: {}}}, &qa)
+	carol.must("POST", "/keys/query", map[string]any{"device_keys": map[string][]string{B: {}, A: {}}}, &qc)
+	if sigsOf(qa.MasterKeys[B], A)["ed25519:"+usk.pub] == "" {
+		t.Errorf("alice does not see her signature: %s", qa.MasterKeys[B])
+	}
+	if sigsOf(qc.MasterKeys[B], A) != nil || qc.UserSigningKeys[A] != nil || qc.MasterKeys[A] == nil {
+		t.Errorf("carol's view: bob's master %s, alice's user-signing %s, alice's master %s", qc.MasterKeys[B], qc.UserSigningKeys[A], qc.MasterKeys[A])
+	}
+}
