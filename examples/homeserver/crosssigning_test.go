@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -156,6 +157,12 @@ func TestCrossSigningFederation(t *testing.T) {
 	}
 	if sigsOf(q.DeviceKeys[A][aDev], A)["ed25519:"+ssk.pub] == "" {
 		t.Fatalf("alice's device lacks her self-signing signature: %s", q.DeviceKeys[A][aDev])
+	}
+	// user/devices answers the keys too (server-server "Device
+	// Management").
+	ud, err := p.b.hs.fed.client.UserDevices(context.Background(), "a.test", A)
+	if err != nil || ud.MasterKey == nil || ud.SelfSigningKey == nil || len(ud.Devices) != 1 {
+		t.Fatalf("user/devices of alice: %+v %v", ud, err)
 	}
 
 	bmsk := newCSKey(t)
