@@ -51,10 +51,11 @@ func TestClientJS(t *testing.T) {
 }
 
 // TestClientJSCrossSigning runs clients/js/crosssigning.mjs: matrix-js-sdk
-// with its Rust crypto bootstraps cross-signing and a key backup on one
-// device, backs up a room key, and a second device of the same user sees
-// the cross-signing keys, the first device signed by them, and the
-// backup version.
+// with its Rust crypto bootstraps cross-signing, secret storage and a key
+// backup on one device, backs up a room key, and a second device of the
+// same user sees the cross-signing keys, the first device signed by them,
+// and the backup version, then restores the backup and decrypts the
+// message.
 func TestClientJSCrossSigning(t *testing.T) {
 	t.Parallel()
 	requireJS(t)

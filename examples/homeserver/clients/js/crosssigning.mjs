@@ -5,11 +5,13 @@
 // Usage: node crosssigning.mjs HOMESERVER_URL
 //
 // A user's first device bootstraps cross-signing (keys/device_signing/upload,
-// then keys/signatures/upload of its own device), creates a key backup
-// (room_keys/version) and sends a message in an encrypted room, whose
-// Megolm session the SDK backs up (room_keys/keys). A second device of the
-// same user logs in and sees the cross-signing keys, the first device
-// signed by them, and the backup version.
+// then keys/signatures/upload of its own device), secret storage (account
+// data) and a key backup (room_keys/version), and sends a message in an
+// encrypted room, whose Megolm session the SDK backs up (room_keys/keys).
+// A second device of the same user logs in and sees the cross-signing
+// keys, the first device signed by them, and the backup version; with the
+// recovery key it reads the backup key from secret storage, restores the
+// backup and decrypts the message.
 // Prints "ok" and exits 0 on success; anything else is a failure.
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
@@ -37,12 +39,19 @@ async function until(what, pred, ms = 20000) {
   throw new Error("timed out waiting for " + what);
 }
 
+// recoveryKey is the secret storage key, made by the first device and
+// typed in by the user on the second.
+let recoveryKey;
+const cryptoCallbacks = {
+  getSecretStorageKey: async ({ keys }) => [Object.keys(keys)[0], recoveryKey.privateKey],
+};
+
 // device logs in a new device of the user and starts it with Rust crypto
 // in memory.
 async function device() {
   const anon = sdk.createClient({ baseUrl });
   const login = await anon.loginRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: name }, password });
-  const c = sdk.createClient({ baseUrl, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
+  const c = sdk.createClient({ baseUrl, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id, cryptoCallbacks });
   await c.initRustCrypto({ useIndexedDB: false });
   const prepared = new Promise((resolve, reject) => {
     c.on(sdk.ClientEvent.Sync, (state, _prev, data) => {
@@ -79,7 +88,8 @@ try {
   const status = await crypto1.getCrossSigningStatus();
   if (!status.publicKeysOnDevice || !status.privateKeysCachedLocally.masterKey) fail("cross-signing status " + JSON.stringify(status));
 
-  await crypto1.resetKeyBackup();
+  recoveryKey = await crypto1.createRecoveryKeyFromPassphrase();
+  await crypto1.bootstrapSecretStorage({ createSecretStorageKey: async () => recoveryKey, setupNewSecretStorage: true, setupNewKeyBackup: true });
   const info1 = await until("the backup version", () => crypto1.getKeyBackupInfo());
   await until("the backup in use", async () => (await crypto1.getActiveSessionBackupVersion()) === info1.version);
   const trust1 = await crypto1.isKeyBackupTrusted(info1);
@@ -117,6 +127,17 @@ try {
   if (info2?.version !== info1.version || info2.algorithm !== info1.algorithm) fail("backup seen by the second device " + JSON.stringify(info2));
   const check = await crypto2.checkKeyBackupAndEnable();
   if (check?.backupInfo?.version !== info1.version) fail("checkKeyBackupAndEnable on the second device " + JSON.stringify(check));
+
+  // The second device restores the backup and reads the message.
+  await crypto2.loadSessionBackupPrivateKeyFromSecretStorage();
+  const restored = await crypto2.restoreKeyBackup();
+  if (restored.imported < 1) fail("restored " + JSON.stringify(restored));
+  const history = await raw(second, "GET", "/rooms/" + encodeURIComponent(roomId) + "/messages?dir=b&limit=20");
+  const encrypted = history.chunk.find((e) => e.type === "m.room.encrypted");
+  if (!encrypted) fail("no encrypted event in " + JSON.stringify(history.chunk.map((e) => e.type)));
+  const ev = new sdk.MatrixEvent(encrypted);
+  await second.decryptEventIfNeeded(ev);
+  if (ev.getContent().body !== "kept in the backup") fail("decrypted with the restored key: " + JSON.stringify(ev.getContent()));
 
   first.stopClient();
   second.stopClient();
