@@ -78,14 +78,16 @@ func (c *call) keysUpload() (any, error) {
 		return nil, err
 	}
 	if len(b.DeviceKeys) > 0 && string(b.DeviceKeys) != "null" {
+		// Members are read by their exact names: encoding/json would take
+		// "USER_ID" for user_id, and the check would not be of the
+		// object stored.
 		var dk struct {
-			UserID     string          `json:"user_id"`
-			DeviceID   string          `json:"device_id"`
-			Algorithms []string        `json:"algorithms"`
-			Keys       json.RawMessage `json:"keys"`
-			Signatures json.RawMessage `json:"signatures"`
+			UserID, DeviceID string
+			Algorithms       []string
+			Keys, Signatures json.RawMessage
 		}
-		if err := json.Unmarshal(b.DeviceKeys, &dk); err != nil || !isObject(dk.Keys) || !isObject(dk.Signatures) {
+		if !fields(b.DeviceKeys, map[string]any{"user_id": &dk.UserID, "device_id": &dk.DeviceID, "algorithms": &dk.Algorithms,
+			"keys": &dk.Keys, "signatures": &dk.Signatures}) || !isObject(dk.Keys) || !isObject(dk.Signatures) {
 			return nil, BadJSON("device_keys must have user_id, device_id, algorithms, keys and signatures")
 		}
 		// The reference server refuses keys of another user or device.

@@ -20,6 +20,8 @@ func TestKeysAndToDevice(t *testing.T) {
 	bad := []struct{ name, body, code string }{
 		{"another user's keys", key.deviceKeys(t, "@bob:example.org", dev), "M_INVALID_PARAM"},
 		{"another device", key.deviceKeys(t, "@alice:example.org", "OTHER"), "M_INVALID_PARAM"},
+		// A member named like user_id in another case is not user_id.
+		{"user ID in another case", key.sign(t, `{"user_id":"@bob:example.org","USER_ID":"@alice:example.org","device_id":"`+dev+`","algorithms":[],"keys":{"ed25519:`+dev+`":"`+key.pub+`"}}`, "@alice:example.org", dev), "M_INVALID_PARAM"},
 		{"no keys", `{"device_keys":{"user_id":"@alice:example.org","device_id":"` + dev + `"}}`, "M_BAD_JSON"},
 		// "Uploading keys": the device's ed25519 key is included and
 		// signs the object.
