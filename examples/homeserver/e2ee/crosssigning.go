@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/mxkit/mxkit/clientapi"
 )
@@ -221,16 +222,17 @@ func (s *Store) remoteCrossSigningKeys(ctx context.Context, out *clientapi.KeysQ
 	for u := range users {
 		var sigs map[string]map[string]map[string]string
 		for _, part := range []struct {
-			from map[string]json.RawMessage
-			to   *map[string]json.RawMessage
-		}{{got.MasterKeys, &out.MasterKeys}, {got.SelfSigningKeys, &out.SelfSigningKeys}} {
+			usage string
+			from  map[string]json.RawMessage
+			to    *map[string]json.RawMessage
+		}{{clientapi.UsageMaster, got.MasterKeys, &out.MasterKeys}, {clientapi.UsageSelfSigning, got.SelfSigningKeys, &out.SelfSigningKeys}} {
 			k, ok := part.from[u]
 			if !ok {
 				continue
 			}
 			ck, err := clientapi.ParseCrossSigningKey(k)
-			if err != nil || ck.UserID != u {
-				continue // not a key of this user: dropped
+			if err != nil || ck.UserID != u || !slices.Contains(ck.Usage, part.usage) {
+				continue // not this user's key of this usage: dropped
 			}
 			if sigs == nil && viewer != "" {
 				if sigs, err = signatures(ctx, s.R, u, viewer); err != nil {
