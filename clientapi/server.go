@@ -101,6 +101,8 @@ type Server struct {
 	MutualRooms    MutualRooms
 	Keys           Keys
 	ToDevice       ToDevice
+	KeyBackup      KeyBackup
+	CrossSigning   CrossSigning
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
 	// Support is served at /.well-known/matrix/support (nil: 404).
@@ -209,6 +211,8 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	s.table = table
 	s.mux = http.NewServeMux()

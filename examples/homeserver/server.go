@@ -98,6 +98,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		SyncPosition: func(tok string) (int64, error) {
 			p, err := parseSyncPos(tok)
 			return p.ad, err
+		},
+		EventPosition: func(tok string) (int64, error) {
+			p, err := parseSyncPos(tok)
+			return p.ev, err
 		}}
 	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
 		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)
@@ -166,6 +170,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Keys:              hs.cli.e2ee,
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
+		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
+		CrossSigning:      hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
