@@ -166,6 +166,7 @@ type loginBody struct {
 	Token                    string          `json:"token"`
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
+	RefreshToken             bool            `json:"refresh_token"`
 }
 
 func (c *call) login() (any, error) {
@@ -223,7 +224,7 @@ func (c *call) login() (any, error) {
 		return nil, NewError(http.StatusBadRequest, CodeUnknown, "unknown login type "+quote(b.Type))
 	}
 	creds, err := c.s.Accounts.Login(c.ctx, LoginRequest{UserID: userID, DeviceID: b.DeviceID,
-		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService})
+		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService, RefreshToken: b.RefreshToken})
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +232,15 @@ func (c *call) login() (any, error) {
 }
 
 func loginResponse(cr Credentials, serverName string) map[string]any {
-	return map[string]any{"user_id": cr.UserID, "access_token": cr.AccessToken, "device_id": cr.DeviceID,
+	m := map[string]any{"user_id": cr.UserID, "access_token": cr.AccessToken, "device_id": cr.DeviceID,
 		"home_server": serverName}
+	if cr.RefreshToken != "" {
+		m["refresh_token"] = cr.RefreshToken
+	}
+	if cr.ExpiresInMS > 0 {
+		m["expires_in_ms"] = cr.ExpiresInMS
+	}
+	return m
 }
 
 func (c *call) logout() (any, error) {
@@ -265,6 +273,7 @@ type registerBody struct {
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
 	InhibitLogin             bool            `json:"inhibit_login"`
+	RefreshToken             bool            `json:"refresh_token"`
 }
 
 // register implements POST /register with a single UIA flow of
@@ -356,7 +365,7 @@ func (c *call) register() (any, error) {
 		return map[string]any{"user_id": userID, "home_server": c.s.ServerName}, nil
 	}
 	creds, err := c.s.Accounts.Login(c.ctx, LoginRequest{UserID: userID, DeviceID: b.DeviceID,
-		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService})
+		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService, RefreshToken: b.RefreshToken})
 	if err != nil {
 		return nil, err
 	}

@@ -105,6 +105,14 @@ type Server struct {
 	CrossSigning   CrossSigning
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
+	// EventRooms serves the legacy GET /events/{eventId}.
+	EventRooms EventLocator
+	// Refresher serves POST /refresh.
+	Refresher Refresher
+	// Whois and AccountModeration serve the server administration
+	// endpoints (admin.go).
+	Whois             Whois
+	AccountModeration AccountModeration
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -213,7 +221,13 @@ func (s *Server) init() {
 	s.moduleRoutes(add)
 	s.keyBackupRoutes(add)
 	s.crossSigningRoutes(add)
+	s.legacySyncRoutes(add)
+	s.refreshRoutes(add)
+	s.adminRoutes(add)
 	s.mediaRoutes(add, adder(true))
+	// Last, over every route: the effects of account locks and
+	// suspensions.
+	s.applyModeration(table)
 	s.table = table
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}

@@ -33,6 +33,12 @@ type Accounts struct {
 	remote *remoteProfiles
 	// profileChanged is told of a new display name or avatar.
 	profileChanged func(ctx context.Context, who clientapi.Identity)
+	// accessTokenLifetime is Config.AccessTokenLifetime (sessions.go).
+	accessTokenLifetime time.Duration
+	// admins are the server administrators; conns throttles the
+	// connection log of whois (moderation.go).
+	admins map[string]bool
+	conns  connectionLog
 }
 
 var (
@@ -137,7 +143,16 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 	if errors.Is(err, sql.ErrNoRows) {
 		return who, clientapi.ErrUnknownToken
 	}
+	if err != nil {
+		return who, err
+	}
 	who.AccessToken = token
+	if err := a.checkTokenMeta(ctx, token); err != nil {
+		return who, err
+	}
+	st, err := a.moderation(ctx, who.UserID)
+	who.Locked, who.Suspended = st.Locked, st.Suspended
+	a.noteConnection(ctx, who, token)
 	return who, err
 }
 
@@ -200,6 +215,11 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 			return clientapi.Credentials{}, clientapi.Forbidden("unknown user " + req.UserID)
 		}
 	}
+	if st, err := a.moderation(ctx, req.UserID); err != nil {
+		return clientapi.Credentials{}, err
+	} else if st.Locked {
+		return clientapi.Credentials{}, errUserLocked
+	}
 	c := clientapi.Credentials{UserID: req.UserID, DeviceID: req.DeviceID, AccessToken: "mxk_" + randomString(32)}
 	if c.DeviceID == "" {
 		c.DeviceID = randomString(10)
@@ -209,8 +229,15 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 			ON CONFLICT (user_id, device_id) DO NOTHING`, c.UserID, c.DeviceID, req.InitialDisplayName); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID); err != nil {
+			return err
+		}
+		if req.RefreshToken && a.tokenLifetime() > 0 {
+			t, err := a.issueRefreshable(ctx, tx, c.UserID, c.DeviceID, c.AccessToken, "")
+			c.RefreshToken, c.ExpiresInMS = t.RefreshToken, t.ExpiresInMS
+			return err
+		}
+		return nil
 	})
 	return c, err
 }

@@ -72,7 +72,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 	}
 	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
-	hs.acct = &Accounts{name: cfg.ServerName, db: db}
+	hs.acct = &Accounts{name: cfg.ServerName, db: db, accessTokenLifetime: cfg.AccessTokenLifetime, admins: map[string]bool{}}
+	for _, id := range cfg.ServerAdmins {
+		hs.acct.admins[id] = true
+	}
 	typing := &typingState{}
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
 	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
@@ -173,6 +176,10 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
 		CrossSigning:      hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
+		EventRooms:        hs.cli,
+		Refresher:         hs.acct,
+		Whois:             hs.acct,
+		AccountModeration: hs.acct,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
@@ -190,11 +197,11 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	}
 	if hs.as != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/", s)
+		mux.Handle("/", withConnection(s))
 		mux.Handle("POST /_matrix/client/v1/appservice/{appserviceId}/ping", hs.as.pingHandler())
 		return hs.logRequests("client", mux)
 	}
-	return hs.logRequests("client", s)
+	return hs.logRequests("client", withConnection(s))
 }
 
 // logRequests logs each request at debug level, and failures at info.
