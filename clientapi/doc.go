@@ -22,6 +22,9 @@
 //	PushRules      a user's push rule changes (default: the spec's rules, read-only)
 //	Media          the content repository: upload, create, download, thumbnails
 //	URLPreviews    GET media/preview_url
+//	Keys, ToDevice keys/upload, query, claim, changes; sendToDevice
+//	CrossSigning   keys/device_signing/upload, keys/signatures/upload
+//	KeyBackup      room_keys/version and room_keys/keys
 //	EventRooms     the room of an event, for the legacy GET /events/{eventId}
 //	Refresher      POST /refresh (refresh tokens)
 //	Whois, AccountModeration    server administration: whois, account lock and suspension
@@ -116,6 +119,24 @@
 // answer is empty waits in Syncer.Wait until there is news, the timeout
 // passes (then the empty answer is sent) or the client goes away.
 //
+// # End-to-end encryption
+//
+// The Keys, CrossSigning and KeyBackup backends serve
+// content/client-server-api/modules/end_to_end_encryption.md. The library
+// checks what it can before a backend stores: device keys on keys/upload
+// are the requesting device's and signed by its own ed25519 key
+// ("Uploading keys"); cross-signing keys are the uploader's, of their
+// usage, one ed25519 key each, the self-signing and user-signing keys
+// signed by the master key, none named like a device, and
+// user-interactive authentication is asked only to replace a key
+// ("Cross-signing", POST keys/device_signing/upload); each uploaded
+// signature is verified against the stored key it signs, with failures
+// reported per key. For key backups ("Server-side key backups") it
+// checks each KeyBackupData and leaves to the backend the one atomic step
+// of keeping the better key of a session (BetterSessionKey) in the
+// current version (WrongRoomKeysVersion otherwise). MemoryKeys and
+// MemoryKeyBackup are the in-memory backends.
+//
 // # Content repository
 //
 // The Media backend serves content/client-server-api/modules/content_repo.md:
@@ -140,7 +161,7 @@
 // Clients call some endpoints on start-up that a server without end-to-end
 // encryption storage can answer simply: keys/upload (the counts of the
 // uploaded keys), keys/query (no devices), keys/changes (none),
-// room_keys/version (404 M_NOT_FOUND), voip/turnServer ({}, as the
+// room_keys/version (404 M_NOT_FOUND without a KeyBackup), voip/turnServer ({}, as the
 // reference server answers without TURN), thirdparty/protocols ({}),
 // presence (offline without a Presence backend), user directory search
 // (nobody without a UserDirectory), media config (m.upload.size when a limit

@@ -86,9 +86,6 @@ func (s *Server) routes(add addFunc) {
 	add(L, "POST", "/keys/upload", authRequired, (*call).keysUpload)
 	add(L, "POST", "/keys/query", authRequired, (*call).keysQuery)
 
-	add(L, "GET", "/room_keys/version", authRequired, func(*call) (any, error) {
-		return nil, NotFound("no current backup version")
-	})
 	add(L, "GET", "/voip/turnServer", authRequired, func(*call) (any, error) {
 		// No TURN server configured: the reference server answers {}.
 		return map[string]any{}, nil

@@ -101,6 +101,8 @@ type Server struct {
 	MutualRooms    MutualRooms
 	Keys           Keys
 	ToDevice       ToDevice
+	KeyBackup      KeyBackup
+	CrossSigning   CrossSigning
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
 	// EventRooms serves the legacy GET /events/{eventId}.
@@ -220,6 +222,8 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
 	s.legacySyncRoutes(add)
 	s.refreshRoutes(add)
 	s.adminRoutes(add)

@@ -114,6 +114,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		SyncPosition: func(tok string) (int64, error) {
 			p, err := parseSyncPos(tok)
 			return p.ad, err
+		},
+		EventPosition: func(tok string) (int64, error) {
+			p, err := parseSyncPos(tok)
+			return p.ev, err
 		}}
 	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
 		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)
@@ -182,6 +186,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Keys:              hs.cli.e2ee,
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
+		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
+		CrossSigning:      hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
 		EventRooms:        hs.cli,
 		Refresher:         hs.acct,
