@@ -2,8 +2,11 @@ package main
 
 import (
 	"io"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRefreshRotation checks the rules of "Refreshing access tokens":
@@ -112,4 +115,15 @@ func TestSessionFlags(t *testing.T) {
 			t.Errorf("%v: %+v %v", tt.args, c, err)
 		}
 	}
+}
+
+// TestClientJSRefresh runs clients/js/refresh.mjs: matrix-js-sdk's token
+// refresher meets an expired access token, refreshes it through POST
+// /v3/refresh and retries, and the first refresh token is then revoked.
+func TestClientJSRefresh(t *testing.T) {
+	t.Parallel()
+	requireJS(t)
+	const lifetime = 2 * time.Second
+	hs := startConfig(t, &Config{ServerName: "jsrefresh.localhost", AccessTokenLifetime: lifetime})
+	runClient(t, 60*time.Second, filepath.Join("clients", "js"), "node", "refresh.mjs", hs.ClientURL(), strconv.FormatInt(lifetime.Milliseconds(), 10))
 }
