@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,14 @@ func TestLegacySync(t *testing.T) {
 	if len(archived.Rooms) != 2 || !found {
 		t.Fatalf("initialSync?archived=true: %+v", archived.Rooms)
 	}
+}
+
+// TestClientJSPeek runs clients/js/peek.mjs: matrix-js-sdk peeks into a
+// world_readable room through the legacy room initial sync and receives
+// a new message through its GET /events?room_id= poll.
+func TestClientJSPeek(t *testing.T) {
+	t.Parallel()
+	requireJS(t)
+	hs := startInProcess(t, "jspeek.localhost", false, nil)
+	runClient(t, 60*time.Second, filepath.Join("clients", "js"), "node", "peek.mjs", hs.hs.ClientURL())
 }
