@@ -73,6 +73,8 @@ func New(baseURL, accessToken string) (*Client, error) {
 // SetCredentials makes the client act with the credentials of a login or
 // registration.
 func (c *Client) SetCredentials(cr *Credentials) {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
 	c.AccessToken, c.UserID, c.DeviceID = cr.AccessToken, cr.UserID, cr.DeviceID
 	c.RefreshToken = cr.RefreshToken
 }
