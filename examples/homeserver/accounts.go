@@ -138,8 +138,15 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 			return who, err
 		}
 	}
+	// One query: the token, its expiry (sessions.go) and the account's
+	// moderation state (moderation.go).
 	var who clientapi.Identity
-	err := a.db.queryRow(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
+	var expires sql.NullInt64
+	var parent sql.NullString
+	var locked, suspended sql.NullBool
+	err := a.db.queryRow(ctx, `SELECT t.user_id, t.device_id, m.expires_ts, m.parent, a.locked, a.suspended FROM tokens t
+		LEFT JOIN token_meta m ON m.token = t.token LEFT JOIN account_moderation a ON a.user_id = t.user_id
+		WHERE t.token = ?`, token).Scan(&who.UserID, &who.DeviceID, &expires, &parent, &locked, &suspended)
 	if errors.Is(err, sql.ErrNoRows) {
 		return who, clientapi.ErrUnknownToken
 	}
@@ -147,13 +154,12 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 		return who, err
 	}
 	who.AccessToken = token
-	if err := a.checkTokenMeta(ctx, token); err != nil {
+	if err := a.checkTokenMeta(ctx, token, expires.Int64, parent.String); err != nil {
 		return who, err
 	}
-	st, err := a.moderation(ctx, who.UserID)
-	who.Locked, who.Suspended = st.Locked, st.Suspended
+	who.Locked, who.Suspended = locked.Bool, suspended.Bool
 	a.noteConnection(ctx, who, token)
-	return who, err
+	return who, nil
 }
 
 // UserExists implements appservice.Accounts.

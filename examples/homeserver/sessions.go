@@ -87,17 +87,10 @@ func (a *Accounts) issueRefreshable(ctx context.Context, tx *sql.Tx, userID, dev
 	return t, err
 }
 
-// checkTokenMeta applies the expiry of an access token and, at its first
-// use after a refresh, revokes the refresh token it was refreshed from.
-func (a *Accounts) checkTokenMeta(ctx context.Context, token string) error {
-	var expires int64
-	var parent string
-	err := a.db.queryRow(ctx, `SELECT expires_ts, parent FROM token_meta WHERE token = ?`, token).Scan(&expires, &parent)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return err
-	}
+// checkTokenMeta applies the expiry of an access token (0: none) and,
+// at its first use after a refresh, revokes the refresh token it was
+// refreshed from (parent).
+func (a *Accounts) checkTokenMeta(ctx context.Context, token string, expires int64, parent string) error {
 	if expires > 0 && time.Now().UnixMilli() >= expires {
 		// Soft logout: the client refreshes, or logs in again keeping
 		// its device.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxkit/mxkit/clientapi"
 )
 
 // TestRefreshRotation checks the rules of "Refreshing access tokens":
@@ -126,4 +129,41 @@ func TestClientJSRefresh(t *testing.T) {
 	const lifetime = 2 * time.Second
 	hs := startConfig(t, &Config{ServerName: "jsrefresh.localhost", AccessTokenLifetime: lifetime})
 	runClient(t, 60*time.Second, filepath.Join("clients", "js"), "node", "refresh.mjs", hs.ClientURL(), strconv.FormatInt(lifetime.Milliseconds(), 10))
+}
+
+// BenchmarkLookupToken measures the access token lookup every request
+// makes (the token row with its expiry and the account's moderation
+// state), beside the baseline of reading the token row alone.
+func BenchmarkLookupToken(b *testing.B) {
+	db, err := OpenStore(filepath.Join(b.TempDir(), "hs.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	a := &Accounts{name: "bench.localhost", db: db, admins: map[string]bool{}}
+	if err := a.Register(ctx, "@u:bench.localhost", "", ""); err != nil {
+		b.Fatal(err)
+	}
+	cr, err := a.Login(ctx, clientapi.LoginRequest{UserID: "@u:bench.localhost", RefreshToken: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("LookupToken", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.LookupToken(ctx, cr.AccessToken, clientapi.Masquerade{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-token-row", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var u, d string
+			if err := db.queryRow(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, cr.AccessToken).Scan(&u, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
