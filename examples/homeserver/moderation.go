@@ -70,6 +70,11 @@ func (a *Accounts) Whois(ctx context.Context, userID string) (map[string]clienta
 	} else if !ok {
 		return nil, clientapi.NotFound("user not found")
 	}
+	// The connections of tokens ended by a logout go now (a refresh
+	// removes those of the token it replaces).
+	if _, err := a.db.w.ExecContext(ctx, `DELETE FROM connections WHERE user_id = ? AND token NOT IN (SELECT token FROM tokens WHERE user_id = ?)`, userID, userID); err != nil {
+		return nil, err
+	}
 	out := map[string]clientapi.WhoisDevice{}
 	rows, err := a.db.r.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID)
 	if err != nil {

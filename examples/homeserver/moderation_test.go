@@ -70,6 +70,19 @@ func TestServerAdministration(t *testing.T) {
 			t.Fatalf("whois connection: %v", c)
 		}
 	}
+	// A second session, used and logged out: whois forgets it, and its
+	// connections are dropped.
+	second := login(t, base, "alice")
+	second.must("GET", "/account/whoami", nil, nil)
+	second.must("POST", "/logout", map[string]any{}, nil)
+	code, w = alice.call("GET", "/v3/admin/whois/"+url.PathEscape("@alice:mod.localhost"), nil)
+	if d, _ := w["devices"].(map[string]any); code != 200 || len(d) != 1 {
+		t.Fatalf("whois after a logout: %d %v", code, w)
+	}
+	var stale int
+	if err := hs.db.r.QueryRow(`SELECT count(*) FROM connections WHERE token NOT IN (SELECT token FROM tokens)`).Scan(&stale); err != nil || stale != 0 {
+		t.Fatalf("%d connections of ended sessions kept (%v)", stale, err)
+	}
 	code, w = alice.call("GET", "/v3/admin/whois/"+url.PathEscape("@bob:mod.localhost"), nil)
 	expect("whois of another user", code, w, 403, "M_FORBIDDEN")
 	code, w = root.call("GET", "/v3/admin/whois/"+url.PathEscape("@bob:mod.localhost"), nil)

@@ -119,7 +119,7 @@ func revokeParent(ctx context.Context, tx *sql.Tx, parent string) error {
 
 // deleteAccessToken removes an access token and what is kept of it.
 func deleteAccessToken(ctx context.Context, tx *sql.Tx, token string) error {
-	for _, q := range []string{`DELETE FROM tokens WHERE token = ?`, `DELETE FROM token_meta WHERE token = ?`} {
+	for _, q := range []string{`DELETE FROM tokens WHERE token = ?`, `DELETE FROM token_meta WHERE token = ?`, `DELETE FROM connections WHERE token = ?`} {
 		if _, err := tx.ExecContext(ctx, q, token); err != nil {
 			return err
 		}
