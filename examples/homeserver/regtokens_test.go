@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
 )
@@ -91,5 +93,49 @@ func TestRegistrationTokensServed(t *testing.T) {
 	}
 	if code, body := registerWith("u3", "forever"); code != 200 {
 		t.Fatalf("unlimited token: %d %v", code, body)
+	}
+}
+
+// TestRegistrationTokenUsesSurviveRestart: the uses are counted in the
+// database, so a restart with the same file does not renew the token.
+func TestRegistrationTokenUsesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(file, []byte("once 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{ServerName: "restart-tokens.localhost", Listen: "127.0.0.1:0", DB: filepath.Join(dir, "hs.db"),
+		KeyPath: filepath.Join(dir, "signing.key"), OpenRegistration: "auto", RegistrationTokens: file}
+	start := func() *Homeserver {
+		hs, err := New(cfg, discardLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hs.Listen(); err != nil {
+			hs.Close()
+			t.Fatal(err)
+		}
+		hs.Serve(make(chan error, 2))
+		return hs
+	}
+	stop := func(hs *Homeserver) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		hs.Close()
+	}
+	hs := start()
+	anon := &api{t: t, base: hs.ClientURL()}
+	if code, body := anon.call("POST", "/v3/register", map[string]any{"username": "first", "password": "pw",
+		"auth": map[string]string{"type": "m.login.registration_token", "token": "once"}}); code != 200 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	stop(hs)
+	hs = start()
+	defer stop(hs)
+	anon = &api{t: t, base: hs.ClientURL()}
+	if _, body := anon.call("GET", "/v1/register/m.login.registration_token/validity?token=once", nil); body["valid"] != false {
+		t.Fatalf("after a restart the spent token is %v", body)
 	}
 }
