@@ -103,6 +103,15 @@ type Server struct {
 	ToDevice       ToDevice
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
+	// ThirdParty answers the third-party network lookups; AppServices
+	// the application service ping and network room directories.
+	ThirdParty  ThirdParty
+	AppServices AppServices
+	// SSO, OAuth and PolicyServer are services beside the homeserver;
+	// nil gives the spec's answer for a server without them.
+	SSO          SSO
+	OAuth        OAuth
+	PolicyServer *PolicyServer
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -209,6 +218,8 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.thirdPartyRoutes(add)
+	s.externalRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	s.table = table
 	s.mux = http.NewServeMux()
