@@ -90,9 +90,6 @@ func (s *Server) routes(add addFunc) {
 		// No TURN server configured: the reference server answers {}.
 		return map[string]any{}, nil
 	})
-	add(L, "GET", "/thirdparty/protocols", authRequired, func(*call) (any, error) {
-		return map[string]any{}, nil
-	})
 	add(V1, "GET", "/media/config", authRequired, (*call).mediaConfig)
 	add([]string{"/_matrix/media/r0", "/_matrix/media/v3"}, "GET", "/config", authRequired, (*call).mediaConfig)
 }

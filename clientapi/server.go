@@ -116,6 +116,15 @@ type Server struct {
 	// RegistrationTokens, when set, makes registration need a token
 	// (regtokens.go).
 	RegistrationTokens RegistrationTokens
+	// ThirdParty answers the third-party network lookups; AppServices
+	// the application service ping and network room directories.
+	ThirdParty  ThirdParty
+	AppServices AppServices
+	// SSO, OAuth and PolicyServer are services beside the homeserver;
+	// nil gives the spec's answer for a server without them.
+	SSO          SSO
+	OAuth        OAuth
+	PolicyServer *PolicyServer
 	// Support is served at /.well-known/matrix/support (nil: 404).
 	Support     *Support
 	Media       Media
@@ -228,6 +237,8 @@ func (s *Server) init() {
 	s.refreshRoutes(add)
 	s.adminRoutes(add)
 	s.registrationTokenRoutes(add)
+	s.thirdPartyRoutes(add)
+	s.externalRoutes(add)
 	s.mediaRoutes(add, adder(true))
 	// Last, over every route: the effects of account locks and
 	// suspensions.

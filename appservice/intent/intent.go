@@ -57,6 +57,10 @@ type AppService struct {
 	// users (its sender and its namespace) before dispatch, so a bridge
 	// does not echo itself.
 	IgnoreOwnEvents bool
+	// ThirdParty, when set, answers the homeserver's third-party network
+	// lookups (GET /_matrix/app/v1/thirdparty/...) for the protocols of
+	// the registration; nil answers them 404 M_UNRECOGNIZED.
+	ThirdParty *appservice.ThirdParty
 
 	handler *appservice.Handler
 
