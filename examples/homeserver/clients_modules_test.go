@@ -9,33 +9,51 @@ import (
 	"time"
 )
 
-// TestClientNioModules runs clients/nio/modules.py: matrix-nio drives
-// threads, search, a room upgrade, spaces, knocking and pushers, with two
-// users; the pusher points at a push gateway on loopback, which must
-// receive the notification of the pushed message.
-func TestClientNioModules(t *testing.T) {
-	t.Parallel()
-	requireNio(t)
+// moduleGateway is a push gateway on loopback for the module flows. It
+// also serves what it received at GET /received, so that a flow can wait
+// for its push before removing its pusher.
+func moduleGateway(t *testing.T) (*gateway, string) {
 	gw := &gateway{}
 	mux := http.NewServeMux()
 	mux.Handle("/_matrix/push/v1/notify", gw)
-	// The script reads what the gateway received, to wait for the push
-	// before it removes its pusher.
 	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(gw.received())
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	hs := startInProcess(t, "niomod.localhost", false, nil)
-	runClient(t, 120*time.Second, ".", systemPython, filepath.Join("clients", "nio", "modules.py"), hs.hs.ClientURL(), srv.URL)
-	pushed := false
+	t.Cleanup(srv.Close)
+	return gw, srv.URL
+}
+
+// requirePushed fails unless the gateway received the flow's "push me".
+func requirePushed(t *testing.T, gw *gateway) {
 	for _, n := range gw.received() {
 		c, _ := n["content"].(map[string]any)
 		if n["type"] == "m.room.message" && c["body"] == "push me" {
-			pushed = true
+			return
 		}
 	}
-	if !pushed {
-		t.Fatalf("the push gateway never received the pushed message: %v", gw.received())
-	}
+	t.Fatalf("the push gateway never received the pushed message: %v", gw.received())
+}
+
+// TestClientNioModules runs clients/nio/modules.py: matrix-nio drives
+// threads, search, room upgrades, spaces, knocking and pushers, with two
+// users; the pusher points at a push gateway on loopback.
+func TestClientNioModules(t *testing.T) {
+	t.Parallel()
+	requireNio(t)
+	gw, gwURL := moduleGateway(t)
+	hs := startInProcess(t, "niomod.localhost", false, nil)
+	runClient(t, 120*time.Second, ".", systemPython, filepath.Join("clients", "nio", "modules.py"), hs.hs.ClientURL(), gwURL)
+	requirePushed(t, gw)
+}
+
+// TestClientJSModules runs clients/js/modules.mjs: matrix-js-sdk (with
+// its thread model fed by its sync loop) drives the same modules.
+func TestClientJSModules(t *testing.T) {
+	t.Parallel()
+	requireJS(t)
+	gw, gwURL := moduleGateway(t)
+	hs := startInProcess(t, "jsmod.localhost", false, nil)
+	runClient(t, 120*time.Second, filepath.Join("clients", "js"), "node", "modules.mjs", hs.hs.ClientURL(), gwURL)
+	requirePushed(t, gw)
 }
