@@ -17,7 +17,11 @@ func moduleGateway(t *testing.T) (*gateway, string) {
 	mux := http.NewServeMux()
 	mux.Handle("/_matrix/push/v1/notify", gw)
 	mux.HandleFunc("GET /received", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(gw.received())
+		got := gw.received()
+		if got == nil {
+			got = []map[string]any{} // [], not null
+		}
+		json.NewEncoder(w).Encode(got)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -22,17 +22,21 @@ func (c *Client) catchUpIndex(ctx context.Context, table, filter string, add fun
 		return err
 	}
 	for {
-		evs, err := c.indexEventsAfter(ctx, pos, filter)
+		// The head is read first: an event stored after this read has a
+		// higher position and waits for the next catch-up. Reading it
+		// after the events would move the position over an event stored
+		// in between, which would never be indexed.
+		var head int64
+		if err := c.db.queryRow(ctx, `SELECT coalesce(max(stream), 0) FROM events`).Scan(&head); err != nil {
+			return err
+		}
+		evs, err := c.indexEventsAfter(ctx, pos, head, filter)
 		if err != nil {
 			return err
 		}
-		last := pos
-		if len(evs) == 0 {
-			if err := c.db.queryRow(ctx, `SELECT coalesce(max(stream), 0) FROM events`).Scan(&last); err != nil {
-				return err
-			}
-		} else {
-			last = evs[len(evs)-1].Stream
+		last := head
+		if len(evs) == indexBatch {
+			last = evs[len(evs)-1].Stream // more may follow, up to head
 		}
 		err = c.db.Tx(ctx, func(tx *sql.Tx) error {
 			for _, se := range evs {
@@ -51,10 +55,10 @@ func (c *Client) catchUpIndex(ctx context.Context, table, filter string, add fun
 }
 
 // indexEventsAfter reads the next batch of accepted, non-outlier events
-// after pos that match filter.
-func (c *Client) indexEventsAfter(ctx context.Context, pos int64, filter string) ([]*StoredEvent, error) {
-	rows, err := c.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE stream > ? AND status = ? AND state_after != 0
-		AND `+filter+` ORDER BY stream LIMIT ?`, pos, federation.Accepted, indexBatch)
+// after pos, up to head, that match filter.
+func (c *Client) indexEventsAfter(ctx context.Context, pos, head int64, filter string) ([]*StoredEvent, error) {
+	rows, err := c.db.query(ctx, `SELECT `+eventCols+` FROM events WHERE stream > ? AND stream <= ? AND status = ? AND state_after != 0
+		AND `+filter+` ORDER BY stream LIMIT ?`, pos, head, federation.Accepted, indexBatch)
 	if err != nil {
 		return nil, err
 	}

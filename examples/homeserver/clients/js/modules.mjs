@@ -71,10 +71,12 @@ async function threads(alice, bob, roomId) {
   const { event_id: r2 } = await bob.sendMessage(roomId, text("second reply", { "m.relates_to": rel }));
 
   // The SDK's thread model, fed by alice's sync.
+  let seen;
   const thread = await until("the SDK's thread of the root with two replies", () => {
     const t = alice.getRoom(roomId)?.getThread(root);
+    seen = { thread: !!t, length: t?.length, last: t?.replyToEvent?.getId(), events: t?.events.map((e) => e.getId()), r1, r2 };
     return t && t.length === 2 && t.replyToEvent?.getId() === r2 ? t : null;
-  });
+  }).catch((e) => expect(false, e.message, seen));
   expect(thread.rootEvent?.getContent().body === "thread root", "the SDK's thread root", thread.rootEvent?.getContent());
 
   // /threads, through the SDK's thread list request.
