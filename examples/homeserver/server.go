@@ -173,6 +173,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Media:             hs.media,
 		URLPreviews:       hs.media,
 		MaxUploadSize:     hs.cfg.MaxUploadSize,
+		ThirdParty:        asBackend{hs},
+		AppServices:       asBackend{hs},
 	}
 	// Rooms created without a room_version get --default-room-version.
 	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
@@ -181,12 +183,6 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
-	}
-	if hs.as != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", s)
-		mux.Handle("POST /_matrix/client/v1/appservice/{appserviceId}/ping", hs.as.pingHandler())
-		return hs.logRequests("client", mux)
 	}
 	return hs.logRequests("client", s)
 }
