@@ -22,6 +22,12 @@
 //	PushRules      a user's push rule changes (default: the spec's rules, read-only)
 //	Media          the content repository: upload, create, download, thumbnails
 //	URLPreviews    GET media/preview_url
+//	ThirdParty     third-party protocols, users and locations (MemoryThirdParty)
+//	AppServices    application service ping, network room directories (as_token only)
+//	SSO, OAuth, PolicyServer   services beside the homeserver; nil gives the
+//	               spec's answer for a server without them (404 M_UNRECOGNIZED
+//	               for SSO redirects and auth_metadata, 404 M_NOT_FOUND for
+//	               /.well-known/matrix/policy_server)
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an
@@ -131,7 +137,8 @@
 // encryption storage can answer simply: keys/upload (the counts of the
 // uploaded keys), keys/query (no devices), keys/changes (none),
 // room_keys/version (404 M_NOT_FOUND), voip/turnServer ({}, as the
-// reference server answers without TURN), thirdparty/protocols ({}),
+// reference server answers without TURN), thirdparty/protocols ({}
+// without a ThirdParty backend),
 // presence (offline without a Presence backend), user directory search
 // (nobody without a UserDirectory), media config (m.upload.size when a limit
 // is known), and push rules (the
