@@ -13,7 +13,9 @@ import (
 // by the embedded ThirdParty.
 type ircService struct{ *appservice.ThirdParty }
 
-func (ircService) HandleTransaction(context.Context, *appservice.IncomingTransaction) error { return nil }
+func (ircService) HandleTransaction(context.Context, *appservice.IncomingTransaction) error {
+	return nil
+}
 
 // A bridge answers the third-party lookups with typed functions; the
 // homeserver asks with Client and gets typed answers.

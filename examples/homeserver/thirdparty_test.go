@@ -44,7 +44,9 @@ func rawRequest(t *testing.T, base, token, method, path string, body string) (in
 // failingPinger is an application service whose ping fails.
 type failingPinger struct{}
 
-func (failingPinger) HandleTransaction(context.Context, *appservice.IncomingTransaction) error { return nil }
+func (failingPinger) HandleTransaction(context.Context, *appservice.IncomingTransaction) error {
+	return nil
+}
 func (failingPinger) Ping(context.Context, string) error {
 	return errors.New("bridge not ready")
 }
