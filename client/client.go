@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mxkit/mxkit/internal/mxerr"
@@ -41,7 +42,17 @@ type Client struct {
 	// first sync of a large account is big). Media downloads are not
 	// bounded by it.
 	MaxResponseBytes int64
+	// RefreshToken, when set, refreshes an expired access token: a
+	// request answered 401 M_UNKNOWN_TOKEN with soft_logout is sent once
+	// more after POST /refresh (refresh.go). Login and Register set it.
+	RefreshToken string
+	// OnTokenRefresh, when set, is called with the new tokens after each
+	// refresh, to persist them.
+	OnTokenRefresh func(ctx context.Context, t *RefreshedTokens)
 
+	// tokenMu guards AccessToken and RefreshToken while a refresh
+	// replaces them.
+	tokenMu sync.Mutex
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -62,7 +73,10 @@ func New(baseURL, accessToken string) (*Client, error) {
 // SetCredentials makes the client act with the credentials of a login or
 // registration.
 func (c *Client) SetCredentials(cr *Credentials) {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
 	c.AccessToken, c.UserID, c.DeviceID = cr.AccessToken, cr.UserID, cr.DeviceID
+	c.RefreshToken = cr.RefreshToken
 }
 
 // Error is a Matrix error response (content/client-server-api/_index.md,
@@ -214,6 +228,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	// bytes, strings and bytes.Buffer readers; other readers are not
 	// retried).
 	var getBody func() (io.ReadCloser, error)
+	refreshed := false
 	for attempt := 0; ; attempt++ {
 		req, err := c.newRequest(ctx, r, body)
 		if err != nil {
@@ -233,6 +248,12 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		resp.Body.Close()
 		me := mxerr.FromResponse(resp.StatusCode, errBody, resp.Header)
 		wait, retry := c.retryWait(me, attempt, maxRetries)
+		if !refreshed && c.needsRefresh(r, me) {
+			refreshed, retry, wait = true, true, 0
+			if rerr := c.refreshFrom(ctx, req.Header.Get("Authorization")); rerr != nil {
+				return nil, fmt.Errorf("client: %s %s: %w (refreshing the access token: %v)", r.method, r.path, me, rerr)
+			}
+		}
 		if !retry || (r.raw != nil && getBody == nil) {
 			return nil, fmt.Errorf("client: %s %s: %w", r.method, r.path, me)
 		}
@@ -317,8 +338,10 @@ func (c *Client) newRequest(ctx context.Context, r request, body []byte) (*http.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.AccessToken != "" && !r.noAuth {
-		req.Header.Set("Authorization", "Bearer "+c.AccessToken)
+	if !r.noAuth {
+		if tok := c.accessToken(); tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
 	}
 	return req, nil
 }

@@ -26,6 +26,10 @@ type Identity struct {
 	// RateLimitExempt spares the request the rate limits (an application
 	// service whose registration says rate_limited: false).
 	RateLimitExempt bool
+	// Locked and Suspended are the moderation state of the account
+	// (admin.go): a locked account may only log out, a suspended one is
+	// refused the actions of "Account suspension".
+	Locked, Suspended bool
 }
 
 // Masquerade is what an application service asks to act as: the user_id
@@ -48,7 +52,9 @@ type TokenLookup interface {
 	// does — and the device exists, else 400 M_UNKNOWN_DEVICE), or the
 	// service's sender user when as.UserID is empty.
 	// An unknown token is ErrUnknownToken (or UnknownToken(true) for an
-	// expired one); a locked or suspended account an *Error with that code.
+	// expired one); a locked or suspended account is reported in
+	// Identity.Locked and Identity.Suspended, and the Server answers
+	// with the codes of those states.
 	LookupToken(ctx context.Context, token string, as Masquerade) (Identity, error)
 }
 
@@ -91,6 +97,10 @@ type LoginRequest struct {
 	// registrations by an application service): the backend checks
 	// UserID is in the service's namespace, else 400 M_EXCLUSIVE.
 	AppService string
+	// RefreshToken is the client's refresh_token: true (v1.3): the
+	// backend may issue an expiring access token with a refresh token
+	// (Credentials.RefreshToken, ExpiresInMS); see Refresher.
+	RefreshToken bool
 }
 
 // Credentials are the result of a login or registration.
@@ -98,6 +108,10 @@ type Credentials struct {
 	UserID      string `json:"user_id"`
 	AccessToken string `json:"access_token"`
 	DeviceID    string `json:"device_id"`
+	// RefreshToken and ExpiresInMS are set when the access token
+	// expires (only when the client asked for a refresh token).
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMS  int64  `json:"expires_in_ms,omitempty"`
 }
 
 // Rooms creates rooms and changes memberships.

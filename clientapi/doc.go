@@ -22,12 +22,23 @@
 //	PushRules      a user's push rule changes (default: the spec's rules, read-only)
 //	Media          the content repository: upload, create, download, thumbnails
 //	URLPreviews    GET media/preview_url
+//	Keys, ToDevice keys/upload, query, claim, changes; sendToDevice
+//	CrossSigning   keys/device_signing/upload, keys/signatures/upload
+//	KeyBackup      room_keys/version and room_keys/keys
+//	EventRooms     the room of an event, for the legacy GET /events/{eventId}
+//	Refresher      POST /refresh (refresh tokens)
+//	Whois, AccountModeration    server administration: whois, account lock and suspension
+//	RegistrationTokens          the m.login.registration_token stage of /register
 //	ThirdParty     third-party protocols, users and locations (MemoryThirdParty)
 //	AppServices    application service ping, network room directories (as_token only)
 //	SSO, OAuth, PolicyServer   services beside the homeserver; nil gives the
 //	               spec's answer for a server without them (404 M_UNRECOGNIZED
 //	               for SSO redirects and auth_metadata, 404 M_NOT_FOUND for
 //	               /.well-known/matrix/policy_server)
+//
+// The legacy sync endpoints (GET /events, /initialSync,
+// /rooms/{roomId}/initialSync) need no backend of their own: they are
+// built on Syncer and RoomReader.
 //
 // An endpoint whose backend is nil answers 404 M_UNRECOGNIZED, as an
 // unknown endpoint does (405 M_UNRECOGNIZED for a known path with an
@@ -69,8 +80,10 @@
 //
 // UIA runs user-interactive authentication ("User-Interactive
 // Authentication API") with the m.login.dummy and m.login.password
-// stages; registration uses a single m.login.dummy flow, and embedders
-// protect their own endpoints with UIA.Check and WriteError.
+// stages, and stages of other types through UIARequest.Stages;
+// registration uses a single m.login.dummy flow (m.login.registration_token
+// when RegistrationTokens is set), and embedders protect their own
+// endpoints with UIA.Check and WriteError.
 //
 // # Errors and limits
 //
@@ -112,6 +125,24 @@
 // answer is empty waits in Syncer.Wait until there is news, the timeout
 // passes (then the empty answer is sent) or the client goes away.
 //
+// # End-to-end encryption
+//
+// The Keys, CrossSigning and KeyBackup backends serve
+// content/client-server-api/modules/end_to_end_encryption.md. The library
+// checks what it can before a backend stores: device keys on keys/upload
+// are the requesting device's and signed by its own ed25519 key
+// ("Uploading keys"); cross-signing keys are the uploader's, of their
+// usage, one ed25519 key each, the self-signing and user-signing keys
+// signed by the master key, none named like a device, and
+// user-interactive authentication is asked only to replace a key
+// ("Cross-signing", POST keys/device_signing/upload); each uploaded
+// signature is verified against the stored key it signs, with failures
+// reported per key. For key backups ("Server-side key backups") it
+// checks each KeyBackupData and leaves to the backend the one atomic step
+// of keeping the better key of a session (BetterSessionKey) in the
+// current version (WrongRoomKeysVersion otherwise). MemoryKeys and
+// MemoryKeyBackup are the in-memory backends.
+//
 // # Content repository
 //
 // The Media backend serves content/client-server-api/modules/content_repo.md:
@@ -136,7 +167,7 @@
 // Clients call some endpoints on start-up that a server without end-to-end
 // encryption storage can answer simply: keys/upload (the counts of the
 // uploaded keys), keys/query (no devices), keys/changes (none),
-// room_keys/version (404 M_NOT_FOUND), voip/turnServer ({}, as the
+// room_keys/version (404 M_NOT_FOUND without a KeyBackup), voip/turnServer ({}, as the
 // reference server answers without TURN), thirdparty/protocols ({}
 // without a ThirdParty backend),
 // presence (offline without a Presence backend), user directory search

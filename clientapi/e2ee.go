@@ -2,9 +2,12 @@ package clientapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/mxkit/mxkit/base64"
 )
 
 // Keys stores the end-to-end encryption keys of devices
@@ -75,19 +78,24 @@ func (c *call) keysUpload() (any, error) {
 		return nil, err
 	}
 	if len(b.DeviceKeys) > 0 && string(b.DeviceKeys) != "null" {
+		// Members are read by their exact names: encoding/json would take
+		// "USER_ID" for user_id, and the check would not be of the
+		// object stored.
 		var dk struct {
-			UserID     string          `json:"user_id"`
-			DeviceID   string          `json:"device_id"`
-			Algorithms []string        `json:"algorithms"`
-			Keys       json.RawMessage `json:"keys"`
-			Signatures json.RawMessage `json:"signatures"`
+			UserID, DeviceID string
+			Algorithms       []string
+			Keys, Signatures json.RawMessage
 		}
-		if err := json.Unmarshal(b.DeviceKeys, &dk); err != nil || !isObject(dk.Keys) || !isObject(dk.Signatures) {
+		if !fields(b.DeviceKeys, map[string]any{"user_id": &dk.UserID, "device_id": &dk.DeviceID, "algorithms": &dk.Algorithms,
+			"keys": &dk.Keys, "signatures": &dk.Signatures}) || !isObject(dk.Keys) || !isObject(dk.Signatures) {
 			return nil, BadJSON("device_keys must have user_id, device_id, algorithms, keys and signatures")
 		}
 		// The reference server refuses keys of another user or device.
 		if dk.UserID != c.who.UserID || dk.DeviceID != c.who.DeviceID {
 			return nil, InvalidParam("device_keys are not for the device making the request")
+		}
+		if err := checkDeviceSelfSigned(b.DeviceKeys, dk.UserID, dk.DeviceID); err != nil {
+			return nil, err
 		}
 	} else {
 		b.DeviceKeys = nil
@@ -246,4 +254,30 @@ func (c *call) sendToDevice() (any, error) {
 		return nil, err
 	}
 	return struct{}{}, nil
+}
+
+// checkDeviceSelfSigned checks that device keys carry the device's
+// ed25519 key and are signed by it ("Uploading keys": the object "must
+// include the public part of the device's Ed25519 key, and must be signed
+// by that key"). The spec names no error code; a missing key is
+// M_INVALID_PARAM and a missing or wrong signature M_INVALID_SIGNATURE, the
+// code of the other signature checks of the module.
+func checkDeviceSelfSigned(raw json.RawMessage, userID, deviceID string) error {
+	var keys map[string]json.RawMessage
+	if !fields(raw, map[string]any{"keys": &keys}) {
+		return BadJSON("device_keys.keys must be an object")
+	}
+	keyID := "ed25519:" + deviceID
+	var pubText string
+	if err := json.Unmarshal(keys[keyID], &pubText); err != nil {
+		return InvalidParam("device_keys must include the device's key " + keyID)
+	}
+	pub, err := base64.DecodeString(pubText)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return InvalidParam("the device's key " + keyID + " is not an ed25519 public key in unpadded base64")
+	}
+	if err := verifySignedBy(raw, userID, keyID, pub); err != nil {
+		return invalidSignature("device_keys must be signed by the device's key " + keyID)
+	}
+	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-// MemoryKeys is Keys in memory, for tests and examples. It knows only
+// MemoryKeys is Keys and CrossSigning in memory, for tests and examples. It knows only
 // local users, and every user shares a room with every other (KeyChanges
 // reports every change; its tokens are the positions Changes returns).
 type MemoryKeys struct {
@@ -17,7 +17,15 @@ type MemoryKeys struct {
 	devices  map[string]map[string]json.RawMessage            // user -> device -> keys
 	otks     map[string]map[string]map[string]json.RawMessage // user -> device -> key ID -> key
 	fallback map[string]map[string]map[string]json.RawMessage
-	changes  []string // user IDs, in order of change; a token is an index
+	changes  []string                              // user IDs, in order of change; a token is an index
+	signing  map[string]map[string]json.RawMessage // user -> usage -> cross-signing key
+	sigs     []memSignature
+}
+
+// memSignature is a signature by Signer.
+type memSignature struct {
+	Signer string
+	KeySignature
 }
 
 // Position is the current position of the change log, the token
@@ -70,7 +78,7 @@ func (m *MemoryKeys) UploadKeys(_ context.Context, who Identity, up KeysUpload) 
 }
 
 // QueryKeys implements Keys.
-func (m *MemoryKeys) QueryKeys(_ context.Context, _ Identity, users map[string][]string) (*KeysQueryResponse, error) {
+func (m *MemoryKeys) QueryKeys(_ context.Context, who Identity, users map[string][]string) (*KeysQueryResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := &KeysQueryResponse{DeviceKeys: map[string]map[string]json.RawMessage{}}
@@ -78,11 +86,93 @@ func (m *MemoryKeys) QueryKeys(_ context.Context, _ Identity, users map[string][
 		out.DeviceKeys[u] = map[string]json.RawMessage{}
 		for d, k := range m.devices[u] {
 			if len(devs) == 0 || slices.Contains(devs, d) {
+				k, err := m.signed(who.UserID, u, d, k)
+				if err != nil {
+					return nil, err
+				}
 				out.DeviceKeys[u][d] = k
+			}
+		}
+		for usage, k := range m.signing[u] {
+			ck, err := ParseCrossSigningKey(k)
+			if err != nil {
+				return nil, err
+			}
+			if k, err = m.signed(who.UserID, u, ck.PublicKey, k); err != nil {
+				return nil, err
+			}
+			switch {
+			case usage == UsageMaster:
+				out.MasterKeys = setKey(out.MasterKeys, u, k)
+			case usage == UsageSelfSigning:
+				out.SelfSigningKeys = setKey(out.SelfSigningKeys, u, k)
+			case usage == UsageUserSigning && u == who.UserID:
+				out.UserSigningKeys = setKey(out.UserSigningKeys, u, k)
 			}
 		}
 	}
 	return out, nil
+}
+
+func setKey(m map[string]json.RawMessage, u string, k json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	m[u] = k
+	return m
+}
+
+// signed adds to key keyID of user the signatures viewer may see: the
+// owner's and the viewer's.
+func (m *MemoryKeys) signed(viewer, user, keyID string, key json.RawMessage) (json.RawMessage, error) {
+	by := map[string]map[string]string{}
+	for _, s := range m.sigs {
+		if s.UserID == user && s.KeyID == keyID && (s.Signer == user || s.Signer == viewer) {
+			if by[s.Signer] == nil {
+				by[s.Signer] = map[string]string{}
+			}
+			by[s.Signer][s.SignerKeyID] = s.Signature
+		}
+	}
+	for signer, sigs := range by {
+		var err error
+		if key, err = MergeSignatures(key, signer, sigs); err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
+}
+
+// UploadSigningKeys implements CrossSigning.
+func (m *MemoryKeys) UploadSigningKeys(_ context.Context, who Identity, keys map[string]json.RawMessage) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.signing == nil {
+		m.signing = map[string]map[string]json.RawMessage{}
+	}
+	if m.signing[who.UserID] == nil {
+		m.signing[who.UserID] = map[string]json.RawMessage{}
+	}
+	for usage, k := range keys {
+		m.signing[who.UserID][usage] = k
+	}
+	m.changes = append(m.changes, who.UserID)
+	return nil
+}
+
+// AddSignatures implements CrossSigning. A signature replaces an earlier
+// one by the same key of the same key.
+func (m *MemoryKeys) AddSignatures(_ context.Context, who Identity, sigs []KeySignature) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range sigs {
+		m.sigs = slices.DeleteFunc(m.sigs, func(o memSignature) bool {
+			return o.Signer == who.UserID && o.UserID == s.UserID && o.KeyID == s.KeyID && o.SignerKeyID == s.SignerKeyID
+		})
+		m.sigs = append(m.sigs, memSignature{Signer: who.UserID, KeySignature: s})
+		m.changes = append(m.changes, s.UserID)
+	}
+	return nil
 }
 
 // ClaimKeys implements Keys: the one-time key of the lowest ID, else the

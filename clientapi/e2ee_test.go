@@ -15,16 +15,26 @@ func TestKeysAndToDevice(t *testing.T) {
 	td := &MemoryToDevice{}
 	s.Keys, s.ToDevice = keys, td
 	dev := f.tokens["tok_alice"].DeviceID
-	dk := `{"user_id":"@alice:example.org","device_id":"` + dev + `","algorithms":["m.olm.v1.curve25519-aes-sha2"],"keys":{"ed25519:` + dev + `":"k"},"signatures":{}}`
+	key, other := newTestKey(t), newTestKey(t)
+	dk := key.deviceKeys(t, "@alice:example.org", dev)
 	bad := []struct{ name, body, code string }{
-		{"another user's keys", strings.Replace(dk, "@alice", "@bob", 1), "M_INVALID_PARAM"},
-		{"another device", strings.Replace(dk, `"device_id":"`+dev, `"device_id":"OTHER`, 1), "M_INVALID_PARAM"},
+		{"another user's keys", key.deviceKeys(t, "@bob:example.org", dev), "M_INVALID_PARAM"},
+		{"another device", key.deviceKeys(t, "@alice:example.org", "OTHER"), "M_INVALID_PARAM"},
+		// A member named like user_id in another case is not user_id.
+		{"user ID in another case", key.sign(t, `{"user_id":"@bob:example.org","USER_ID":"@alice:example.org","device_id":"`+dev+`","algorithms":[],"keys":{"ed25519:`+dev+`":"`+key.pub+`"}}`, "@alice:example.org", dev), "M_INVALID_PARAM"},
 		{"no keys", `{"device_keys":{"user_id":"@alice:example.org","device_id":"` + dev + `"}}`, "M_BAD_JSON"},
+		// "Uploading keys": the device's ed25519 key is included and
+		// signs the object.
+		{"not signed", `{"user_id":"@alice:example.org","device_id":"` + dev + `","algorithms":[],"keys":{"ed25519:` + dev + `":"` + key.pub + `"},"signatures":{}}`, "M_INVALID_SIGNATURE"},
+		{"signed by another key", other.sign(t, `{"user_id":"@alice:example.org","device_id":"`+dev+`","algorithms":[],"keys":{"ed25519:`+dev+`":"`+key.pub+`"}}`, "@alice:example.org", dev), "M_INVALID_SIGNATURE"},
+		{"changed after signing", strings.Replace(dk, `"c"`, `"d"`, 1), "M_INVALID_SIGNATURE"},
+		{"no ed25519 key", `{"user_id":"@alice:example.org","device_id":"` + dev + `","algorithms":[],"keys":{"curve25519:` + dev + `":"c"},"signatures":{}}`, "M_INVALID_PARAM"},
+		{"ed25519 key not a key", `{"user_id":"@alice:example.org","device_id":"` + dev + `","algorithms":[],"keys":{"ed25519:` + dev + `":"abc"},"signatures":{}}`, "M_INVALID_PARAM"},
 		{"bad key ID", `{"one_time_keys":{"curve25519":"x"}}`, "M_INVALID_PARAM"},
 	}
 	for _, tc := range bad {
 		body := tc.body
-		if strings.HasPrefix(body, `{"user_id"`) {
+		if !strings.HasPrefix(body, `{"device_keys"`) && !strings.HasPrefix(body, `{"one_time_keys"`) {
 			body = `{"device_keys":` + body + `}`
 		}
 		if r := do(t, s, "POST", "/_matrix/client/v3/keys/upload", "tok_alice", body); r.status != 400 || r.body["errcode"] != tc.code {
@@ -37,7 +47,7 @@ func TestKeysAndToDevice(t *testing.T) {
 		t.Fatalf("upload: %d %s", r.status, r.raw)
 	}
 	r = do(t, s, "POST", "/_matrix/client/v3/keys/query", "tok_bob", `{"device_keys":{"@alice:example.org":[]}}`)
-	if r.status != 200 || !strings.Contains(r.raw, `"`+dev+`":{"user_id":"@alice:example.org"`) {
+	if r.status != 200 || !strings.Contains(r.raw, `"`+dev+`":`+dk) {
 		t.Fatalf("query: %d %s", r.status, r.raw)
 	}
 	claim := `{"one_time_keys":{"@alice:example.org":{"` + dev + `":"signed_curve25519"}}}`

@@ -71,7 +71,7 @@ func (f *fake) handler() *Server {
 		PublishedRooms: f, PushRules: f, Pushers: &MemoryPushers{}, Searcher: &MemorySearch{}, Upgrader: f,
 		Reports: f, OpenID: &MemoryOpenID{}, Timestamps: f,
 		AccountManager: f, LoginTokens: &MemoryLoginTokens{},
-		Keys: &MemoryKeys{}, ToDevice: &MemoryToDevice{},
+		Keys: &MemoryKeys{}, ToDevice: &MemoryToDevice{}, KeyBackup: &MemoryKeyBackup{},
 	}
 }
 

@@ -40,6 +40,13 @@ var jsonEndpoints = []struct{ method, path string }{
 	{"PUT", "/_matrix/client/v3/pushrules/global/override/.m.rule.master/actions"},
 	{"PUT", "/_matrix/client/v3/directory/list/room/{room}"},
 	{"DELETE", "/_matrix/client/v3/devices/DEVother"},
+	{"POST", "/_matrix/client/v3/room_keys/version"},
+	{"PUT", "/_matrix/client/v3/room_keys/version/1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys?version=1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys/{room}?version=1"},
+	{"PUT", "/_matrix/client/v3/room_keys/keys/{room}/s1?version=1"},
+	{"POST", "/_matrix/client/v3/keys/device_signing/upload"},
+	{"POST", "/_matrix/client/v3/keys/signatures/upload"},
 }
 
 // FuzzRequestBodies sends arbitrary bodies to every JSON-taking adapter:
@@ -149,6 +156,56 @@ func FuzzValidateFilter(f *testing.F) {
 			if _, ok := asError(err); !ok {
 				t.Fatalf("not an *Error: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzKeyBackupData: CheckKeyBackupData never panics, and of two key data
+// that pass it, BetterSessionKey never prefers each to the other.
+func FuzzKeyBackupData(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"first_message_index":1,"forwarded_count":0,"is_verified":false,"session_data":{}}`, `{"first_message_index":0,"forwarded_count":3,"is_verified":false,"session_data":{"a":1}}`},
+		{`{"first_message_index":1,"forwarded_count":0,"is_verified":true,"session_data":{}}`, `{"first_message_index":1e3,"forwarded_count":0,"is_verified":false,"session_data":{}}`},
+		{`{"first_message_index":-1}`, `[]`}, {`{"is_verified":"yes"}`, `null`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		errA, errB := CheckKeyBackupData(json.RawMessage(a)), CheckKeyBackupData(json.RawMessage(b))
+		if errA != nil || errB != nil {
+			return
+		}
+		if BetterSessionKey(json.RawMessage(a), json.RawMessage(b)) && BetterSessionKey(json.RawMessage(b), json.RawMessage(a)) {
+			t.Fatalf("each better than the other: %s %s", a, b)
+		}
+	})
+}
+
+// FuzzCrossSigningJSON: ParseCrossSigningKey and MergeSignatures never
+// panic; a merge keeps the key (same content but for signatures), adds
+// the signature, and gives JSON that merges again.
+func FuzzCrossSigningJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"user_id":"@a:b","usage":["master"],"keys":{"ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}`,
+		`{"user_id":"@a:b","usage":["master"],"keys":{"ed25519:x":"x"},"signatures":{"@a:b":{"ed25519:y":"z"}}}`,
+		`{"signatures":[]}`, `{"signatures":{"@a:b":1}}`, `[]`, `{}`, `{"keys":{"a":1}}`, `{"unsigned":{"x":1},"signatures":null}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		ParseCrossSigningKey(json.RawMessage(key))
+		merged, err := MergeSignatures(json.RawMessage(key), "@s:example.org", map[string]string{"ed25519:k": "sig"})
+		if err != nil {
+			return
+		}
+		if signaturesBy(merged, "@s:example.org")["ed25519:k"] != "sig" {
+			t.Fatalf("signature not added: %s", merged)
+		}
+		if !sameSignedContent(merged, json.RawMessage(key)) {
+			t.Fatalf("merge changed the key: %s -> %s", key, merged)
+		}
+		if _, err := MergeSignatures(merged, "@t:example.org", map[string]string{"ed25519:j": "s"}); err != nil {
+			t.Fatalf("merged key does not merge again: %v", err)
 		}
 	})
 }

@@ -86,9 +86,6 @@ func (s *Server) routes(add addFunc) {
 	add(L, "POST", "/keys/upload", authRequired, (*call).keysUpload)
 	add(L, "POST", "/keys/query", authRequired, (*call).keysQuery)
 
-	add(L, "GET", "/room_keys/version", authRequired, func(*call) (any, error) {
-		return nil, NotFound("no current backup version")
-	})
 	add(L, "GET", "/voip/turnServer", authRequired, func(*call) (any, error) {
 		// No TURN server configured: the reference server answers {}.
 		return map[string]any{}, nil
@@ -166,6 +163,7 @@ type loginBody struct {
 	Token                    string          `json:"token"`
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
+	RefreshToken             bool            `json:"refresh_token"`
 }
 
 func (c *call) login() (any, error) {
@@ -223,7 +221,7 @@ func (c *call) login() (any, error) {
 		return nil, NewError(http.StatusBadRequest, CodeUnknown, "unknown login type "+quote(b.Type))
 	}
 	creds, err := c.s.Accounts.Login(c.ctx, LoginRequest{UserID: userID, DeviceID: b.DeviceID,
-		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService})
+		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService, RefreshToken: b.RefreshToken})
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +229,15 @@ func (c *call) login() (any, error) {
 }
 
 func loginResponse(cr Credentials, serverName string) map[string]any {
-	return map[string]any{"user_id": cr.UserID, "access_token": cr.AccessToken, "device_id": cr.DeviceID,
+	m := map[string]any{"user_id": cr.UserID, "access_token": cr.AccessToken, "device_id": cr.DeviceID,
 		"home_server": serverName}
+	if cr.RefreshToken != "" {
+		m["refresh_token"] = cr.RefreshToken
+	}
+	if cr.ExpiresInMS > 0 {
+		m["expires_in_ms"] = cr.ExpiresInMS
+	}
+	return m
 }
 
 func (c *call) logout() (any, error) {
@@ -265,6 +270,7 @@ type registerBody struct {
 	DeviceID                 string          `json:"device_id"`
 	InitialDeviceDisplayName string          `json:"initial_device_display_name"`
 	InhibitLogin             bool            `json:"inhibit_login"`
+	RefreshToken             bool            `json:"refresh_token"`
 }
 
 // register implements POST /register with a single UIA flow of
@@ -324,11 +330,10 @@ func (c *call) register() (any, error) {
 			return nil, NewError(http.StatusBadRequest, CodeUserInUse, "user ID already taken")
 		}
 	}
+	var stages map[string]string
 	if appService == "" {
-		if err := c.s.uia.Check(c.ctx, b.Auth, UIARequest{
-			Operation: "POST register", Flows: []UIAFlow{{Stages: []string{AuthTypeDummy}}},
-			ServerName: c.s.ServerName,
-		}); err != nil {
+		var err error
+		if stages, err = c.s.uia.CheckStages(c.ctx, b.Auth, c.s.registrationUIA()); err != nil {
 			return nil, err
 		}
 	}
@@ -349,6 +354,11 @@ func (c *call) register() (any, error) {
 		}
 	}
 	userID := "@" + localpart + ":" + c.s.ServerName
+	if appService == "" {
+		if err := c.s.useRegistrationToken(c.ctx, stages); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.s.Registration.Register(c.ctx, userID, b.Password, appService); err != nil {
 		return nil, err
 	}
@@ -356,7 +366,7 @@ func (c *call) register() (any, error) {
 		return map[string]any{"user_id": userID, "home_server": c.s.ServerName}, nil
 	}
 	creds, err := c.s.Accounts.Login(c.ctx, LoginRequest{UserID: userID, DeviceID: b.DeviceID,
-		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService})
+		InitialDisplayName: b.InitialDeviceDisplayName, AppService: appService, RefreshToken: b.RefreshToken})
 	if err != nil {
 		return nil, err
 	}

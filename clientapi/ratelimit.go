@@ -109,7 +109,7 @@ func (l *RateLimits) check(r *http.Request, who Identity) error {
 		return nil
 	}
 	path := r.URL.Path
-	if r.Method == http.MethodPost && (strings.HasSuffix(path, "/login") || strings.HasSuffix(path, "/register")) {
+	if addressLimited(r) {
 		if ok, wait := l.take("ip "+clientAddr(r), l.LoginPerSecond, l.LoginBurst); !ok {
 			return limitExceeded(wait)
 		}
@@ -122,6 +122,19 @@ func (l *RateLimits) check(r *http.Request, who Identity) error {
 		return limitExceeded(wait)
 	}
 	return nil
+}
+
+// addressLimited: the requests limited per address, those made without
+// an access token that guess at secrets: logins, registrations, refresh
+// tokens, and registration token checks (which "Servers should be sure
+// to rate limit").
+func addressLimited(r *http.Request) bool {
+	path := r.URL.Path
+	if r.Method == http.MethodGet {
+		return strings.HasSuffix(path, "/register/"+AuthTypeRegistrationToken+"/validity")
+	}
+	return r.Method == http.MethodPost && (strings.HasSuffix(path, "/login") || strings.HasSuffix(path, "/register") ||
+		strings.HasSuffix(path, "/refresh"))
 }
 
 // exemptPath: requests that change nothing others see, or that a client

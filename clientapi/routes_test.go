@@ -25,6 +25,8 @@ func allRoutes() []routeInfo {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
 	return out
 }
 

@@ -101,8 +101,21 @@ type Server struct {
 	MutualRooms    MutualRooms
 	Keys           Keys
 	ToDevice       ToDevice
+	KeyBackup      KeyBackup
+	CrossSigning   CrossSigning
 	AccountManager AccountManager
 	LoginTokens    LoginTokens
+	// EventRooms serves the legacy GET /events/{eventId}.
+	EventRooms EventLocator
+	// Refresher serves POST /refresh.
+	Refresher Refresher
+	// Whois and AccountModeration serve the server administration
+	// endpoints (admin.go).
+	Whois             Whois
+	AccountModeration AccountModeration
+	// RegistrationTokens, when set, makes registration need a token
+	// (regtokens.go).
+	RegistrationTokens RegistrationTokens
 	// ThirdParty answers the third-party network lookups; AppServices
 	// the application service ping and network room directories.
 	ThirdParty  ThirdParty
@@ -218,9 +231,18 @@ func (s *Server) init() {
 	s.tagRoutes(add)
 	s.pushRuleRoutes(add)
 	s.moduleRoutes(add)
+	s.keyBackupRoutes(add)
+	s.crossSigningRoutes(add)
+	s.legacySyncRoutes(add)
+	s.refreshRoutes(add)
+	s.adminRoutes(add)
+	s.registrationTokenRoutes(add)
 	s.thirdPartyRoutes(add)
 	s.externalRoutes(add)
 	s.mediaRoutes(add, adder(true))
+	// Last, over every route: the effects of account locks and
+	// suspensions.
+	s.applyModeration(table)
 	s.table = table
 	s.mux = http.NewServeMux()
 	allMethods := map[string]bool{http.MethodOptions: true}

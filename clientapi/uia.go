@@ -45,6 +45,8 @@ type uiaSession struct {
 	operation string
 	completed []string
 	created   time.Time
+	// values are what custom stages returned (UIARequest.Stages).
+	values map[string]string
 }
 
 // UIARequest describes what an endpoint asks of UIA.
@@ -64,6 +66,11 @@ type UIARequest struct {
 	// CheckPassword verifies a password stage; nil refuses every
 	// password.
 	CheckPassword func(ctx context.Context, userID, password string) error
+	// Stages checks the stages of other types, such as
+	// m.login.registration_token: given the auth object, a stage returns
+	// a value to remember (CheckStages reports it) or an error (an
+	// *Error is a failed attempt, answered with the challenge).
+	Stages map[string]func(ctx context.Context, auth json.RawMessage) (string, error)
 }
 
 // UIAChallenge is the 401 answer asking for (more) authentication: it
@@ -145,6 +152,14 @@ type uiaAuth struct {
 // request that is wrong in itself. Completed stages are remembered in
 // the session; a completed session is ended.
 func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) error {
+	_, err := u.CheckStages(ctx, auth, req)
+	return err
+}
+
+// CheckStages is Check that also returns, once a flow is complete, the
+// values the custom stages of the session returned (UIARequest.Stages),
+// by stage type.
+func (u *UIA) CheckStages(ctx context.Context, auth json.RawMessage, req UIARequest) (map[string]string, error) {
 	u.mu.Lock()
 	if u.sessions == nil {
 		u.sessions = map[string]*uiaSession{}
@@ -171,13 +186,13 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 	}
 	u.mu.Unlock()
 
-	challenge := func(id string, s *uiaSession, err *Error) error {
-		return &UIAChallenge{Flows: req.Flows, Params: req.Params, Session: id, Completed: slices.Clone(s.completed), Err: err}
+	challenge := func(id string, s *uiaSession, err *Error) (map[string]string, error) {
+		return nil, &UIAChallenge{Flows: req.Flows, Params: req.Params, Session: id, Completed: slices.Clone(s.completed), Err: err}
 	}
 	var a uiaAuth
 	if len(auth) > 0 && string(auth) != "null" {
 		if err := json.Unmarshal(auth, &a); err != nil {
-			return BadJSON("auth: must be an object with string fields type, session")
+			return nil, BadJSON("auth: must be an object with string fields type, session")
 		}
 	}
 	u.mu.Lock()
@@ -191,11 +206,11 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 		}
 		if s == nil {
 			u.mu.Unlock()
-			return NewError(http.StatusBadRequest, CodeUnknown, "unknown UIA session "+quote(id))
+			return nil, NewError(http.StatusBadRequest, CodeUnknown, "unknown UIA session "+quote(id))
 		}
 		if s.operation != req.Operation {
 			u.mu.Unlock()
-			return Forbidden("the requested operation changed during the user-interactive authentication session")
+			return nil, Forbidden("the requested operation changed during the user-interactive authentication session")
 		}
 	} else {
 		// No session: start one. Like Synapse, an attempt at a stage
@@ -211,7 +226,7 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 			// A retry with only the session: report progress.
 			if u.done(s, req.Flows) {
 				u.end(id)
-				return nil
+				return s.values, nil
 			}
 		}
 		return challenge(id, s, nil)
@@ -220,7 +235,7 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 		if slices.Contains(s.completed, a.Type) {
 			return challenge(id, s, nil)
 		}
-		return NewError(http.StatusBadRequest, CodeUnrecognized, "authentication type "+quote(a.Type)+" is not offered here")
+		return nil, NewError(http.StatusBadRequest, CodeUnrecognized, "authentication type "+quote(a.Type)+" is not offered here")
 	}
 	switch a.Type {
 	case AuthTypeDummy:
@@ -238,19 +253,36 @@ func (u *UIA) Check(ctx context.Context, auth json.RawMessage, req UIARequest) e
 		if err := req.CheckPassword(ctx, userID, a.Password); err != nil {
 			e, ok := asError(err)
 			if !ok {
-				return err
+				return nil, err
 			}
 			return challenge(id, s, e)
 		}
 	default:
-		return NewError(http.StatusBadRequest, CodeUnrecognized, "authentication type "+quote(a.Type)+" is not supported")
+		stage := req.Stages[a.Type]
+		if stage == nil {
+			return nil, NewError(http.StatusBadRequest, CodeUnrecognized, "authentication type "+quote(a.Type)+" is not supported")
+		}
+		v, err := stage(ctx, auth)
+		if err != nil {
+			e, ok := asError(err)
+			if !ok {
+				return nil, err
+			}
+			return challenge(id, s, e)
+		}
+		u.mu.Lock()
+		if s.values == nil {
+			s.values = map[string]string{}
+		}
+		s.values[a.Type] = v
+		u.mu.Unlock()
 	}
 	u.mu.Lock()
 	s.completed = append(s.completed, a.Type)
 	u.mu.Unlock()
 	if u.done(s, req.Flows) {
 		u.end(id)
-		return nil
+		return s.values, nil
 	}
 	return challenge(id, s, nil)
 }

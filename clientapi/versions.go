@@ -88,6 +88,10 @@ func (s *Server) hasBackend(e specendpoints.Endpoint) bool {
 		return s.Registration != nil
 	case "pushrules":
 		return !write || s.PushRules != nil
+	case "key_backup":
+		return s.KeyBackup != nil
+	case "cross_signing":
+		return s.CrossSigning != nil && s.Keys != nil
 	case "authed-content-repo", "content-repo":
 		switch {
 		case strings.HasSuffix(e.Path, "/config"):

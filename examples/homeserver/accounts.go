@@ -33,6 +33,12 @@ type Accounts struct {
 	remote *remoteProfiles
 	// profileChanged is told of a new display name or avatar.
 	profileChanged func(ctx context.Context, who clientapi.Identity)
+	// accessTokenLifetime is Config.AccessTokenLifetime (sessions.go).
+	accessTokenLifetime time.Duration
+	// admins are the server administrators; conns throttles the
+	// connection log of whois (moderation.go).
+	admins map[string]bool
+	conns  connectionLog
 }
 
 var (
@@ -132,13 +138,28 @@ func (a *Accounts) LookupToken(ctx context.Context, token string, as clientapi.M
 			return who, err
 		}
 	}
+	// One query: the token, its expiry (sessions.go) and the account's
+	// moderation state (moderation.go).
 	var who clientapi.Identity
-	err := a.db.queryRow(ctx, `SELECT user_id, device_id FROM tokens WHERE token = ?`, token).Scan(&who.UserID, &who.DeviceID)
+	var expires sql.NullInt64
+	var parent sql.NullString
+	var locked, suspended sql.NullBool
+	err := a.db.queryRow(ctx, `SELECT t.user_id, t.device_id, m.expires_ts, m.parent, a.locked, a.suspended FROM tokens t
+		LEFT JOIN token_meta m ON m.token = t.token LEFT JOIN account_moderation a ON a.user_id = t.user_id
+		WHERE t.token = ?`, token).Scan(&who.UserID, &who.DeviceID, &expires, &parent, &locked, &suspended)
 	if errors.Is(err, sql.ErrNoRows) {
 		return who, clientapi.ErrUnknownToken
 	}
+	if err != nil {
+		return who, err
+	}
 	who.AccessToken = token
-	return who, err
+	if err := a.checkTokenMeta(ctx, token, expires.Int64, parent.String); err != nil {
+		return who, err
+	}
+	who.Locked, who.Suspended = locked.Bool, suspended.Bool
+	a.noteConnection(ctx, who, token)
+	return who, nil
 }
 
 // UserExists implements appservice.Accounts.
@@ -200,6 +221,11 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 			return clientapi.Credentials{}, clientapi.Forbidden("unknown user " + req.UserID)
 		}
 	}
+	if st, err := a.moderation(ctx, req.UserID); err != nil {
+		return clientapi.Credentials{}, err
+	} else if st.Locked {
+		return clientapi.Credentials{}, errUserLocked
+	}
 	c := clientapi.Credentials{UserID: req.UserID, DeviceID: req.DeviceID, AccessToken: "mxk_" + randomString(32)}
 	if c.DeviceID == "" {
 		c.DeviceID = randomString(10)
@@ -209,8 +235,15 @@ func (a *Accounts) Login(ctx context.Context, req clientapi.LoginRequest) (clien
 			ON CONFLICT (user_id, device_id) DO NOTHING`, c.UserID, c.DeviceID, req.InitialDisplayName); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (token, user_id, device_id) VALUES (?, ?, ?)`, c.AccessToken, c.UserID, c.DeviceID); err != nil {
+			return err
+		}
+		if req.RefreshToken && a.tokenLifetime() > 0 {
+			t, err := a.issueRefreshable(ctx, tx, c.UserID, c.DeviceID, c.AccessToken, "")
+			c.RefreshToken, c.ExpiresInMS = t.RefreshToken, t.ExpiresInMS
+			return err
+		}
+		return nil
 	})
 	return c, err
 }

@@ -560,7 +560,7 @@ func (c *Client) stateEvents(ctx context.Context, st map[stateKey]string, skip m
 // stateFor returns the state a user may see: the current state when
 // joined, the state at the leave otherwise.
 func (c *Client) stateFor(ctx context.Context, who clientapi.Identity, roomID string) (map[stateKey]string, error) {
-	until, err := c.visibleUntil(ctx, roomID, who.UserID)
+	until, err := c.readableUntil(ctx, roomID, who.UserID)
 	if err != nil {
 		return nil, err
 	}

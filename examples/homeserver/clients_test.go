@@ -50,6 +50,19 @@ func TestClientJS(t *testing.T) {
 	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "flow.mjs", hs.hs.ClientURL())
 }
 
+// TestClientJSCrossSigning runs clients/js/crosssigning.mjs: matrix-js-sdk
+// with its Rust crypto bootstraps cross-signing, secret storage and a key
+// backup on one device, backs up a room key, and a second device of the
+// same user sees the cross-signing keys, the first device signed by them,
+// and the backup version, then restores the backup and decrypts the
+// message.
+func TestClientJSCrossSigning(t *testing.T) {
+	t.Parallel()
+	requireJS(t)
+	hs := startInProcess(t, "jscs.localhost", false, nil)
+	runClient(t, 90*time.Second, filepath.Join("clients", "js"), "node", "crosssigning.mjs", hs.hs.ClientURL())
+}
+
 // TestClientNioEncrypted runs clients/nio/e2ee.py: two matrix-nio clients
 // with Olm (python3-olm) upload keys, claim one-time keys, set up Olm
 // sessions over to-device messages, share Megolm sessions and read each

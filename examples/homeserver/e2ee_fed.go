@@ -25,12 +25,12 @@ type e2eeRemote struct{ f *fedParts }
 
 var _ e2ee.Remote = e2eeRemote{}
 
-func (r e2eeRemote) QueryKeys(ctx context.Context, server string, users map[string][]string) (map[string]map[string]json.RawMessage, error) {
+func (r e2eeRemote) QueryKeys(ctx context.Context, server string, users map[string][]string) (*clientapi.KeysQueryResponse, error) {
 	resp, err := r.f.client.QueryKeys(ctx, server, users)
 	if err != nil {
 		return nil, err
 	}
-	return resp.DeviceKeys, nil
+	return &clientapi.KeysQueryResponse{DeviceKeys: resp.DeviceKeys, MasterKeys: resp.MasterKeys, SelfSigningKeys: resp.SelfSigningKeys}, nil
 }
 
 func (r e2eeRemote) ClaimKeys(ctx context.Context, server string, claim map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error) {
@@ -42,10 +42,11 @@ func (r e2eeRemote) SendToDevice(ctx context.Context, server, sender, eventType 
 	r.f.out.enqueueEDU(federation.EDU{Type: "m.direct_to_device", Content: b}, []string{server})
 }
 
-func (r e2eeRemote) KeysChanged(ctx context.Context, userID, deviceID string, keys json.RawMessage) {
+// sharingServers lists the other servers in the rooms userID is in.
+func (r e2eeRemote) sharingServers(ctx context.Context, userID string) []string {
 	rooms, err := r.f.hs.cli.JoinedRooms(ctx, clientIdentity(userID))
 	if err != nil {
-		return
+		return nil
 	}
 	var servers []string
 	for _, room := range rooms {
@@ -55,6 +56,29 @@ func (r e2eeRemote) KeysChanged(ctx context.Context, userID, deviceID string, ke
 			}
 		}
 	}
+	return servers
+}
+
+// SigningKeysChanged sends m.signing_key_update (content/server-server-api.md,
+// "Cross-signing details") with the keys other servers may see.
+func (r e2eeRemote) SigningKeysChanged(ctx context.Context, userID string, master, selfSigning json.RawMessage) {
+	servers := r.sharingServers(ctx, userID)
+	if len(servers) == 0 {
+		return
+	}
+	content := map[string]any{"user_id": userID}
+	if master != nil {
+		content["master_key"] = master
+	}
+	if selfSigning != nil {
+		content["self_signing_key"] = selfSigning
+	}
+	b, _ := json.Marshal(content)
+	r.f.out.enqueueEDU(federation.EDU{Type: "m.signing_key_update", Content: b}, servers)
+}
+
+func (r e2eeRemote) KeysChanged(ctx context.Context, userID, deviceID string, keys json.RawMessage) {
+	servers := r.sharingServers(ctx, userID)
 	if len(servers) == 0 {
 		return
 	}
@@ -76,8 +100,9 @@ func (d fedDevices) UserDevices(ctx context.Context, userID string) (*federation
 	if err != nil {
 		return nil, err
 	}
-	out := &federation.UserDevices{UserID: userID, StreamID: randomStreamID(), Devices: []json.RawMessage{}}
-	for dev, k := range keys[userID] {
+	out := &federation.UserDevices{UserID: userID, StreamID: randomStreamID(), Devices: []json.RawMessage{},
+		MasterKey: keys.MasterKeys[userID], SelfSigningKey: keys.SelfSigningKeys[userID]}
+	for dev, k := range keys.DeviceKeys[userID] {
 		b, _ := json.Marshal(map[string]any{"device_id": dev, "keys": k})
 		out.Devices = append(out.Devices, b)
 	}
@@ -89,7 +114,7 @@ func (d fedDevices) QueryKeys(ctx context.Context, deviceKeys map[string][]strin
 	if err != nil {
 		return nil, err
 	}
-	return &federation.KeysQueryResponse{DeviceKeys: keys}, nil
+	return &federation.KeysQueryResponse{DeviceKeys: keys.DeviceKeys, MasterKeys: keys.MasterKeys, SelfSigningKeys: keys.SelfSigningKeys}, nil
 }
 
 func (d fedDevices) ClaimKeys(ctx context.Context, oneTimeKeys map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error) {

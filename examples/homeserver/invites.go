@@ -71,9 +71,17 @@ type remoteInvite struct {
 // create event sent with it ("1" when that says none, as for
 // m.room.create).
 func (c *Client) loadRemoteInvite(ctx context.Context, roomID, userID string) (*remoteInvite, error) {
+	return c.loadRemoteMembership(ctx, "remote_invites", "invite", roomID, userID)
+}
+
+// loadRemoteMembership reads a pending invite or knock (table is
+// remote_invites or remote_knocks; both keep the event, the stripped
+// state sent with it and the origin) and parses the event in the room
+// version the stripped state names.
+func (c *Client) loadRemoteMembership(ctx context.Context, table, what, roomID, userID string) (*remoteInvite, error) {
 	var raw, state []byte
 	var origin string
-	err := c.db.queryRow(ctx, `SELECT json, room_state, origin FROM remote_invites WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&raw, &state, &origin)
+	err := c.db.queryRow(ctx, `SELECT json, room_state, origin FROM `+table+` WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&raw, &state, &origin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -85,7 +93,7 @@ func (c *Client) loadRemoteInvite(ctx context.Context, roomID, userID string) (*
 	}
 	ev, err := event.Parse(v, raw)
 	if err != nil {
-		return nil, fmt.Errorf("stored invite to %s: %w", roomID, err)
+		return nil, fmt.Errorf("stored %s for %s: %w", what, roomID, err)
 	}
 	return &remoteInvite{Event: ev, Origin: origin}, nil
 }

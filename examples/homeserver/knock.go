@@ -133,21 +133,5 @@ func (c *Client) remoteKnocks(ctx context.Context, userID string, from, to int64
 // remote invite would be (the version is read from the stripped create
 // event), nil when there is none.
 func (c *Client) loadRemoteKnock(ctx context.Context, roomID, userID string) (*remoteInvite, error) {
-	var raw, state []byte
-	var origin string
-	err := c.db.queryRow(ctx, `SELECT json, room_state, origin FROM remote_knocks WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&raw, &state, &origin)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	v, err := strippedRoomVersion(state)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := event.Parse(v, raw)
-	if err != nil {
-		return nil, err
-	}
-	return &remoteInvite{Event: ev, Origin: origin}, nil
+	return c.loadRemoteMembership(ctx, "remote_knocks", "knock", roomID, userID)
 }

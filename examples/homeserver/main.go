@@ -82,6 +82,16 @@ type Config struct {
 	// beside the database); MaxUploadSize bounds uploads and remote media.
 	MediaDir      string
 	MaxUploadSize int64
+	// AccessTokenLifetime is the lifetime of the access tokens issued
+	// with a refresh token (0: 5 minutes; negative: refresh tokens are
+	// not issued, and every access token lives until logout).
+	AccessTokenLifetime time.Duration
+	// ServerAdmins are the user IDs allowed the server administration
+	// endpoints (lock, suspend, whois of other users).
+	ServerAdmins []string
+	// RegistrationTokens is a file of registration tokens; when set,
+	// registration needs one (m.login.registration_token).
+	RegistrationTokens string
 }
 
 type listFlag []string
@@ -148,6 +158,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var((*listFlag)(&c.AppServices), "appservice", "PATH: an application service registration file (YAML; repeatable)")
 	fs.StringVar(&c.MediaDir, "media-dir", "", "directory of uploaded and cached media (default: \"media\" beside --db)")
 	fs.Int64Var(&c.MaxUploadSize, "max-upload-size", 50<<20, "largest upload, and largest remote media fetched, in bytes")
+	tokenLifetime := fs.Duration("access-token-lifetime", defaultAccessTokenLifetime, "lifetime of the access tokens of clients that ask for a refresh token (0: issue no refresh tokens)")
+	fs.Var((*listFlag)(&c.ServerAdmins), "server-admin", "USER_ID: a server administrator, who may lock, suspend and look up users (repeatable)")
+	fs.StringVar(&c.RegistrationTokens, "registration-tokens", "", "PATH: a file of registration tokens, one per line (TOKEN or TOKEN USES_ALLOWED); registration then requires one")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.RateLimit, "rate-limit", true, "limit how fast each user and address may make requests (429 M_LIMIT_EXCEEDED); --rate-limit=false turns it off")
 	supportPage := fs.String("support-page", "", "URL of the server's support page, for /.well-known/matrix/support")
@@ -161,6 +174,12 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 			return nil, fmt.Errorf("unexpected argument %q (--open-registration takes its value after '=': --open-registration=%s)", fs.Arg(0), fs.Arg(0))
 		}
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.AccessTokenLifetime = *tokenLifetime; c.AccessTokenLifetime <= 0 {
+		c.AccessTokenLifetime = -1
+	}
+	if err := checkServerAdmins(c.ServerAdmins, c.ServerName); err != nil {
+		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %v", err)

@@ -40,6 +40,8 @@ type Homeserver struct {
 	openid *clientapi.MemoryOpenID
 	// loginTokens are the m.login.token tokens of login/get_token.
 	loginTokens *clientapi.MemoryLoginTokens
+	// regTokens are the tokens of --registration-tokens (nil: none).
+	regTokens *regTokens
 	// stopPush ends the push worker; pushDone is closed when it has.
 	stopPush func()
 	pushDone chan struct{}
@@ -62,6 +64,13 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 			return nil, err
 		}
 	}
+	var regTokens *regTokens
+	if cfg.RegistrationTokens != "" {
+		var err error
+		if regTokens, err = loadRegistrationTokens(cfg.RegistrationTokens); err != nil {
+			return nil, err
+		}
+	}
 	key, err := loadOrCreateKey(cfg.KeyPath, log)
 	if err != nil {
 		return nil, err
@@ -71,8 +80,15 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		return nil, err
 	}
 	hs := &Homeserver{cfg: cfg, log: log, key: key, db: db}
+	if regTokens != nil {
+		regTokens.db = db
+		hs.regTokens = regTokens
+	}
 	hs.rooms = newRooms(cfg.ServerName, key, db, log)
-	hs.acct = &Accounts{name: cfg.ServerName, db: db}
+	hs.acct = &Accounts{name: cfg.ServerName, db: db, accessTokenLifetime: cfg.AccessTokenLifetime, admins: map[string]bool{}}
+	for _, id := range cfg.ServerAdmins {
+		hs.acct.admins[id] = true
+	}
 	typing := &typingState{}
 	hs.data = &Data{db: db, notify: hs.rooms.notify, typing: typing}
 	hs.cli = &Client{name: cfg.ServerName, rooms: hs.rooms, db: db, log: log, typing: typing,
@@ -98,6 +114,10 @@ func New(cfg *Config, log *slog.Logger) (*Homeserver, error) {
 		SyncPosition: func(tok string) (int64, error) {
 			p, err := parseSyncPos(tok)
 			return p.ad, err
+		},
+		EventPosition: func(tok string) (int64, error) {
+			p, err := parseSyncPos(tok)
+			return p.ev, err
 		}}
 	hs.acct.profileChanged = func(ctx context.Context, who clientapi.Identity) {
 		hs.cli.propagateProfile(ctx, who, hs.acct.Profile)
@@ -166,7 +186,13 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Keys:              hs.cli.e2ee,
 		Devices:           hs.cli,
 		ToDevice:          hs.cli.e2ee,
+		KeyBackup:         e2ee.Backup{W: hs.db.w, R: hs.db.r},
+		CrossSigning:      hs.cli.e2ee,
 		LoginTokens:       hs.loginTokens,
+		EventRooms:        hs.cli,
+		Refresher:         hs.acct,
+		Whois:             hs.acct,
+		AccountModeration: hs.acct,
 		UserDirectory:     hs.cli,
 		OpenID:            hs.openid,
 		Support:           hs.cfg.Support,
@@ -176,6 +202,12 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		ThirdParty:        asBackend{hs},
 		AppServices:       asBackend{hs},
 	}
+	if hs.regTokens != nil {
+		// Registration needs a token; --open-registration=false still
+		// closes it.
+		s.RegistrationTokens = hs.regTokens
+		s.AllowRegistration = hs.cfg.OpenRegistration != "false"
+	}
 	// Rooms created without a room_version get --default-room-version.
 	s.DefaultRoomVersion = hs.cfg.DefaultRoomVersion
 	if hs.cfg.RateLimit {
@@ -184,7 +216,7 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
 	}
-	return hs.logRequests("client", s)
+	return hs.logRequests("client", withConnection(s))
 }
 
 // logRequests logs each request at debug level, and failures at info.

@@ -281,7 +281,7 @@ func OpenStore(path string) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if _, err := w.Exec(schema + endedInvitesSchema + pushing.Schema + searchSchema + modulesSchema + directorySchema + knockSchema + relationsSchema + e2ee.Schema); err != nil {
+	if _, err := w.Exec(schema + endedInvitesSchema + pushing.Schema + searchSchema + modulesSchema + directorySchema + knockSchema + relationsSchema + e2ee.Schema + sessionsSchema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}

@@ -596,8 +596,12 @@ func (c *Client) syncE2EE(ctx context.Context, who clientapi.Identity, increment
 		if err != nil {
 			return err
 		}
-		if len(changed) > 0 {
-			resp.DeviceLists = &clientapi.DeviceLists{Changed: changed}
+		left, err := c.e2ee.Left(ctx, who.UserID, since.ev, now.ev)
+		if err != nil {
+			return err
+		}
+		if len(changed) > 0 || len(left) > 0 {
+			resp.DeviceLists = &clientapi.DeviceLists{Changed: changed, Left: left}
 		}
 	}
 	if resp.DeviceOneTimeKeysCount, err = c.e2ee.OneTimeKeyCounts(ctx, who.UserID, who.DeviceID); err != nil {

@@ -2,17 +2,18 @@
 // (content/client-server-api/modules/end_to_end_encryption.md and
 // send_to_device.md): the device keys, one-time keys and fallback keys of
 // local devices, their claims, the log of key changes that
-// keys/changes and /sync's device_lists read, and the queue of
+// keys/changes and /sync's device_lists read, the queue of
 // send-to-device messages delivered in /sync until the next sync
-// acknowledges them. It implements clientapi.Keys and clientapi.ToDevice on
-// tables of its own in the homeserver's SQLite database.
+// acknowledges them, cross-signing keys and signatures, and server-side
+// key backups (Backup). It implements clientapi.Keys, clientapi.ToDevice,
+// clientapi.CrossSigning and clientapi.KeyBackup on tables of its own in
+// the homeserver's SQLite database.
 //
 // Positions are those of the homeserver's per-user data stream (the
-// second part of its sync tokens), given by Next. Only local users are
-// served: keys of other servers' users over federation
-// (user/keys/query, user/keys/claim, m.device_list_update and
-// m.direct_to_device EDUs) are not implemented yet, nor cross-signing and
-// key backup.
+// second part of its sync tokens), given by Next. Keys of other servers'
+// users are asked of their server through Remote (user/keys/query,
+// user/keys/claim); changes are announced to and taken from other servers
+// as m.device_list_update and m.signing_key_update EDUs.
 package e2ee
 
 import (
@@ -26,7 +27,9 @@ import (
 )
 
 // Schema is added to the database on start (idempotent).
-const Schema = `
+const Schema = keysSchema + backupSchema + crossSigningSchema
+
+const keysSchema = `
 CREATE TABLE IF NOT EXISTS e2e_device_keys (
 	user_id   TEXT NOT NULL,
 	device_id TEXT NOT NULL,
@@ -73,6 +76,9 @@ type Store struct {
 	Notify func()
 	// SyncPosition reads the per-user data position of a sync token.
 	SyncPosition func(token string) (int64, error)
+	// EventPosition reads the event stream position of a sync token
+	// (nil: keys/changes answers no left users).
+	EventPosition func(token string) (int64, error)
 	// Local reports whether a user ID is of this server.
 	Local func(userID string) bool
 	// Remote reaches other servers (nil: only local users are served).
@@ -81,8 +87,9 @@ type Store struct {
 
 // Remote is what the store asks of other servers, over federation.
 type Remote interface {
-	// QueryKeys asks a server for its users' device keys.
-	QueryKeys(ctx context.Context, server string, users map[string][]string) (map[string]map[string]json.RawMessage, error)
+	// QueryKeys asks a server for its users' device keys and their
+	// master and self-signing keys.
+	QueryKeys(ctx context.Context, server string, users map[string][]string) (*clientapi.KeysQueryResponse, error)
 	// ClaimKeys asks a server for one-time keys of its users' devices.
 	ClaimKeys(ctx context.Context, server string, claim map[string]map[string]string) (map[string]map[string]map[string]json.RawMessage, error)
 	// SendToDevice sends messages to users of a server (an
@@ -91,6 +98,10 @@ type Remote interface {
 	// KeysChanged tells the servers sharing a room with userID that the
 	// keys of its device changed (an m.device_list_update EDU).
 	KeysChanged(ctx context.Context, userID, deviceID string, keys json.RawMessage)
+	// SigningKeysChanged tells the servers sharing a room with userID
+	// that their cross-signing keys changed (an m.signing_key_update
+	// EDU).
+	SigningKeysChanged(ctx context.Context, userID string, master, selfSigning json.RawMessage)
 }
 
 func serverOf(userID string) string {
@@ -258,6 +269,10 @@ func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map
 			continue
 		}
 		out.DeviceKeys[u] = map[string]json.RawMessage{}
+		sigs, err := signatures(ctx, s.R, u, who.UserID)
+		if err != nil {
+			return nil, err
+		}
 		rows, err := s.R.QueryContext(ctx, `SELECT device_id, json FROM e2e_device_keys WHERE user_id = ?`, u)
 		if err != nil {
 			return nil, err
@@ -270,10 +285,16 @@ func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map
 				return nil, err
 			}
 			if len(devs) == 0 || contains(devs, d) {
-				out.DeviceKeys[u][d] = k
+				if out.DeviceKeys[u][d], err = withSignatures(k, sigs[d]); err != nil {
+					rows.Close()
+					return nil, err
+				}
 			}
 		}
 		rows.Close()
+		if err := s.crossSigningKeys(ctx, out, u, who.UserID, sigs); err != nil {
+			return nil, err
+		}
 	}
 	for server, us := range remote {
 		if s.Remote == nil {
@@ -287,27 +308,27 @@ func (s *Store) QueryKeys(ctx context.Context, who clientapi.Identity, users map
 		}
 		for u := range us {
 			out.DeviceKeys[u] = map[string]json.RawMessage{}
-			for d, k := range got[u] {
+			for d, k := range got.DeviceKeys[u] {
 				out.DeviceKeys[u][d] = k
 			}
+		}
+		if err := s.remoteCrossSigningKeys(ctx, out, got, us, who.UserID); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// QueryLocal answers another server's key query: local users only.
-func (s *Store) QueryLocal(ctx context.Context, users map[string][]string) (map[string]map[string]json.RawMessage, error) {
+// QueryLocal answers another server's key query: local users only, their
+// keys with their own signatures, no user-signing key.
+func (s *Store) QueryLocal(ctx context.Context, users map[string][]string) (*clientapi.KeysQueryResponse, error) {
 	local := map[string][]string{}
 	for u, d := range users {
 		if s.local(u) {
 			local[u] = d
 		}
 	}
-	r, err := s.QueryKeys(ctx, clientapi.Identity{}, local)
-	if err != nil {
-		return nil, err
-	}
-	return r.DeviceKeys, nil
+	return s.QueryKeys(ctx, clientapi.Identity{}, local)
 }
 
 // ClaimKeys implements clientapi.Keys: a one-time key is handed out once;
@@ -387,16 +408,29 @@ func (s *Store) KeyChanges(ctx context.Context, who clientapi.Identity, from, to
 		return nil, nil, err
 	}
 	changed, err := s.Changed(ctx, who.UserID, f, t)
-	return changed, nil, err
+	if err != nil || s.EventPosition == nil {
+		return changed, nil, err
+	}
+	if f, err = s.EventPosition(from); err != nil {
+		return nil, nil, err
+	}
+	if t, err = s.EventPosition(to); err != nil {
+		return nil, nil, err
+	}
+	left, err := s.Left(ctx, who.UserID, f, t)
+	return changed, left, err
 }
 
 // Changed lists the users sharing a room with userID (and userID) whose
-// keys changed after position from, up to to.
+// keys changed after position from, up to to, and those whose master key
+// userID signed in that span.
 func (s *Store) Changed(ctx context.Context, userID string, from, to int64) ([]string, error) {
 	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
 		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
 		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
-		AND b.type = 'm.room.member' AND b.state_key = k.user_id AND b.membership IN ('join', 'invite'))) ORDER BY k.user_id`, from, to, userID, userID)
+		AND b.type = 'm.room.member' AND b.state_key = k.user_id AND b.membership IN ('join', 'invite')))
+		UNION SELECT p.user_id FROM e2e_key_changes_private p WHERE p.viewer = ? AND p.stream > ? AND p.stream <= ?
+		ORDER BY 1`, from, to, userID, userID, userID, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -515,4 +549,40 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Left lists the users who no longer share a room with userID after a
+// membership change between event stream positions from and to:
+// device_lists.left ("Extensions to /sync": users "with whom we do not
+// share any encrypted rooms anymore"). The candidates are those who left
+// (or were banned from) a room userID had joined, and the members of the
+// rooms userID left; as in the reference server, they are kept when no
+// room is shared now, whether or not one was shared at from.
+func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]string, error) {
+	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
+		SELECT m.user_id AS x FROM membership_log m
+		WHERE m.stream > ? AND m.stream <= ? AND m.membership IN ('leave', 'ban') AND m.user_id != ?
+		AND EXISTS (SELECT 1 FROM membership_log u WHERE u.room_id = m.room_id AND u.user_id = ? AND u.membership = 'join' AND u.stream <= m.stream)
+		UNION
+		SELECT o.user_id AS x FROM membership_log me JOIN membership_log o ON o.room_id = me.room_id
+		WHERE me.user_id = ? AND me.stream > ? AND me.stream <= ? AND me.membership IN ('leave', 'ban')
+		AND o.user_id != ? AND o.membership = 'join' AND o.stream <= me.stream
+	) WHERE NOT EXISTS (
+		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
+		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
+		AND b.type = 'm.room.member' AND b.state_key = x AND b.membership IN ('join', 'invite'))
+	ORDER BY x`, from, to, userID, userID, userID, from, to, userID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
