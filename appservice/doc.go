@@ -72,7 +72,10 @@
 // one), deduplicates transactions by ID, parses their events as client
 // events (ClientEvent; services receive client-format events, not PDUs)
 // and hands them to the Service the embedder implements, with the optional
-// UserQuerier, AliasQuerier, Pinger and ThirdPartyService. Transport makes
+// UserQuerier, AliasQuerier, Pinger and ThirdPartyService (ThirdParty
+// implements it with typed functions; ParseProtocol and its siblings read
+// the answers on the homeserver's side, Client.ProtocolInfo, LookupUsers
+// and LookupLocations ask for them). Transport makes
 // an *http.Client act as the service on the client API (as_token, user_id,
 // device_id, ts).
 //

@@ -29,6 +29,12 @@
 //	Refresher      POST /refresh (refresh tokens)
 //	Whois, AccountModeration    server administration: whois, account lock and suspension
 //	RegistrationTokens          the m.login.registration_token stage of /register
+//	ThirdParty     third-party protocols, users and locations (MemoryThirdParty)
+//	AppServices    application service ping, network room directories (as_token only)
+//	SSO, OAuth, PolicyServer   services beside the homeserver; nil gives the
+//	               spec's answer for a server without them (404 M_UNRECOGNIZED
+//	               for SSO redirects and auth_metadata, 404 M_NOT_FOUND for
+//	               /.well-known/matrix/policy_server)
 //
 // The legacy sync endpoints (GET /events, /initialSync,
 // /rooms/{roomId}/initialSync) need no backend of their own: they are
@@ -162,7 +168,8 @@
 // encryption storage can answer simply: keys/upload (the counts of the
 // uploaded keys), keys/query (no devices), keys/changes (none),
 // room_keys/version (404 M_NOT_FOUND without a KeyBackup), voip/turnServer ({}, as the
-// reference server answers without TURN), thirdparty/protocols ({}),
+// reference server answers without TURN), thirdparty/protocols ({}
+// without a ThirdParty backend),
 // presence (offline without a Presence backend), user directory search
 // (nobody without a UserDirectory), media config (m.upload.size when a limit
 // is known), and push rules (the

@@ -307,16 +307,6 @@ func (a *asParts) queryAlias(ctx context.Context, alias string) bool {
 	return false
 }
 
-// pingHandler serves POST /_matrix/client/v1/appservice/{appserviceId}/ping;
-// a successful ping ends the service's backoff, as in the reference server.
-func (a *asParts) pingHandler() http.Handler {
-	return &appservice.PingHandler{Registry: a.reg, Client: a.client, OnSuccess: func(r *appservice.Registration) {
-		if s := a.senders[r.ID]; s != nil {
-			s.Retry()
-		}
-	}}
-}
-
 // identity resolves an as_token (ok false: not one).
 func (a *asParts) identity(ctx context.Context, token string, as clientapi.Masquerade, accts appservice.Accounts) (clientapi.Identity, bool, error) {
 	act, ok, err := a.reg.ActAs(ctx, token, as.UserID, as.DeviceID, accts)

@@ -27,6 +27,15 @@ CREATE TABLE IF NOT EXISTS room_directory (
 	room_id TEXT PRIMARY KEY,
 	ts      INTEGER NOT NULL
 );
+-- appservice_room_list: the rooms application services publish per network
+-- (thirdparty.go).
+CREATE TABLE IF NOT EXISTS appservice_room_list (
+	service_id TEXT NOT NULL,
+	network_id TEXT NOT NULL,
+	room_id    TEXT NOT NULL,
+	ts         INTEGER NOT NULL,
+	PRIMARY KEY (service_id, network_id, room_id)
+);
 `
 
 var (
@@ -78,13 +87,18 @@ func (c *Client) PublicRooms(ctx context.Context, who *clientapi.Identity, req c
 	if req.Server != "" {
 		return c.remotePublicRooms(ctx, req)
 	}
-	return c.localPublicRooms(ctx, req.Limit, req.Since, req.SearchTerm, req.RoomTypes)
+	q, args, err := directoryQuery(req.IncludeAllNetworks, req.ThirdPartyInstance)
+	if err != nil {
+		return nil, err
+	}
+	return c.localPublicRooms(ctx, q, args, req.Limit, req.Since, req.SearchTerm, req.RoomTypes)
 }
 
-// localPublicRooms lists the published rooms this server is in, most
+// localPublicRooms lists the published rooms (those of the query q, see
+// directoryQuery) this server is in, most
 // joined members first; since is an offset into that list.
-func (c *Client) localPublicRooms(ctx context.Context, limit int, since, term string, types []*string) (*clientapi.PublicRoomsResponse, error) {
-	rows, err := c.db.query(ctx, `SELECT room_id FROM room_directory ORDER BY ts, room_id`)
+func (c *Client) localPublicRooms(ctx context.Context, q string, args []any, limit int, since, term string, types []*string) (*clientapi.PublicRoomsResponse, error) {
+	rows, err := c.db.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +210,11 @@ func (d directory) PublicRooms(ctx context.Context, origin string, req federatio
 	if len(req.Filter) > 0 {
 		json.Unmarshal(req.Filter, &f)
 	}
-	local, err := d.c.localPublicRooms(ctx, req.Limit, req.Since, f.GenericSearchTerm, f.RoomTypes)
+	q, args, err := directoryQuery(req.IncludeAllNetworks, req.ThirdPartyInstanceID)
+	if err != nil {
+		return nil, err
+	}
+	local, err := d.c.localPublicRooms(ctx, q, args, req.Limit, req.Since, f.GenericSearchTerm, f.RoomTypes)
 	if err != nil {
 		return nil, err
 	}

@@ -199,6 +199,8 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 		Media:             hs.media,
 		URLPreviews:       hs.media,
 		MaxUploadSize:     hs.cfg.MaxUploadSize,
+		ThirdParty:        asBackend{hs},
+		AppServices:       asBackend{hs},
 	}
 	if hs.regTokens != nil {
 		// Registration needs a token; --open-registration=false still
@@ -213,12 +215,6 @@ func (hs *Homeserver) ClientHandler() http.Handler {
 	}
 	if hs.clientLn != nil {
 		s.BaseURL = hs.ClientURL()
-	}
-	if hs.as != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", withConnection(s))
-		mux.Handle("POST /_matrix/client/v1/appservice/{appserviceId}/ping", hs.as.pingHandler())
-		return hs.logRequests("client", mux)
 	}
 	return hs.logRequests("client", withConnection(s))
 }

@@ -83,4 +83,29 @@ func TestRender(t *testing.T) {
 			t.Errorf("render lacks %q:\n%s", want, doc)
 		}
 	}
+	if strings.Contains(doc, "Deliberate exceptions") {
+		t.Errorf("exceptions section without exceptions:\n%s", doc)
+	}
+}
+
+// TestRenderExceptions: an exception is shown as such and never counted
+// as served, and the line of the exceptions gives the share of the rest.
+func TestRenderExceptions(t *testing.T) {
+	x := exceptions[0]
+	rows := []row{
+		{Endpoint: specendpoints.Endpoint{Method: "GET", Path: "/a", Module: "m1", Added: "v1.1"}, routed: true, served: true},
+		{Endpoint: specendpoints.Endpoint{Method: x.Method, Path: x.Path, Module: "m2", Added: "v1.1"}, routed: true, exception: x.Why},
+	}
+	doc := string(render(rows, nil))
+	for _, want := range []string{
+		"| **all** | 2 | 2 (100%) | 1 (50%) |",
+		"With the 1 deliberate exceptions below, the example homeserver serves 1 of the other 1\nendpoints (100%).",
+		"| " + x.Method + " | `" + x.Path + "` | v1.1 | yes | exception |",
+		"| " + x.Method + " | `" + x.Path + "` | 404 `M_UNRECOGNIZED` | ",
+		"| m2 | 1 | 1 | 0 |",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("render lacks %q:\n%s", want, doc)
+		}
+	}
 }
