@@ -785,10 +785,68 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 	if evs, err = hist.filter(ctx, evs); err != nil {
 		return nil, err
 	}
+	filter, err := clientapi.ParseRoomEventFilter(req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	evs = slices.DeleteFunc(evs, func(se *StoredEvent) bool {
+		return !filter.Matches(se.Event.RoomID(), se.Event.Sender(), se.Event.Type(), se.Event.Content())
+	})
 	if resp.Chunk, err = c.render(ctx, who, evs); err != nil {
 		return nil, err
 	}
+	if filter.LazyLoadMembers && len(evs) > 0 {
+		if resp.State, err = c.sendersMembers(ctx, who, evs); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
+}
+
+// sendersMembers is the state block of a lazy-loading /messages
+// (client-server API, "Lazy-loading room members"): the member events of
+// the chunk's senders, as of the chunk's first event (the reference
+// server's choice). Members already sent are sent again: the spec lets a
+// server include redundant members whatever include_redundant_members
+// says, and keeping no per-device record keeps /messages stateless.
+func (c *Client) sendersMembers(ctx context.Context, who clientapi.Identity, evs []*StoredEvent) (clientapi.EventList, error) {
+	state, err := c.stateAtEvent(ctx, evs[0])
+	if err != nil || state == nil {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, se := range evs {
+		sender := se.Event.Sender()
+		if seen[sender] {
+			continue
+		}
+		seen[sender] = true
+		if id := state[stateKey{Type: event.TypeMember, StateKey: sender}]; id != "" {
+			ids = append(ids, id)
+		}
+	}
+	members, err := c.rooms.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var list []*StoredEvent
+	for _, id := range ids {
+		if se := members[id]; se != nil {
+			list = append(list, se)
+		}
+	}
+	return c.render(ctx, who, list)
+}
+
+// stateAtEvent is the state a client sees with an event: the state after
+// it, as stored with it (nil when unknown).
+func (c *Client) stateAtEvent(ctx context.Context, se *StoredEvent) (map[stateKey]string, error) {
+	var g int64
+	if err := c.db.queryRow(ctx, `SELECT state_after FROM events WHERE event_id = ?`, se.Event.ID()).Scan(&g); err != nil || g == 0 {
+		return nil, nil
+	}
+	return c.rooms.Group(ctx, g)
 }
 
 func (c *Client) maxStream(ctx context.Context) int64 {
