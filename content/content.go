@@ -2,8 +2,9 @@
 // Matrix specification (content/client-server-api/_index.md, "Events",
 // "Room events" and "Messaging"; the modules of content/client-server-api/
 // for reactions, relations, threads, replies, edits, pinned events, room
-// upgrades, server ACLs, guest access, typing, receipts and presence; the
-// schemas of data/event-schemas/schema/).
+// upgrades, server ACLs, guest access, typing, receipts, presence, spaces
+// (m.space.child, m.space.parent), stickers and the m.room.encrypted
+// envelope; the schemas of data/event-schemas/schema/).
 //
 // Each type is a plain struct whose JSON is the content object of its event
 // type, and whose EventType method names that type. Read one from a parsed

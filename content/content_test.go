@@ -61,6 +61,10 @@ func TestSpecExamplesRoundTrip(t *testing.T) {
 		"m.typing":                  roundTrip[content.Typing],
 		"m.receipt":                 roundTrip[content.Receipts],
 		"m.presence":                roundTrip[content.Presence],
+		"m.space.child":             roundTrip[content.SpaceChild],
+		"m.space.parent":            roundTrip[content.SpaceParent],
+		"m.sticker":                 roundTrip[content.Sticker],
+		"m.room.encrypted":          roundTrip[content.Encrypted],
 	}
 	files, _ := filepath.Glob("testdata/spec/*.json")
 	seen := map[string]bool{}

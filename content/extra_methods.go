@@ -364,3 +364,51 @@ func (c GuestAccess) MarshalJSON() ([]byte, error) {
 	type plain GuestAccess
 	return encodeKeeping((*plain)(&c), c.Extra)
 }
+
+// UnmarshalJSON decodes a SpaceChild and keeps the fields it does not name in Extra.
+func (c *SpaceChild) UnmarshalJSON(b []byte) error {
+	type plain SpaceChild
+	return decodeKeeping(b, (*plain)(c), &c.Extra)
+}
+
+// MarshalJSON encodes a SpaceChild with the fields of Extra.
+func (c SpaceChild) MarshalJSON() ([]byte, error) {
+	type plain SpaceChild
+	return encodeKeeping((*plain)(&c), c.Extra)
+}
+
+// UnmarshalJSON decodes a SpaceParent and keeps the fields it does not name in Extra.
+func (c *SpaceParent) UnmarshalJSON(b []byte) error {
+	type plain SpaceParent
+	return decodeKeeping(b, (*plain)(c), &c.Extra)
+}
+
+// MarshalJSON encodes a SpaceParent with the fields of Extra.
+func (c SpaceParent) MarshalJSON() ([]byte, error) {
+	type plain SpaceParent
+	return encodeKeeping((*plain)(&c), c.Extra)
+}
+
+// UnmarshalJSON decodes a Sticker and keeps the fields it does not name in Extra.
+func (c *Sticker) UnmarshalJSON(b []byte) error {
+	type plain Sticker
+	return decodeKeeping(b, (*plain)(c), &c.Extra)
+}
+
+// MarshalJSON encodes a Sticker with the fields of Extra.
+func (c Sticker) MarshalJSON() ([]byte, error) {
+	type plain Sticker
+	return encodeKeeping((*plain)(&c), c.Extra)
+}
+
+// UnmarshalJSON decodes a Encrypted and keeps the fields it does not name in Extra.
+func (c *Encrypted) UnmarshalJSON(b []byte) error {
+	type plain Encrypted
+	return decodeKeeping(b, (*plain)(c), &c.Extra)
+}
+
+// MarshalJSON encodes a Encrypted with the fields of Extra.
+func (c Encrypted) MarshalJSON() ([]byte, error) {
+	type plain Encrypted
+	return encodeKeeping((*plain)(&c), c.Extra)
+}

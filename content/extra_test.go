@@ -52,6 +52,10 @@ func TestSpecExamplesKeepUnknownFields(t *testing.T) {
 		"m.room.guest_access":       roundTrip[content.GuestAccess],
 		"m.typing":                  roundTrip[content.Typing],
 		"m.presence":                roundTrip[content.Presence],
+		"m.space.child":             roundTrip[content.SpaceChild],
+		"m.space.parent":            roundTrip[content.SpaceParent],
+		"m.sticker":                 roundTrip[content.Sticker],
+		"m.room.encrypted":          roundTrip[content.Encrypted],
 	}
 	files, _ := filepath.Glob("testdata/spec/*.json")
 	n := 0
@@ -169,7 +173,8 @@ func TestEveryStructKeepsExtra(t *testing.T) {
 		content.Member{}, content.ThirdPartyInvite{}, content.PowerLevels{}, content.Create{}, content.Predecessor{},
 		content.JoinRules{}, content.AllowCondition{}, content.HistoryVisibility{}, content.Topic{}, content.TextBlock{},
 		content.TextRepresentation{}, content.Name{}, content.Avatar{}, content.CanonicalAlias{}, content.Encryption{},
-		content.PinnedEvents{}, content.Tombstone{}, content.ServerACL{}, content.GuestAccess{}} {
+		content.PinnedEvents{}, content.Tombstone{}, content.ServerACL{}, content.GuestAccess{},
+		content.SpaceChild{}, content.SpaceParent{}, content.Sticker{}, content.Encrypted{}} {
 		byName[reflect.TypeOf(v).Name()] = v
 	}
 	for _, name := range structs {
