@@ -12,44 +12,21 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mxkit/mxkit/client"
 	"github.com/mxkit/mxkit/internal/mxerr"
 )
 
 // ClientEvent is an event in the client-server format
 // (data/api/client-server/definitions/client_event.yaml), as transactions
-// carry them: application services receive client events, not PDUs. Raw is
-// the event as received (with any fields not listed here).
-type ClientEvent struct {
-	EventID        string          `json:"event_id"`
-	Type           string          `json:"type"`
-	Sender         string          `json:"sender"`
-	RoomID         string          `json:"room_id"`
-	StateKey       *string         `json:"state_key,omitempty"`
-	OriginServerTS int64           `json:"origin_server_ts"`
-	Content        json.RawMessage `json:"content"`
-	Unsigned       json.RawMessage `json:"unsigned,omitempty"`
-	Raw            json.RawMessage `json:"-"`
-}
-
-// UnmarshalJSON decodes the event and keeps its bytes in Raw.
-func (e *ClientEvent) UnmarshalJSON(b []byte) error {
-	if !startsWith(b, '{') {
-		return errNotObject
-	}
-	type plain ClientEvent
-	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
-		return err
-	}
-	e.Raw = append(json.RawMessage(nil), b...)
-	return nil
-}
+// carry them: application services receive client events, not PDUs. It
+// is the client package's Event, so that one handler serves events from a
+// transaction and from a sync alike. ParseTransaction fills Raw with the
+// event as received (with any fields not listed). Transactions tell state
+// events by the presence of state_key, not by type (transactions.yaml):
+// IsState.
+type ClientEvent = client.Event
 
 var errNotObject = errors.New("not an object")
-
-// IsState reports whether the event is a state event. Transactions tell
-// state events by the presence of state_key, not by type
-// (transactions.yaml).
-func (e *ClientEvent) IsState() bool { return e.StateKey != nil }
 
 // EphemeralEvent is an entry of a transaction's "ephemeral" array:
 // m.presence, m.typing or m.receipt (content/application-service-api.md,
@@ -462,9 +439,11 @@ func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
 	if !startsWith(top.Events, '[') {
 		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "events must be an array")
 	}
-	if err := json.Unmarshal(top.Events, &txn.Events); err != nil {
-		return nil, elementError("events", top.Events, func(raw []byte) error { return json.Unmarshal(raw, new(ClientEvent)) }, err)
+	events, err := decodeEvents(top.Events)
+	if err != nil {
+		return nil, err
 	}
+	txn.Events = events
 	rawEph := top.Ephemeral
 	if rawEph == nil {
 		rawEph = top.Unstable
@@ -481,6 +460,26 @@ func ParseTransaction(id string, body []byte) (*IncomingTransaction, error) {
 		txn.Events = []ClientEvent{}
 	}
 	return txn, nil
+}
+
+// decodeEvents decodes the events array, each element an object, keeping
+// each event's bytes in Raw.
+func decodeEvents(array []byte) ([]ClientEvent, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(array, &elems); err != nil {
+		return nil, newError(http.StatusBadRequest, mxerr.BadJSON, "events: "+err.Error())
+	}
+	events := make([]ClientEvent, len(elems))
+	for i, raw := range elems {
+		if !startsWith(raw, '{') {
+			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("events[%d] is not an object", i))
+		}
+		if err := json.Unmarshal(raw, &events[i]); err != nil {
+			return nil, newError(http.StatusBadRequest, mxerr.BadJSON, fmt.Sprintf("events[%d]: %v", i, err))
+		}
+		events[i].Raw = raw
+	}
+	return events, nil
 }
 
 // elementError names the first bad element of a JSON array that failed to

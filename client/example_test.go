@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mxkit/mxkit/client"
+	"github.com/mxkit/mxkit/content"
 )
 
 // A bot as a plain user: it logs in, joins the rooms it is invited to and
@@ -25,17 +26,17 @@ func Example_bot() {
 	// --- the bot ---
 	s := &client.Syncer{Client: bot, Timeout: time.Second}
 	s.On("m.room.member", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ Membership string }
+		var m content.Member
 		if ev.DecodeContent(&m) == nil && ev.Block == client.BlockInviteState &&
-			*ev.StateKey == bot.UserID && m.Membership == "invite" {
+			*ev.StateKey == bot.UserID && m.Membership == content.Invite {
 			_, err := bot.JoinRoom(ctx, ev.RoomID, nil, "")
 			return err
 		}
 		return nil
 	})
 	s.On("m.room.message", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ MsgType, Body string }
-		if ev.DecodeContent(&m) == nil && m.MsgType == "m.text" && strings.TrimSpace(m.Body) == "!ping" {
+		var m content.Message
+		if ev.DecodeContent(&m) == nil && m.MsgType == content.MsgText && strings.TrimSpace(m.Body) == "!ping" {
 			_, err := bot.SendNotice(ctx, ev.RoomID, "pong")
 			return err
 		}
@@ -54,15 +55,15 @@ func Example_bot() {
 	}
 	u := &client.Syncer{Client: user, Timeout: time.Second}
 	u.On("m.room.member", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ Membership string }
-		if ev.DecodeContent(&m) == nil && ev.RoomID == roomID && *ev.StateKey == bot.UserID && m.Membership == "join" {
+		var m content.Member
+		if ev.DecodeContent(&m) == nil && ev.RoomID == roomID && *ev.StateKey == bot.UserID && m.Membership == content.Join {
 			_, err := user.SendText(ctx, roomID, "!ping")
 			return err
 		}
 		return nil
 	})
 	u.On("m.room.message", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ Body string }
+		var m content.Message
 		if ev.DecodeContent(&m) == nil && ev.Sender == bot.UserID {
 			fmt.Println(m.Body)
 			cancel()

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -66,6 +67,35 @@ func (c *Client) Download(ctx context.Context, mxc string) (body io.ReadCloser, 
 		filename = params["filename"]
 	}
 	return resp.Body, resp.Header.Get("Content-Type"), filename, nil
+}
+
+// Thumbnail fetches a thumbnail of an mxc:// URI (GET
+// /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}, with the
+// access token: "Thumbnails" of the content repository). width and height
+// are the desired size, in pixels; method is "crop" or "scale" ("": the
+// server's default, scale). The server may answer a larger thumbnail, or
+// the original when it cannot make one. The caller closes the body.
+func (c *Client) Thumbnail(ctx context.Context, mxc string, width, height int, method string) (body io.ReadCloser, contentType string, err error) {
+	server, id, err := ParseMXC(mxc)
+	if err != nil {
+		return nil, "", err
+	}
+	if width <= 0 || height <= 0 {
+		return nil, "", fmt.Errorf("client: thumbnail size %dx%d: width and height must be positive", width, height)
+	}
+	q := url.Values{"width": {strconv.Itoa(width)}, "height": {strconv.Itoa(height)}}
+	switch method {
+	case "":
+	case "crop", "scale":
+		q.Set("method", method)
+	default:
+		return nil, "", fmt.Errorf("client: thumbnail method %q: want crop or scale", method)
+	}
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: path("/_matrix/client/v1", "media", "thumbnail", server, id), query: q})
+	if err != nil {
+		return nil, "", err
+	}
+	return resp.Body, resp.Header.Get("Content-Type"), nil
 }
 
 // ParseMXC splits mxc://{serverName}/{mediaId} ("Matrix Content (mxc://)

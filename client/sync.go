@@ -30,6 +30,11 @@ type Event struct {
 	// Redacts is the top-level redacts of m.room.redaction before room
 	// version 11 (from v11 on it is in Content).
 	Redacts string `json:"redacts,omitempty"`
+	// Raw is the event as received, with any fields not listed here,
+	// where the decoder keeps it: appservice.ParseTransaction does (this
+	// type is also appservice.ClientEvent); the sync decoder does not, to
+	// read each event once.
+	Raw json.RawMessage `json:"-"`
 }
 
 // IsState reports whether the event is a state event (it has a

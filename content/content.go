@@ -2,8 +2,9 @@
 // Matrix specification (content/client-server-api/_index.md, "Events",
 // "Room events" and "Messaging"; the modules of content/client-server-api/
 // for reactions, relations, threads, replies, edits, pinned events, room
-// upgrades, server ACLs, guest access, typing, receipts and presence; the
-// schemas of data/event-schemas/schema/).
+// upgrades, server ACLs, guest access, typing, receipts, presence, spaces
+// (m.space.child, m.space.parent), stickers and the m.room.encrypted
+// envelope; the schemas of data/event-schemas/schema/).
 //
 // Each type is a plain struct whose JSON is the content object of its event
 // type, and whose EventType method names that type. Read one from a parsed
@@ -15,10 +16,15 @@
 // Build an event from one with NewBuilder, which fills event.Builder's
 // Type, StateKey and Content.
 //
-// Unknown fields are not kept by the structs: decoding and encoding a
-// content drops fields this package does not name. What is signed and
-// hashed is the event's raw content, which Parse never changes, so a
-// server relaying an event relays its bytes, not a re-encoded struct.
+// Unknown fields are kept: every struct has an Extra map that decoding
+// fills with the members it does not name (custom keys of clients, such
+// as namespaced fields in m.room.message, or fields of later spec
+// versions) and that encoding writes back after the named fields, so a
+// decode then encode loses nothing. A key that encoding/json reads into a
+// named field, which it matches without regard to case, is that field,
+// not an extra one. Still, what is signed and hashed is the event's raw
+// content, which Parse never changes: a server relaying an event relays
+// its bytes, not a re-encoded struct.
 //
 // Power levels are kept as the JSON numbers they were written as (Level),
 // not truncated to an integer type: room versions 1 to 9 accept levels as

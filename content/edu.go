@@ -1,8 +1,13 @@
 package content
 
+import "encoding/json"
+
 // Typing is the m.typing EDU of a room, as clients receive it.
 type Typing struct {
 	UserIDs []string `json:"user_ids"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -20,6 +25,9 @@ type Receipt struct {
 	TS int64 `json:"ts"`
 	// ThreadID is the thread the receipt is for, or "main".
 	ThreadID string `json:"thread_id,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Presence is the m.presence event as clients receive it.
@@ -30,6 +38,9 @@ type Presence struct {
 	LastActiveAgo   int64  `json:"last_active_ago,omitempty"`
 	CurrentlyActive *bool  `json:"currently_active,omitempty"`
 	StatusMsg       string `json:"status_msg,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.

@@ -1,5 +1,7 @@
 package content
 
+import "encoding/json"
+
 // Message msgtypes (content/client-server-api/_index.md, "m.room.message
 // msgtypes").
 const (
@@ -39,6 +41,9 @@ type Message struct {
 	RelatesTo *RelatesTo `json:"m.relates_to,omitempty"`
 	// NewContent is the replacement content of an edit (rel_type m.replace).
 	NewContent *Message `json:"m.new_content,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -56,6 +61,9 @@ type MediaInfo struct {
 	ThumbnailURL  string         `json:"thumbnail_url,omitempty"`
 	ThumbnailFile *EncryptedFile `json:"thumbnail_file,omitempty"`
 	ThumbnailInfo *MediaInfo     `json:"thumbnail_info,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EncryptedFile is an encrypted attachment (end-to-end encryption module,
@@ -66,6 +74,9 @@ type EncryptedFile struct {
 	IV     string            `json:"iv"`
 	Hashes map[string]string `json:"hashes"`
 	V      string            `json:"v"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // JWK is the key of an EncryptedFile.
@@ -75,6 +86,9 @@ type JWK struct {
 	Alg    string   `json:"alg"`
 	K      string   `json:"k"`
 	Ext    bool     `json:"ext"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Relation types (the modules "Event annotations and reactions",
@@ -99,11 +113,17 @@ type RelatesTo struct {
 	// IsFallingBack marks a thread event whose InReplyTo is only the
 	// fallback for clients without threads.
 	IsFallingBack bool `json:"is_falling_back,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // InReplyTo names the event a reply answers.
 type InReplyTo struct {
 	EventID string `json:"event_id"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Reply returns the relation of a reply to eventID.
@@ -133,6 +153,9 @@ func Edit(eventID string, newContent Message) Message {
 // Reaction is m.reaction: an annotation of an event.
 type Reaction struct {
 	RelatesTo RelatesTo `json:"m.relates_to"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -149,6 +172,9 @@ func React(eventID, key string) Reaction {
 type Redaction struct {
 	Redacts string `json:"redacts,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.

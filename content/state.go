@@ -27,6 +27,9 @@ type Member struct {
 	// JoinAuthorisedViaUsersServer is the user whose server authorised a
 	// join to a restricted room (room versions 8 and later).
 	JoinAuthorisedViaUsersServer string `json:"join_authorised_via_users_server,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -36,6 +39,9 @@ func (Member) EventType() string { return "m.room.member" }
 type ThirdPartyInvite struct {
 	DisplayName string          `json:"display_name"`
 	Signed      json.RawMessage `json:"signed"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Level is a power level as written in the event: a JSON number, or in
@@ -88,6 +94,9 @@ type PowerLevels struct {
 	Users         map[string]Level `json:"users,omitempty"`
 	UsersDefault  *Level           `json:"users_default,omitempty"`
 	Notifications map[string]Level `json:"notifications,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -104,6 +113,9 @@ type Create struct {
 	Type        string       `json:"type,omitempty"`
 	// AdditionalCreators are room version 12's creators besides the sender.
 	AdditionalCreators []string `json:"additional_creators,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -113,6 +125,9 @@ func (Create) EventType() string { return "m.room.create" }
 type Predecessor struct {
 	RoomID  string `json:"room_id"`
 	EventID string `json:"event_id,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // JoinRules is m.room.join_rules.
@@ -120,6 +135,9 @@ type JoinRules struct {
 	JoinRule string `json:"join_rule"`
 	// Allow are the conditions of a restricted or knock_restricted room.
 	Allow []AllowCondition `json:"allow,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -129,11 +147,17 @@ func (JoinRules) EventType() string { return "m.room.join_rules" }
 type AllowCondition struct {
 	Type   string `json:"type"`
 	RoomID string `json:"room_id,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // HistoryVisibility is m.room.history_visibility.
 type HistoryVisibility struct {
 	HistoryVisibility string `json:"history_visibility"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -144,6 +168,9 @@ type Topic struct {
 	Topic string `json:"topic"`
 	// MTopic is the topic in several mimetypes (m.topic).
 	MTopic *TextBlock `json:"m.topic,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -152,17 +179,26 @@ func (Topic) EventType() string { return "m.room.topic" }
 // TextBlock is an m.text content block: a text in several mimetypes.
 type TextBlock struct {
 	Text []TextRepresentation `json:"m.text"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // TextRepresentation is one representation of a TextBlock.
 type TextRepresentation struct {
 	MimeType string `json:"mimetype,omitempty"`
 	Body     string `json:"body"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Name is m.room.name.
 type Name struct {
 	Name string `json:"name"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -172,6 +208,9 @@ func (Name) EventType() string { return "m.room.name" }
 type Avatar struct {
 	URL  string     `json:"url,omitempty"`
 	Info *MediaInfo `json:"info,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -181,6 +220,9 @@ func (Avatar) EventType() string { return "m.room.avatar" }
 type CanonicalAlias struct {
 	Alias      string   `json:"alias,omitempty"`
 	AltAliases []string `json:"alt_aliases,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -191,6 +233,9 @@ type Encryption struct {
 	Algorithm          string `json:"algorithm"`
 	RotationPeriodMs   int64  `json:"rotation_period_ms,omitempty"`
 	RotationPeriodMsgs int64  `json:"rotation_period_msgs,omitempty"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -199,6 +244,9 @@ func (Encryption) EventType() string { return "m.room.encryption" }
 // PinnedEvents is m.room.pinned_events.
 type PinnedEvents struct {
 	Pinned []string `json:"pinned"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -208,6 +256,9 @@ func (PinnedEvents) EventType() string { return "m.room.pinned_events" }
 type Tombstone struct {
 	Body            string `json:"body"`
 	ReplacementRoom string `json:"replacement_room"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -218,6 +269,9 @@ type ServerACL struct {
 	AllowIPLiterals *bool    `json:"allow_ip_literals,omitempty"`
 	Allow           []string `json:"allow"`
 	Deny            []string `json:"deny"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.
@@ -226,6 +280,9 @@ func (ServerACL) EventType() string { return "m.room.server_acl" }
 // GuestAccess is m.room.guest_access.
 type GuestAccess struct {
 	GuestAccess string `json:"guest_access"`
+	// Extra holds the fields of the JSON object this type does not name,
+	// kept on a round trip.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // EventType implements Content.

@@ -11,6 +11,7 @@ import (
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/appservice/intent"
 	"github.com/mxkit/mxkit/client"
+	"github.com/mxkit/mxkit/content"
 )
 
 // An echo bot as an application service: it joins the rooms its user is
@@ -31,16 +32,16 @@ func Example_echoBot() {
 	as := intent.New(reg, homeserverURL, "hs.test")
 	bot := as.Bot()
 	as.On("m.room.member", func(ctx context.Context, ev *appservice.ClientEvent) error {
-		var m struct{ Membership string }
+		var m content.Member
 		json.Unmarshal(ev.Content, &m)
-		if ev.StateKey == nil || *ev.StateKey != bot.UserID || m.Membership != "invite" {
+		if ev.StateKey == nil || *ev.StateKey != bot.UserID || m.Membership != content.Invite {
 			return nil
 		}
 		return bot.EnsureJoined(ctx, ev.RoomID)
 	})
 	as.On("m.room.message", func(ctx context.Context, ev *appservice.ClientEvent) error {
-		var m struct{ MsgType, Body string }
-		if json.Unmarshal(ev.Content, &m) != nil || m.MsgType != "m.text" {
+		var m content.Message
+		if json.Unmarshal(ev.Content, &m) != nil || m.MsgType != content.MsgText {
 			return nil
 		}
 		_, err := bot.SendNotice(ctx, ev.RoomID, "echo: "+m.Body)
@@ -63,18 +64,18 @@ func Example_echoBot() {
 	}
 	s := &client.Syncer{Client: alice, Timeout: time.Second}
 	s.On("m.room.member", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ Membership string }
+		var m content.Member
 		ev.DecodeContent(&m)
-		if ev.RoomID == roomID && *ev.StateKey == bot.UserID && m.Membership == "join" {
+		if ev.RoomID == roomID && *ev.StateKey == bot.UserID && m.Membership == content.Join {
 			_, err := alice.SendText(ctx, roomID, "hello")
 			return err
 		}
 		return nil
 	})
 	s.On("m.room.message", func(ctx context.Context, ev *client.SyncEvent) error {
-		var m struct{ MsgType, Body string }
+		var m content.Message
 		ev.DecodeContent(&m)
-		if ev.Sender == bot.UserID && m.MsgType == "m.notice" {
+		if ev.Sender == bot.UserID && m.MsgType == content.MsgNotice {
 			fmt.Println(m.Body)
 			cancel()
 		}

@@ -15,7 +15,16 @@
 //	http.ListenAndServe(":29300", as)
 //
 // Events reach handlers in the client format with the content raw
-// (appservice.ClientEvent); decode the content into the type you expect.
+// (appservice.ClientEvent); decode the content into the type you expect,
+// usually a struct of package content.
+//
+// How much a bridge developer writes: the echo bot of Example_echoBot
+// (join when invited, answer every m.text with a notice) is 27 lines of
+// its own code between the example's markers. As a complete program, with
+// its package clause, imports and main, reading the registration file,
+// homeserver URL, server name and listen address from its arguments, it
+// is 40 non-blank lines (43 with blank lines, gofmt'd). TestEchoBotSize
+// keeps the example's part from growing past what fits in 60.
 package intent
 
 import (

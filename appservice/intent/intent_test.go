@@ -136,3 +136,30 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("failing handler answered %d, want a 5xx so the homeserver retries", code)
 	}
 }
+
+// TestEchoBotSize counts the lines of Example_echoBot's bot (between its
+// markers, without blank lines and comments): with the 13 lines a
+// complete program adds (package clause, imports, func main and its
+// brace), a bridge developer's echo application service must stay under
+// 60 lines, as the package documentation states.
+func TestEchoBotSize(t *testing.T) {
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(src), "// --- the echo bot ---\n")
+	block, _, ok2 := strings.Cut(rest, "// --- end of the echo bot ---")
+	if !ok || !ok2 {
+		t.Fatal("the example's markers are missing")
+	}
+	n := 0
+	for _, l := range strings.Split(block, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "//") {
+			n++
+		}
+	}
+	const programLines = 13
+	if n != 27 || n+programLines >= 60 {
+		t.Errorf("the echo bot is %d lines (documented: 27), %d as a program", n, n+programLines)
+	}
+}

@@ -24,6 +24,11 @@
 // state resolution of the states after its prev events, and marks an
 // event that fails any check as rejected, so that the events after it are
 // checked against the state a correct server would have.
+//
+// Its tests audit rooms of library servers and of the example homeserver
+// (a separate program) over loopback, and catch a changed content (hash),
+// an event its sender was not allowed to send (auth), the state such an
+// event leaves behind, and a server that misstates the room's state.
 package audit
 
 import (

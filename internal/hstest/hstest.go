@@ -64,11 +64,33 @@ func Cleanup() {
 // --appservice FILE). The server is killed when the test ends.
 func Start(t testing.TB, name string, extra ...string) string {
 	t.Helper()
+	url, _, _ := strings.Cut(start(t, name, extra...), " ")
+	return url
+}
+
+// StartFederating is Start with the federation API on too, in plain HTTP
+// on a loopback port: it returns the client API URL and the federation
+// listener's host:port. Give --peer NAME=HOST:PORT in extra for the
+// servers it must reach.
+func StartFederating(t testing.TB, name string, extra ...string) (clientURL, federationAddr string) {
+	t.Helper()
+	extra = append([]string{"--federation-listen", "127.0.0.1:0", "--allow-private-addresses"}, extra...)
+	urls := strings.Fields(start(t, name, extra...))
+	if len(urls) != 2 {
+		t.Fatalf("homeserver ready with %v, want a client and a federation URL", urls)
+	}
+	return urls[0], strings.TrimPrefix(urls[1], "http://")
+}
+
+// start starts the server and returns the URLs of its ready line,
+// separated by spaces.
+func start(t testing.TB, name string, extra ...string) string {
+	t.Helper()
 	bin, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, stop, err := run(bin, t.TempDir(), name, extra...)
+	urls, stop, err := run(bin, t.TempDir(), name, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +100,7 @@ func Start(t testing.TB, name string, extra ...string) string {
 			t.Logf("homeserver log:\n%s", log)
 		}
 	})
-	return url
+	return urls
 }
 
 // StartProcess is Start for TestMain, where there is no testing.TB: the
@@ -88,7 +110,9 @@ func StartProcess(dir, name string, extra ...string) (url string, stop func() st
 	if err != nil {
 		return "", nil, err
 	}
-	return run(bin, dir, name, extra...)
+	urls, stop, err := run(bin, dir, name, extra...)
+	url, _, _ = strings.Cut(urls, " ")
+	return url, stop, err
 }
 
 func run(bin, dir, name string, extra ...string) (string, func() string, error) {
@@ -123,10 +147,14 @@ func run(bin, dir, name string, extra ...string) (string, func() string, error) 
 	select {
 	case line := <-ready:
 		if strings.HasPrefix(line, "mxkit homeserver ready: client ") {
+			var urls []string
 			for _, f := range strings.Fields(line) {
 				if strings.HasPrefix(f, "http://") {
-					return f, stop, nil
+					urls = append(urls, f)
 				}
+			}
+			if len(urls) > 0 {
+				return strings.Join(urls, " "), stop, nil
 			}
 		}
 		log := stop()
