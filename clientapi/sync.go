@@ -67,6 +67,10 @@ type JoinedRoom struct {
 	Ephemeral           *EventsBlock         `json:"ephemeral"`
 	AccountData         *EventsBlock         `json:"account_data"`
 	UnreadNotifications *UnreadNotifications `json:"unread_notifications"`
+	// UnreadThreadNotifications counts by thread root when the timeline
+	// filter sets unread_thread_notifications; UnreadNotifications then
+	// counts the main timeline alone ("Threaded read receipts").
+	UnreadThreadNotifications map[string]UnreadNotifications `json:"unread_thread_notifications,omitempty"`
 }
 
 // RoomSummary is a joined room's summary.

@@ -122,13 +122,29 @@ func (p pushSource) Room(ctx context.Context, roomID string) (*pushing.Room, err
 	return room, nil
 }
 
-// ReadUpTo implements pushing.Source: the position of the newest event a
-// read receipt of the user points at.
-func (p pushSource) ReadUpTo(ctx context.Context, userID, roomID string) (int64, error) {
-	var n int64
-	err := p.hs.db.queryRow(ctx, `SELECT coalesce(max(e.stream), 0) FROM receipts r JOIN events e ON e.event_id = r.event_id
-		WHERE r.room_id = ? AND r.user_id = ? AND r.type IN ('m.read', 'm.read.private')`, roomID, userID).Scan(&n)
-	return n, err
+// ReadMarks implements pushing.Source: the positions of the events the
+// user's read receipts point at, unthreaded and by thread.
+func (p pushSource) ReadMarks(ctx context.Context, userID, roomID string) (pushing.ReadMarks, error) {
+	marks := pushing.ReadMarks{Threads: map[string]int64{}}
+	rows, err := p.hs.db.query(ctx, `SELECT r.thread, max(e.stream) FROM receipts r JOIN events e ON e.event_id = r.event_id
+		WHERE r.room_id = ? AND r.user_id = ? AND r.type IN ('m.read', 'm.read.private') GROUP BY r.thread`, roomID, userID)
+	if err != nil {
+		return marks, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var thread string
+		var pos int64
+		if err := rows.Scan(&thread, &pos); err != nil {
+			return marks, err
+		}
+		if thread == "" {
+			marks.Unthreaded = pos
+		} else {
+			marks.Threads[thread] = pos
+		}
+	}
+	return marks, rows.Err()
 }
 
 // Wait implements pushing.Source.

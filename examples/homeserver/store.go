@@ -285,6 +285,10 @@ func OpenStore(path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
+	if err := pushing.Migrate(context.Background(), w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
 	var v string
 	err = w.QueryRow(`SELECT value FROM meta WHERE key='schema_version'`).Scan(&v)
 	switch {

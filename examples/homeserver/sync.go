@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/examples/homeserver/pushing"
 )
 
 // syncPos is a sync token: the last event stream position, the last
@@ -66,6 +67,19 @@ func timelineLimit(filter json.RawMessage) int {
 	return 20
 }
 
+// unreadThreadNotifications reads room.timeline.unread_thread_notifications
+// from a sync filter (default false).
+func unreadThreadNotifications(filter json.RawMessage) bool {
+	var f struct {
+		Room struct {
+			Timeline struct {
+				UnreadThreadNotifications bool `json:"unread_thread_notifications"`
+			} `json:"timeline"`
+		} `json:"room"`
+	}
+	return len(filter) > 0 && json.Unmarshal(filter, &f) == nil && f.Room.Timeline.UnreadThreadNotifications
+}
+
 // includeLeave reads room.include_leave from a sync filter ("Include rooms
 // that the user has left in the sync", default false). Like the reference
 // server, it decides whether a sync without a token lists the rooms the
@@ -100,6 +114,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	}
 	initial := req.Since == "" || req.FullState
 	limit := timelineLimit(req.Filter)
+	threaded := unreadThreadNotifications(req.Filter)
 	resp := &clientapi.SyncResponse{NextBatch: now.String()}
 
 	// Rooms: where the user is now, and where the membership changed
@@ -166,11 +181,21 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			if c.push != nil {
 				// unread_notifications: what the push rules notified
 				// after the user's read receipt.
-				n, h, err := c.push.Counts(ctx, who.UserID, roomID)
+				// With unread_thread_notifications, by thread: the main
+				// timeline's here, each thread's beside.
+				all, byThread, err := c.push.Counts(ctx, who.UserID, roomID)
 				if err != nil {
 					return nil, err
 				}
-				jr.UnreadNotifications = &clientapi.UnreadNotifications{NotificationCount: n, HighlightCount: h}
+				jr.UnreadNotifications = &all
+				if threaded {
+					main := byThread[pushing.MainThread]
+					jr.UnreadNotifications = &main
+					delete(byThread, pushing.MainThread)
+					if len(byThread) > 0 {
+						jr.UnreadThreadNotifications = byThread
+					}
+				}
 			}
 			if len(eph) > 0 {
 				jr.Ephemeral = &clientapi.EventsBlock{Events: eph}

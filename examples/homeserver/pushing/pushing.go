@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 	stream    INTEGER NOT NULL,
 	actions   BLOB NOT NULL,
 	highlight INTEGER NOT NULL,
-	ts        INTEGER NOT NULL
+	ts        INTEGER NOT NULL,
+	thread    TEXT NOT NULL DEFAULT 'main'
 );
 CREATE INDEX IF NOT EXISTS notifications_user ON notifications (user_id, id);
 CREATE INDEX IF NOT EXISTS notifications_room ON notifications (user_id, room_id, stream);
@@ -97,15 +98,64 @@ type Source interface {
 	EventsAfter(ctx context.Context, pos int64, limit int) ([]Event, error)
 	// Room describes a room now.
 	Room(ctx context.Context, roomID string) (*Room, error)
-	// ReadUpTo is the stream position of the event the user's read
-	// receipt (public or private) in the room points at; 0 when none.
-	ReadUpTo(ctx context.Context, userID, roomID string) (int64, error)
+	// ReadMarks are where the user's read receipts (public or private)
+	// in the room point.
+	ReadMarks(ctx context.Context, userID, roomID string) (ReadMarks, error)
 	// Newest is the stream position of the newest event.
 	Newest(ctx context.Context) (int64, error)
 	// Event returns one event, nil when it is unknown.
 	Event(ctx context.Context, eventID string) (*Event, error)
 	// Wait returns a channel closed when new events may have arrived.
 	Wait() <-chan struct{}
+}
+
+// ReadMarks are the stream positions of the events a user's read receipts
+// in a room point at (0 when none): Unthreaded for receipts without a
+// thread_id, Threads for threaded ones by thread ("main" or the root's
+// event ID). Client-server API, "Threaded read receipts": an unthreaded
+// receipt marks every event up to it read, a threaded one the events of
+// its thread.
+type ReadMarks struct {
+	Unthreaded int64
+	Threads    map[string]int64
+}
+
+// Read reports whether an event of thread at stream is read.
+func (m ReadMarks) Read(thread string, stream int64) bool {
+	return stream <= m.Unthreaded || stream <= m.Threads[thread]
+}
+
+// MainThread is the thread of the events outside any thread, thread
+// roots included.
+const MainThread = "main"
+
+// ThreadOf is the thread an event belongs to: the root named by an
+// m.thread relation in its content, else MainThread.
+func ThreadOf(raw json.RawMessage) string {
+	var ev struct {
+		Content struct {
+			RelatesTo *struct {
+				RelType string `json:"rel_type"`
+				EventID string `json:"event_id"`
+			} `json:"m.relates_to"`
+		} `json:"content"`
+	}
+	if json.Unmarshal(raw, &ev) == nil && ev.Content.RelatesTo != nil && ev.Content.RelatesTo.RelType == "m.thread" && ev.Content.RelatesTo.EventID != "" {
+		return ev.Content.RelatesTo.EventID
+	}
+	return MainThread
+}
+
+// Migrate brings a database made before notifications had a thread up
+// to date (the column's default puts old notifications in the main
+// timeline).
+func Migrate(ctx context.Context, w *sql.DB) error {
+	var n int
+	if err := w.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('notifications') WHERE name = 'thread'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := w.ExecContext(ctx, `ALTER TABLE notifications ADD COLUMN thread TEXT NOT NULL DEFAULT 'main'`)
+	return err
 }
 
 // Service is the push part of the homeserver.
@@ -228,21 +278,21 @@ func (s *Service) Notifications(ctx context.Context, who clientapi.Identity, req
 		}
 		before = n
 	}
-	rows, err := s.R.QueryContext(ctx, `SELECT id, room_id, event_id, stream, actions, ts FROM notifications
+	rows, err := s.R.QueryContext(ctx, `SELECT id, room_id, event_id, stream, actions, ts, thread FROM notifications
 		WHERE user_id = ? AND id < ? AND (? = 0 OR highlight = 1) ORDER BY id DESC LIMIT ?`,
 		who.UserID, before, boolInt(req.OnlyHighlight), req.Limit+1)
 	if err != nil {
 		return nil, "", err
 	}
 	type row struct {
-		id, stream, ts  int64
-		roomID, eventID string
-		actions         []byte
+		id, stream, ts          int64
+		roomID, eventID, thread string
+		actions                 []byte
 	}
 	var list []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.id, &r.roomID, &r.eventID, &r.stream, &r.actions, &r.ts); err != nil {
+		if err := rows.Scan(&r.id, &r.roomID, &r.eventID, &r.stream, &r.actions, &r.ts, &r.thread); err != nil {
 			rows.Close()
 			return nil, "", err
 		}
@@ -258,7 +308,7 @@ func (s *Service) Notifications(ctx context.Context, who clientapi.Identity, req
 		next = strconv.FormatInt(list[len(list)-1].id, 10)
 	}
 	out := make([]clientapi.Notification, 0, len(list))
-	read := map[string]int64{}
+	read := map[string]ReadMarks{}
 	for _, r := range list {
 		ev, err := s.Source.Event(ctx, r.eventID)
 		if err != nil {
@@ -267,16 +317,16 @@ func (s *Service) Notifications(ctx context.Context, who clientapi.Identity, req
 		if ev == nil {
 			continue // purged
 		}
-		upTo, ok := read[r.roomID]
+		marks, ok := read[r.roomID]
 		if !ok {
-			if upTo, err = s.Source.ReadUpTo(ctx, who.UserID, r.roomID); err != nil {
+			if marks, err = s.Source.ReadMarks(ctx, who.UserID, r.roomID); err != nil {
 				return nil, "", err
 			}
-			read[r.roomID] = upTo
+			read[r.roomID] = marks
 		}
 		var actions []any
 		json.Unmarshal(r.actions, &actions)
-		out = append(out, clientapi.Notification{Actions: actions, Event: ev.Client, Read: r.stream <= upTo, RoomID: r.roomID, TS: r.ts})
+		out = append(out, clientapi.Notification{Actions: actions, Event: ev.Client, Read: marks.Read(r.thread, r.stream), RoomID: r.roomID, TS: r.ts})
 	}
 	return out, next, nil
 }
@@ -289,14 +339,37 @@ func boolInt(b bool) int {
 }
 
 // Counts are the unread notification counts of a room for /sync
-// (unread_notifications): the notifications after the user's read
-// receipt, and those of them that highlight.
-func (s *Service) Counts(ctx context.Context, userID, roomID string) (notifications, highlights int, err error) {
-	upTo, err := s.Source.ReadUpTo(ctx, userID, roomID)
+// (unread_notifications): the notifications not read by the user's
+// receipts, and those of them that highlight, in all and by thread
+// (MainThread for the main timeline).
+func (s *Service) Counts(ctx context.Context, userID, roomID string) (all clientapi.UnreadNotifications, byThread map[string]clientapi.UnreadNotifications, err error) {
+	marks, err := s.Source.ReadMarks(ctx, userID, roomID)
 	if err != nil {
-		return 0, 0, err
+		return all, nil, err
 	}
-	err = s.R.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(highlight), 0) FROM notifications WHERE user_id = ? AND room_id = ? AND stream > ?`,
-		userID, roomID, upTo).Scan(&notifications, &highlights)
-	return notifications, highlights, err
+	rows, err := s.R.QueryContext(ctx, `SELECT thread, stream, highlight FROM notifications WHERE user_id = ? AND room_id = ? AND stream > ?`,
+		userID, roomID, marks.Unthreaded)
+	if err != nil {
+		return all, nil, err
+	}
+	defer rows.Close()
+	byThread = map[string]clientapi.UnreadNotifications{}
+	for rows.Next() {
+		var thread string
+		var stream int64
+		var highlight int
+		if err := rows.Scan(&thread, &stream, &highlight); err != nil {
+			return all, nil, err
+		}
+		if marks.Read(thread, stream) {
+			continue
+		}
+		t := byThread[thread]
+		t.NotificationCount++
+		all.NotificationCount++
+		t.HighlightCount += highlight
+		all.HighlightCount += highlight
+		byThread[thread] = t
+	}
+	return all, byThread, rows.Err()
 }

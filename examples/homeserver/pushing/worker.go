@@ -139,8 +139,8 @@ func (s *Service) record(ctx context.Context, notices []notice, pos int64) error
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, room_id, event_id, stream, actions, highlight, ts) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			n.user, n.ev.RoomID, n.ev.EventID, n.ev.Stream, actions, boolInt(n.res.Highlight()), ts); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, room_id, event_id, stream, actions, highlight, ts, thread) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.user, n.ev.RoomID, n.ev.EventID, n.ev.Stream, actions, boolInt(n.res.Highlight()), ts, ThreadOf(n.ev.Raw)); err != nil {
 			return err
 		}
 	}
@@ -246,7 +246,7 @@ func (s *Service) unread(ctx context.Context, userID string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		total += n
+		total += n.NotificationCount
 	}
 	return total, nil
 }

@@ -87,6 +87,21 @@ async function threads(alice, bob, roomId) {
   const mine = await bob.createThreadListMessagesRequest(roomId, null, 10, sdk.Direction.Backward, sdk.ThreadFilterType.My);
   expect(mine.chunk.map((e) => e.event_id).join() === root, "/threads?include=participated for a replier", mine);
 
+  // Thread-aware notification counts: the SDK asks sync for
+  // unread_thread_notifications; bob's two replies count in the thread.
+  // Its threaded read receipt (the SDK adds thread_id) clears the thread,
+  // as the server's own /sync then says.
+  const room = alice.getRoom(roomId);
+  await until("a thread notification count of 2", () => room.getThreadUnreadNotificationCount(root, sdk.NotificationCountType.Total) === 2);
+  await alice.sendReadReceipt(thread.replyToEvent);
+  const threadedSync = async () => {
+    const filter = JSON.stringify({ room: { timeline: { limit: 1, unread_thread_notifications: true } } });
+    const s = await alice.http.authedRequest(sdk.Method.Get, "/sync", { filter });
+    return s.rooms?.join?.[roomId];
+  };
+  const after = await threadedSync();
+  expect(!after?.unread_thread_notifications?.[root], "the thread's count after its threaded receipt", after?.unread_thread_notifications);
+
   // /relations, through the SDK.
   const rels = await bob.relations(roomId, root, "m.thread");
   expect(rels.events.map((e) => e.getId()).join() === [r2, r1].join(), "/relations m.thread, newest first", rels.events.map((e) => e.getId()));
