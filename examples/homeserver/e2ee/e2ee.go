@@ -240,20 +240,7 @@ func (s *Store) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (
 // UnusedFallbackKeyTypes lists the algorithms of a device's fallback keys
 // not yet used (device_unused_fallback_key_types).
 func (s *Store) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
-	rows, err := s.R.QueryContext(ctx, `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`, userID, deviceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collectStrings(s.R.QueryContext(ctx, `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`, userID, deviceID))
 }
 
 // QueryKeys implements clientapi.Keys for local users.
@@ -425,25 +412,12 @@ func (s *Store) KeyChanges(ctx context.Context, who clientapi.Identity, from, to
 // keys changed after position from, up to to, and those whose master key
 // userID signed in that span.
 func (s *Store) Changed(ctx context.Context, userID string, from, to int64) ([]string, error) {
-	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
+	return collectStrings(s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
 		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
 		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
 		AND b.type = 'm.room.member' AND b.state_key = k.user_id AND b.membership IN ('join', 'invite')))
 		UNION SELECT p.user_id FROM e2e_key_changes_private p WHERE p.viewer = ? AND p.stream > ? AND p.stream <= ?
-		ORDER BY 1`, from, to, userID, userID, userID, from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+		ORDER BY 1`, from, to, userID, userID, userID, from, to))
 }
 
 // SendToDevice implements clientapi.ToDevice for local recipients
@@ -500,20 +474,7 @@ func (s *Store) Deliver(ctx context.Context, sender, eventType string, messages 
 }
 
 func userDevices(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collectStrings(tx.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID))
 }
 
 // ToDeviceFor returns a device's messages after position since, up to to,
@@ -559,7 +520,7 @@ func contains(list []string, s string) bool {
 // rooms userID left; as in the reference server, they are kept when no
 // room is shared now, whether or not one was shared at from.
 func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]string, error) {
-	rows, err := s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
+	return collectStrings(s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
 		SELECT m.user_id AS x FROM membership_log m
 		WHERE m.stream > ? AND m.stream <= ? AND m.membership IN ('leave', 'ban') AND m.user_id != ?
 		AND EXISTS (SELECT 1 FROM membership_log u WHERE u.room_id = m.room_id AND u.user_id = ? AND u.membership = 'join' AND u.stream <= m.stream)
@@ -571,18 +532,23 @@ func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]stri
 		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
 		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
 		AND b.type = 'm.room.member' AND b.state_key = x AND b.membership IN ('join', 'invite'))
-	ORDER BY x`, from, to, userID, userID, userID, from, to, userID, userID)
+	ORDER BY x`, from, to, userID, userID, userID, from, to, userID, userID))
+}
+
+// collectStrings reads a one-column result of strings; never nil, so
+// that lists encode as [].
+func collectStrings(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	out := []string{}
 	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, u)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
