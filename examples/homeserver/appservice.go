@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxkit/mxkit/appservice"
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/internal/dbutil"
 	"github.com/mxkit/mxkit/federation"
 )
 
@@ -332,20 +333,7 @@ func (r asRooms) JoinedLocalMembers(ctx context.Context, roomID string) ([]strin
 }
 
 func (r asRooms) strings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := r.hs.db.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return dbutil.Strings(r.hs.db.query(ctx, q, args...))
 }
 
 // asTxnStore is appservice.TxnStore on the database: transactions stay in

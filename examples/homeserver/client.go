@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/event"
+	"github.com/mxkit/mxkit/examples/homeserver/internal/dbutil"
 	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/redact"
 	"github.com/mxkit/mxkit/visibility"
@@ -329,20 +330,7 @@ func (c *Client) Forget(ctx context.Context, who clientapi.Identity, roomID stri
 
 // JoinedRooms implements clientapi.Rooms.
 func (c *Client) JoinedRooms(ctx context.Context, who clientapi.Identity) ([]string, error) {
-	rows, err := c.db.query(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join' ORDER BY room_id`, who.UserID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return dbutil.Strings(c.db.query(ctx, `SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ? AND membership = 'join' ORDER BY room_id`, who.UserID))
 }
 
 // Send implements clientapi.Sender.
@@ -997,20 +985,7 @@ func (c *Client) RoomAliases(ctx context.Context, who clientapi.Identity, roomID
 	if err := c.checkInRoomOrWorldReadable(ctx, roomID, who.UserID); err != nil {
 		return nil, err
 	}
-	rows, err := c.db.query(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return dbutil.Strings(c.db.query(ctx, `SELECT alias FROM aliases WHERE room_id = ? ORDER BY alias`, roomID))
 }
 
 // checkInRoomOrWorldReadable is the access rule of GET

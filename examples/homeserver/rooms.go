@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxkit/mxkit/event"
 	"github.com/mxkit/mxkit/eventauth"
+	"github.com/mxkit/mxkit/examples/homeserver/internal/dbutil"
 	"github.com/mxkit/mxkit/federation"
 	"github.com/mxkit/mxkit/roomversion"
 	"github.com/mxkit/mxkit/signing"
@@ -524,20 +525,7 @@ func setCurrent(ctx context.Context, tx *sql.Tx, roomID string, group int64, old
 
 // extremities reads a room's forward extremities, sorted.
 func (r *Rooms) extremities(ctx context.Context, q querier, roomID string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT event_id FROM extremities WHERE room_id = ? ORDER BY event_id`, roomID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return dbutil.Strings(q.QueryContext(ctx, `SELECT event_id FROM extremities WHERE room_id = ? ORDER BY event_id`, roomID))
 }
 
 // CreateRoom makes a new room: the create event and then the events of

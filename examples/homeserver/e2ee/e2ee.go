@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/mxkit/mxkit/clientapi"
+	"github.com/mxkit/mxkit/examples/homeserver/internal/dbutil"
 )
 
 // Schema is added to the database on start (idempotent).
@@ -240,7 +241,7 @@ func (s *Store) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (
 // UnusedFallbackKeyTypes lists the algorithms of a device's fallback keys
 // not yet used (device_unused_fallback_key_types).
 func (s *Store) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
-	return collectStrings(s.R.QueryContext(ctx, `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`, userID, deviceID))
+	return dbutil.Strings(s.R.QueryContext(ctx, `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm`, userID, deviceID))
 }
 
 // QueryKeys implements clientapi.Keys for local users.
@@ -412,7 +413,7 @@ func (s *Store) KeyChanges(ctx context.Context, who clientapi.Identity, from, to
 // keys changed after position from, up to to, and those whose master key
 // userID signed in that span.
 func (s *Store) Changed(ctx context.Context, userID string, from, to int64) ([]string, error) {
-	return collectStrings(s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
+	return dbutil.Strings(s.R.QueryContext(ctx, `SELECT DISTINCT k.user_id FROM e2e_key_changes k WHERE k.stream > ? AND k.stream <= ? AND (k.user_id = ? OR EXISTS (
 		SELECT 1 FROM current_state a JOIN current_state b ON a.room_id = b.room_id
 		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
 		AND b.type = 'm.room.member' AND b.state_key = k.user_id AND b.membership IN ('join', 'invite')))
@@ -474,7 +475,7 @@ func (s *Store) Deliver(ctx context.Context, sender, eventType string, messages 
 }
 
 func userDevices(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
-	return collectStrings(tx.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID))
+	return dbutil.Strings(tx.QueryContext(ctx, `SELECT device_id FROM devices WHERE user_id = ?`, userID))
 }
 
 // ToDeviceFor returns a device's messages after position since, up to to,
@@ -520,7 +521,7 @@ func contains(list []string, s string) bool {
 // rooms userID left; as in the reference server, they are kept when no
 // room is shared now, whether or not one was shared at from.
 func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]string, error) {
-	return collectStrings(s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
+	return dbutil.Strings(s.R.QueryContext(ctx, `SELECT DISTINCT x FROM (
 		SELECT m.user_id AS x FROM membership_log m
 		WHERE m.stream > ? AND m.stream <= ? AND m.membership IN ('leave', 'ban') AND m.user_id != ?
 		AND EXISTS (SELECT 1 FROM membership_log u WHERE u.room_id = m.room_id AND u.user_id = ? AND u.membership = 'join' AND u.stream <= m.stream)
@@ -533,22 +534,4 @@ func (s *Store) Left(ctx context.Context, userID string, from, to int64) ([]stri
 		WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'
 		AND b.type = 'm.room.member' AND b.state_key = x AND b.membership IN ('join', 'invite'))
 	ORDER BY x`, from, to, userID, userID, userID, from, to, userID, userID))
-}
-
-// collectStrings reads a one-column result of strings; never nil, so
-// that lists encode as [].
-func collectStrings(rows *sql.Rows, err error) ([]string, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
