@@ -1168,21 +1168,40 @@ func (c *call) receipt() (any, error) {
 	}
 	typ := c.r.PathValue("receiptType")
 	var b struct {
-		ThreadID string `json:"thread_id"`
+		ThreadID *string `json:"thread_id"`
 	}
 	if err := c.decode(&b, true); err != nil {
 		return nil, err
 	}
+	thread, err := receiptThread(b.ThreadID)
+	if err != nil {
+		return nil, err
+	}
 	switch typ {
 	case "m.read", "m.read.private":
-		return struct{}{}, c.s.Ephemeral.SetReceipt(c.ctx, c.who, roomID, typ, eventID, b.ThreadID)
+		return struct{}{}, c.s.Ephemeral.SetReceipt(c.ctx, c.who, roomID, typ, eventID, thread)
 	case "m.fully_read":
-		if b.ThreadID != "" {
+		if b.ThreadID != nil {
 			return nil, InvalidParam("m.fully_read cannot have a thread_id")
 		}
 		return struct{}{}, c.setFullyRead(roomID, eventID)
 	}
 	return nil, InvalidParam("receipt type must be m.read, m.read.private or m.fully_read")
+}
+
+// receiptThread checks a receipt's thread_id: absent for an unthreaded
+// receipt, else "main" or a thread root's event ID
+// (content/client-server-api/modules/receipts.md, "Threaded read
+// receipts"). Like the reference server, an empty or other string is
+// refused.
+func receiptThread(id *string) (string, error) {
+	switch {
+	case id == nil:
+		return "", nil
+	case *id == "main" || strings.HasPrefix(*id, "$"):
+		return *id, nil
+	}
+	return "", InvalidParam(`thread_id must be "main" or an event ID`)
 }
 
 // setFullyRead stores the m.fully_read marker as room account data

@@ -367,6 +367,14 @@ func TestEndpoints(t *testing.T) {
 		}},
 		{name: "typing missing", method: "PUT", path: "/_matrix/client/v3/rooms/{room}/typing/@alice:example.org", token: "tok_alice", body: `{}`, status: 400, errcode: "M_MISSING_PARAM"},
 		{name: "receipt", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.read/$e3", token: "tok_alice", body: `{"thread_id":"main"}`, status: 200},
+		{name: "receipt empty thread", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.read/$e3", token: "tok_alice", body: `{"thread_id":""}`, status: 400, errcode: "M_INVALID_PARAM"},
+		{name: "receipt bad thread", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.read/$e3", token: "tok_alice", body: `{"thread_id":"thread"}`, status: 400, errcode: "M_INVALID_PARAM"},
+		{name: "receipt thread root", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.read.private/$e3", token: "tok_alice", body: `{"thread_id":"$root"}`, status: 200, check: func(t *testing.T, f *fake, r result) {
+			if len(f.receipts) != 1 || !strings.Contains(f.receipts[0], "$root") {
+				t.Errorf("threaded receipt: %v", f.receipts)
+			}
+		}},
+		{name: "fully read with a thread", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.fully_read/$e3", token: "tok_alice", body: `{"thread_id":"main"}`, status: 400, errcode: "M_INVALID_PARAM"},
 		{name: "receipt bad type", method: "POST", path: "/_matrix/client/v3/rooms/{room}/receipt/m.nope/$e3", token: "tok_alice", status: 400, errcode: "M_INVALID_PARAM"},
 		{name: "read markers", method: "POST", path: "/_matrix/client/v3/rooms/{room}/read_markers", token: "tok_alice", body: `{"m.fully_read":"$e3","m.read":"$e3"}`, status: 200, check: func(t *testing.T, f *fake, r result) {
 			if len(f.receipts) != 1 || len(f.acct) != 1 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
 	"github.com/mxkit/mxkit/event"
@@ -111,6 +112,10 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	now, err := c.position(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.push != nil {
+		// The unread counts below include the events up to now.
+		c.push.WaitEvaluated(ctx, now.ev, 2*time.Second)
 	}
 	initial := req.Since == "" || req.FullState
 	limit := timelineLimit(req.Filter)

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mxkit/mxkit/clientapi"
@@ -166,6 +167,50 @@ type Service struct {
 	Gateway *push.Gateway
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+
+	mu      sync.Mutex
+	done    int64         // events up to this stream position are evaluated
+	changed chan struct{} // closed when done moves; nil until waited on
+}
+
+// evaluated records that the events up to pos have been evaluated.
+func (s *Service) evaluated(pos int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = max(s.done, pos)
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// WaitEvaluated waits, at most wait, until the push rules of the events
+// up to stream position pos have been evaluated, so that the counts a
+// sync answers include the events it answers (the reference server
+// evaluates them before it stores an event). It reports whether they
+// have; a sync goes on either way.
+func (s *Service) WaitEvaluated(ctx context.Context, pos int64, wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if s.done >= pos {
+			s.mu.Unlock()
+			return true
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 var (

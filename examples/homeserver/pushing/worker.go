@@ -24,13 +24,28 @@ func (s *Service) Run(ctx context.Context) {
 		s.Log.Error("push: reading the position", "err", err)
 		return
 	}
+	s.evaluated(pos)
 	for {
 		wake := s.Source.Wait()
-		evs, err := s.Source.EventsAfter(ctx, pos, batch)
+		// The head first: once the events after pos are read and fewer
+		// than a batch, every event up to it is evaluated (those that
+		// do not notify included).
+		head, err := s.Source.Newest(ctx)
+		var evs []Event
+		if err == nil {
+			evs, err = s.Source.EventsAfter(ctx, pos, batch)
+		}
 		if err == nil && len(evs) > 0 {
 			err = s.handle(ctx, evs)
 			if err == nil {
 				pos = evs[len(evs)-1].Stream
+			}
+		}
+		if err == nil {
+			if len(evs) < batch {
+				s.evaluated(max(pos, head))
+			} else {
+				s.evaluated(pos)
 			}
 		}
 		if ctx.Err() != nil {

@@ -13,6 +13,7 @@
 // recovery key it reads the backup key from secret storage, restores the
 // backup and decrypts the message.
 // Prints "ok" and exits 0 on success; anything else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 
@@ -141,7 +142,7 @@ try {
 
   first.stopClient();
   second.stopClient();
-  process.stdout.write("ok\n");
+  verdict("ok");
   process.exit(0);
 } catch (e) {
   fail(e?.stack ?? String(e));

@@ -8,6 +8,7 @@
 // read back with /messages; the first sets the topic; both leave. With two
 // URLs the second user lives on the other server (federation).
 // Prints "ok" and exits 0 on success; anything else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 
@@ -101,7 +102,7 @@ try {
   await alice.leave(roomId);
   alice.stopClient();
   bob.stopClient();
-  console.log("ok");
+  verdict("ok");
   process.exit(0);
 } catch (e) {
   fail(e?.stack ?? String(e));

@@ -8,6 +8,7 @@
 // and downloads the image and a 96x96 crop thumbnail through their own
 // server, which fetches them from the first over federation.
 // Prints "ok" and exits 0 on success; anything else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 import { deflateSync } from "node:zlib";
@@ -99,5 +100,5 @@ if (t.res.headers.get("content-type") !== "image/png") fail(`thumbnail: content-
 const w = t.body.readUInt32BE(16), h = t.body.readUInt32BE(20);
 if (w !== 96 || h !== 96) fail(`thumbnail: ${w}x${h}, want 96x96`);
 
-console.log("ok");
+verdict("ok");
 process.exit(0);

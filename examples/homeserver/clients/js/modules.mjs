@@ -14,15 +14,11 @@
 // The Go test serves what its push gateway received at
 // PUSH_GATEWAY_URL/received. Prints "ok" and exits 0 on success; anything
 // else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 
 (await import("matrix-js-sdk/lib/logger.js")).logger.setLevel("warn");
-// Some of the SDK's thread code logs to stdout, through loggers bound
-// before this line runs; stdout is for the verdict alone.
-const stdoutWrite = process.stdout.write.bind(process.stdout);
-process.stdout.write = process.stderr.write.bind(process.stderr);
-const verdict = (s) => stdoutWrite(s + "\n");
 
 const [url, gateway] = process.argv.slice(2);
 const tag = randomBytes(3).toString("hex");

@@ -9,6 +9,7 @@
 // "before" are in his copy of the room; then Alice says "live" and the
 // SDK's peek poll delivers it to Bob's timeline.
 // Prints "ok" and exits 0 on success; anything else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 
@@ -57,5 +58,5 @@ try {
   fail(e.message + "; timeline: " + JSON.stringify(bodies()));
 }
 bob.stopPeeking();
-console.log("ok");
+verdict("ok");
 process.exit(0);

@@ -8,6 +8,7 @@
 // requests: the SDK meets M_UNKNOWN_TOKEN, refreshes and retries. The old
 // refresh token is then refused, since the new access token was used.
 // Prints "ok" and exits 0 on success; anything else is a failure.
+import { verdict } from "./verdict.mjs";
 import * as sdk from "matrix-js-sdk";
 import { randomBytes } from "node:crypto";
 
@@ -60,5 +61,5 @@ try {
 } catch (e) {
   if (e.errcode !== "M_UNKNOWN_TOKEN") fail("refresh with the revoked token: " + e);
 }
-console.log("ok");
+verdict("ok");
 process.exit(0);
