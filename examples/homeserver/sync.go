@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,50 @@ func timelineLimit(filter json.RawMessage) int {
 	return 20
 }
 
+// syncRoomFilter is the room part of a sync filter ("Filtering"): which
+// rooms, and the RoomEventFilters of their timeline and state.
+type syncRoomFilter struct {
+	room            *clientapi.RoomEventFilter // rooms and not_rooms only
+	timeline, state *clientapi.RoomEventFilter
+}
+
+func parseSyncRoomFilter(filter json.RawMessage) (syncRoomFilter, error) {
+	var f struct {
+		Room struct {
+			Rooms    []string        `json:"rooms"`
+			NotRooms []string        `json:"not_rooms"`
+			Timeline json.RawMessage `json:"timeline"`
+			State    json.RawMessage `json:"state"`
+		} `json:"room"`
+	}
+	out := syncRoomFilter{room: &clientapi.RoomEventFilter{}}
+	if len(filter) > 0 {
+		if err := json.Unmarshal(filter, &f); err != nil {
+			return out, clientapi.BadJSON("filter: " + err.Error())
+		}
+	}
+	out.room.Rooms, out.room.NotRooms = f.Room.Rooms, f.Room.NotRooms
+	var err error
+	if out.timeline, err = clientapi.ParseRoomEventFilter(f.Room.Timeline); err != nil {
+		return out, err
+	}
+	out.state, err = clientapi.ParseRoomEventFilter(f.Room.State)
+	return out, err
+}
+
+// keepState applies the state filter to a state block's events.
+func (f syncRoomFilter) keepState(roomID string, evs []json.RawMessage) []json.RawMessage {
+	return slices.DeleteFunc(evs, func(raw json.RawMessage) bool {
+		var ev struct {
+			Type    string          `json:"type"`
+			Sender  string          `json:"sender"`
+			Content json.RawMessage `json:"content"`
+		}
+		json.Unmarshal(raw, &ev)
+		return !f.state.Matches(roomID, ev.Sender, ev.Type, ev.Content)
+	})
+}
+
 // unreadThreadNotifications reads room.timeline.unread_thread_notifications
 // from a sync filter (default false).
 func unreadThreadNotifications(filter json.RawMessage) bool {
@@ -120,6 +165,10 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	initial := req.Since == "" || req.FullState
 	limit := timelineLimit(req.Filter)
 	threaded := unreadThreadNotifications(req.Filter)
+	rf, err := parseSyncRoomFilter(req.Filter)
+	if err != nil {
+		return nil, err
+	}
 	resp := &clientapi.SyncResponse{NextBatch: now.String()}
 
 	// Rooms: where the user is now, and where the membership changed
@@ -161,6 +210,9 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 
 	sr := &clientapi.SyncRooms{}
 	for roomID, ri := range rooms {
+		if !rf.room.Matches(roomID, "", "", nil) {
+			continue // room.rooms and room.not_rooms
+		}
 		switch ri.membership {
 		case "join":
 			from := since.ev
@@ -175,6 +227,9 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
 				return nil, err
 			}
+			tl = slices.DeleteFunc(tl, func(se *StoredEvent) bool {
+				return !rf.timeline.Matches(roomID, se.Event.Sender(), se.Event.Type(), se.Event.Content())
+			})
 			eph, err := c.ephemeral(ctx, who.UserID, roomID, since, now, initial || newlyJoined)
 			if err != nil {
 				return nil, err
@@ -245,7 +300,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 				if err != nil {
 					return nil, err
 				}
-				jr.State = &clientapi.EventsBlock{Events: evs}
+				jr.State = &clientapi.EventsBlock{Events: rf.keepState(roomID, evs)}
 			}
 			if sr.Join == nil {
 				sr.Join = map[string]*clientapi.JoinedRoom{}
