@@ -793,12 +793,21 @@ func (c *Client) Messages(ctx context.Context, who clientapi.Identity, req clien
 
 // sendersMembers is the state block of a lazy-loading /messages
 // (client-server API, "Lazy-loading room members"): the member events of
-// the chunk's senders, as of the chunk's first event (the reference
-// server's choice). Members already sent are sent again: the spec lets a
+// the chunk's senders, as of the chunk's newest event: for dir=b that is
+// the chunk's first event (the reference server's choice); for dir=f it
+// is the last one, so that a chunk starting at m.room.create still has
+// its creator's membership, which only begins after it (the spec wants
+// the member events of every sender in the chunk). Members already sent are sent again: the spec lets a
 // server include redundant members whatever include_redundant_members
 // says, and keeping no per-device record keeps /messages stateless.
 func (c *Client) sendersMembers(ctx context.Context, who clientapi.Identity, evs []*StoredEvent) (clientapi.EventList, error) {
-	state, err := c.stateAtEvent(ctx, evs[0])
+	newest := evs[0]
+	for _, se := range evs[1:] {
+		if se.Stream > newest.Stream {
+			newest = se
+		}
+	}
+	state, err := c.stateAtEvent(ctx, newest)
 	if err != nil || state == nil {
 		return nil, err
 	}
