@@ -69,6 +69,76 @@ func timelineLimit(filter json.RawMessage) int {
 	return 20
 }
 
+// stateBlock is a joined room's state block: the state at the start of
+// the timeline, all of it in the first sync of the room (first), else
+// what changed since the token when the timeline is limited, else none.
+// With the state filter's lazy_load_members ("Lazy-loading room
+// members"), member events are limited to the timeline's senders (and
+// the user, in a first sync) and those senders' are sent in every sync
+// that has their events: without a record of what each device holds,
+// they are sent again, which the spec allows whatever
+// include_redundant_members says. ok is false when there is no block.
+func (c *Client) stateBlock(ctx context.Context, who clientapi.Identity, roomID string, tl []*StoredEvent, first, limited bool, since int64, rf syncRoomFilter) (block []json.RawMessage, ok bool, err error) {
+	lazy := rf.state.LazyLoadMembers
+	if !first && !limited && !(lazy && len(tl) > 0) {
+		return nil, false, nil
+	}
+	full, err := c.rooms.CurrentState(ctx, roomID)
+	if len(tl) > 0 {
+		full, err = c.stateBefore(ctx, roomID, tl[0].Stream)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	st := full
+	switch {
+	case first:
+	case limited:
+		before, err := c.stateBefore(ctx, roomID, since+1)
+		if err != nil {
+			return nil, false, err
+		}
+		st = map[stateKey]string{}
+		for k, id := range full {
+			if before[k] != id {
+				st[k] = id
+			}
+		}
+	default:
+		st = map[stateKey]string{}
+	}
+	if lazy {
+		wanted := map[string]bool{}
+		for _, se := range tl {
+			wanted[se.Event.Sender()] = true
+		}
+		if first {
+			wanted[who.UserID] = true
+		}
+		lazySt := map[stateKey]string{}
+		for k, id := range st {
+			if k.Type != event.TypeMember || wanted[k.StateKey] {
+				lazySt[k] = id
+			}
+		}
+		for u := range wanted {
+			k := stateKey{Type: event.TypeMember, StateKey: u}
+			if id := full[k]; id != "" {
+				lazySt[k] = id
+			}
+		}
+		st = lazySt
+		if len(st) == 0 && !first && !limited {
+			return nil, false, nil
+		}
+	}
+	evs, err := c.stateEvents(ctx, st, nil, who)
+	if err != nil {
+		return nil, false, err
+	}
+	return rf.keepState(roomID, evs), true, nil
+}
+
 // syncRoomFilter is the room part of a sync filter ("Filtering"): which
 // rooms, and the RoomEventFilters of their timeline and state.
 type syncRoomFilter struct {
@@ -272,35 +342,12 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			} else {
 				jr.Timeline.PrevBatch = "s" + strconv.FormatInt(now.ev, 10)
 			}
-			if initial || newlyJoined || more {
-				// The state block is the state at the start of the
-				// timeline: all of it for a first sync of the room,
-				// else what changed since the token.
-				start, err := c.rooms.CurrentState(ctx, roomID)
-				if len(tl) > 0 {
-					start, err = c.stateBefore(ctx, roomID, tl[0].Stream)
-				}
-				if err != nil {
-					return nil, err
-				}
-				if !initial && !newlyJoined {
-					before, err := c.stateBefore(ctx, roomID, since.ev+1)
-					if err != nil {
-						return nil, err
-					}
-					changed := map[stateKey]string{}
-					for k, id := range start {
-						if before[k] != id {
-							changed[k] = id
-						}
-					}
-					start = changed
-				}
-				evs, err := c.stateEvents(ctx, start, nil, who)
-				if err != nil {
-					return nil, err
-				}
-				jr.State = &clientapi.EventsBlock{Events: rf.keepState(roomID, evs)}
+			block, ok, err := c.stateBlock(ctx, who, roomID, tl, initial || newlyJoined, more, since.ev, rf)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				jr.State = &clientapi.EventsBlock{Events: block}
 			}
 			if sr.Join == nil {
 				sr.Join = map[string]*clientapi.JoinedRoom{}

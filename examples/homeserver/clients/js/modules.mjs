@@ -195,6 +195,33 @@ async function pushers(alice, bob, roomId) {
   expect((await bob.getPushers()).pushers.length === 0, "the pusher removed", null);
 }
 
+// lazyMembers: a client that lazy-loads members (as Element does) joins
+// a room where two others spoke long before; its first sync carries the
+// member events of the timeline's senders alone, and the SDK loads the
+// rest through /members when asked.
+async function lazyMembers(alice, bob) {
+  const { room_id: roomId } = await alice.createRoom({ name: "lazy", preset: sdk.Preset.PublicChat });
+  await bob.joinRoom(roomId);
+  await bob.sendMessage(roomId, text("early"));
+  for (let i = 0; i < 5; i++) await alice.sendMessage(roomId, text("filler " + i));
+  const carol = await user("jsmodcarol" + tag, false);
+  await carol.joinRoom(roomId);
+  const prepared = new Promise((resolve) => carol.on(sdk.ClientEvent.Sync, (state) => state === "PREPARED" && resolve()));
+  await carol.startClient({ initialSyncLimit: 3, lazyLoadMembers: true });
+  await prepared;
+  try {
+    const room = await until("carol's room", () => carol.getRoom(roomId));
+    expect(room.getMember(bob.getUserId()) === null, "bob (not in carol's timeline) is not sent to a lazy-loading client",
+      room.getMember(bob.getUserId())?.membership);
+    expect(room.getMember(alice.getUserId())?.membership === "join", "alice, a timeline sender, is sent", null);
+    await room.loadMembersIfNeeded();
+    const joined = room.getJoinedMembers().map((m) => m.userId).sort();
+    expect(joined.join() === [alice.getUserId(), bob.getUserId(), carol.getUserId()].sort().join(), "members loaded through /members", joined);
+  } finally {
+    carol.stopClient();
+  }
+}
+
 let alice, bob;
 try {
   alice = await user("jsmodalice" + tag, true);
@@ -207,6 +234,7 @@ try {
   await upgrade(alice, bob, roomId);
   await spaces(alice, bob);
   await knocking(alice, bob);
+  await lazyMembers(alice, bob);
   verdict("ok");
 } catch (e) {
   console.error("FAIL:", e?.stack ?? e, e?.data ? JSON.stringify(e.data) : "");
