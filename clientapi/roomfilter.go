@@ -3,6 +3,8 @@ package clientapi
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/mxkit/mxkit/internal/jsonraw"
 )
 
 // RoomEventFilter is a parsed RoomEventFilter (client-server API,
@@ -57,9 +59,7 @@ func (f *RoomEventFilter) Matches(roomID, sender, typ string, content json.RawMe
 		return false
 	}
 	if f.ContainsURL != nil {
-		var keys map[string]json.RawMessage
-		json.Unmarshal(content, &keys)
-		if _, has := keys["url"]; has != *f.ContainsURL {
+		if _, has := jsonraw.Field(content, "url"); has != *f.ContainsURL {
 			return false
 		}
 	}
@@ -89,21 +89,23 @@ func allowed(include, exclude []string, s string, match func(pattern, s string) 
 // "*", any run of characters (the filter's types; unlike path.Match, "?"
 // and "[" are literal, as event types may hold them).
 func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
+	first, rest, wild := strings.Cut(pattern, "*")
+	if !wild {
 		return pattern == s
 	}
-	if !strings.HasPrefix(s, parts[0]) {
+	if !strings.HasPrefix(s, first) {
 		return false
 	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
+	s = s[len(first):]
+	for {
+		part, more, ok := strings.Cut(rest, "*")
+		if !ok { // the last part: a suffix
+			return len(s) >= len(rest) && strings.HasSuffix(s, rest)
+		}
+		i := strings.Index(s, part)
 		if i < 0 {
 			return false
 		}
-		s = s[i+len(p):]
+		s, rest = s[i+len(part):], more
 	}
-	return strings.HasSuffix(s, last)
 }

@@ -83,3 +83,26 @@ func FuzzRoomEventFilter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRoomEventFilterMatches: a filter with types (a wildcard),
+// not_senders and contains_url against one event, beside the baseline of
+// the empty filter (the cost of the call alone).
+func BenchmarkRoomEventFilterMatches(b *testing.B) {
+	content := json.RawMessage(`{"msgtype":"m.image","body":"a.png","url":"mxc://example.org/abc","info":{"w":300,"h":200,"mimetype":"image/png"}}`)
+	full, _ := ParseRoomEventFilter(json.RawMessage(`{"types":["m.room.*","m.reaction"],"not_senders":["@spam:example.org"],"contains_url":true}`))
+	typesOnly, _ := ParseRoomEventFilter(json.RawMessage(`{"types":["m.room.*","m.reaction"],"not_senders":["@spam:example.org"]}`))
+	empty, _ := ParseRoomEventFilter(nil)
+	for _, c := range []struct {
+		name string
+		f    *RoomEventFilter
+	}{{"baseline-empty", empty}, {"types-senders", typesOnly}, {"types-senders-url", full}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !c.f.Matches("!r:example.org", "@a:example.org", "m.room.message", content) {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
