@@ -54,21 +54,6 @@ func (c *Client) position(ctx context.Context) (syncPos, error) {
 	return syncPos{ev.Int64, ad.Int64, c.typing.current()}, nil
 }
 
-// timelineLimit reads room.timeline.limit from a sync filter.
-func timelineLimit(filter json.RawMessage) int {
-	var f struct {
-		Room struct {
-			Timeline struct {
-				Limit *int `json:"limit"`
-			} `json:"timeline"`
-		} `json:"room"`
-	}
-	if len(filter) > 0 && json.Unmarshal(filter, &f) == nil && f.Room.Timeline.Limit != nil && *f.Room.Timeline.Limit > 0 {
-		return min(*f.Room.Timeline.Limit, 100)
-	}
-	return 20
-}
-
 // stateBlock is a joined room's state block: the state at the start of
 // the timeline, all of it in the first sync of the room (first), else
 // what changed since the token when the timeline is limited, else none.
@@ -144,15 +129,30 @@ func (c *Client) stateBlock(ctx context.Context, who clientapi.Identity, roomID 
 type syncRoomFilter struct {
 	room            *clientapi.RoomEventFilter // rooms and not_rooms only
 	timeline, state *clientapi.RoomEventFilter
+	// includeLeave is room.include_leave ("Include rooms that the user
+	// has left in the sync", default false). Like the reference server,
+	// it decides whether a sync without a token lists the rooms the user
+	// left; an incremental sync lists a room left since its token either
+	// way, since that leave is news.
+	includeLeave bool
+}
+
+// timelineLimit is room.timeline.limit, 20 when unset, at most 100.
+func (f syncRoomFilter) timelineLimit() int {
+	if f.timeline.Limit > 0 {
+		return min(f.timeline.Limit, 100)
+	}
+	return 20
 }
 
 func parseSyncRoomFilter(filter json.RawMessage) (syncRoomFilter, error) {
 	var f struct {
 		Room struct {
-			Rooms    []string        `json:"rooms"`
-			NotRooms []string        `json:"not_rooms"`
-			Timeline json.RawMessage `json:"timeline"`
-			State    json.RawMessage `json:"state"`
+			Rooms        []string        `json:"rooms"`
+			NotRooms     []string        `json:"not_rooms"`
+			Timeline     json.RawMessage `json:"timeline"`
+			State        json.RawMessage `json:"state"`
+			IncludeLeave bool            `json:"include_leave"`
 		} `json:"room"`
 	}
 	out := syncRoomFilter{room: &clientapi.RoomEventFilter{}}
@@ -161,7 +161,7 @@ func parseSyncRoomFilter(filter json.RawMessage) (syncRoomFilter, error) {
 			return out, clientapi.BadJSON("filter: " + err.Error())
 		}
 	}
-	out.room.Rooms, out.room.NotRooms = f.Room.Rooms, f.Room.NotRooms
+	out.room.Rooms, out.room.NotRooms, out.includeLeave = f.Room.Rooms, f.Room.NotRooms, f.Room.IncludeLeave
 	var err error
 	if out.timeline, err = clientapi.ParseRoomEventFilter(f.Room.Timeline); err != nil {
 		return out, err
@@ -181,33 +181,6 @@ func (f syncRoomFilter) keepState(roomID string, evs []json.RawMessage) []json.R
 		json.Unmarshal(raw, &ev)
 		return !f.state.Matches(roomID, ev.Sender, ev.Type, ev.Content)
 	})
-}
-
-// unreadThreadNotifications reads room.timeline.unread_thread_notifications
-// from a sync filter (default false).
-func unreadThreadNotifications(filter json.RawMessage) bool {
-	var f struct {
-		Room struct {
-			Timeline struct {
-				UnreadThreadNotifications bool `json:"unread_thread_notifications"`
-			} `json:"timeline"`
-		} `json:"room"`
-	}
-	return len(filter) > 0 && json.Unmarshal(filter, &f) == nil && f.Room.Timeline.UnreadThreadNotifications
-}
-
-// includeLeave reads room.include_leave from a sync filter ("Include rooms
-// that the user has left in the sync", default false). Like the reference
-// server, it decides whether a sync without a token lists the rooms the
-// user left; an incremental sync lists a room left since its token either
-// way, since that leave is news.
-func includeLeave(filter json.RawMessage) bool {
-	var f struct {
-		Room struct {
-			IncludeLeave bool `json:"include_leave"`
-		} `json:"room"`
-	}
-	return len(filter) > 0 && json.Unmarshal(filter, &f) == nil && f.Room.IncludeLeave
 }
 
 // Sync implements clientapi.Syncer (content/client-server-api/_index.md,
@@ -233,12 +206,12 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		c.push.WaitEvaluated(ctx, now.ev, 2*time.Second)
 	}
 	initial := req.Since == "" || req.FullState
-	limit := timelineLimit(req.Filter)
-	threaded := unreadThreadNotifications(req.Filter)
 	rf, err := parseSyncRoomFilter(req.Filter)
 	if err != nil {
 		return nil, err
 	}
+	limit := rf.timelineLimit()
+	threaded := rf.timeline.UnreadThreadNotifications
 	resp := &clientapi.SyncResponse{NextBatch: now.String()}
 
 	// Rooms: where the user is now, and where the membership changed
@@ -378,7 +351,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			}
 			sr.Knock[roomID] = &clientapi.KnockedRoom{KnockState: clientapi.EventsBlock{Events: st}}
 		case "leave", "ban":
-			if ri.changedAt == 0 || (initial && !includeLeave(req.Filter)) {
+			if ri.changedAt == 0 || (initial && !rf.includeLeave) {
 				continue
 			}
 			from := since.ev
@@ -462,7 +435,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		}
 		sr.Knock[roomID] = &clientapi.KnockedRoom{KnockState: clientapi.EventsBlock{Events: st}}
 	}
-	if !initial || includeLeave(req.Filter) {
+	if !initial || rf.includeLeave {
 		ended, err := c.endedInvites(ctx, who.UserID, invSince, now.ad, func(roomID string) bool { return rooms[roomID] != nil })
 		if err != nil {
 			return nil, err
