@@ -54,6 +54,80 @@ func (c *Client) position(ctx context.Context) (syncPos, error) {
 	return syncPos{ev.Int64, ad.Int64, c.typing.current()}, nil
 }
 
+// joinedRoom is a joined room's part of a sync, nil when an incremental
+// sync has nothing for it. first is a sync without a token or the room's
+// first since it was joined.
+func (c *Client) joinedRoom(ctx context.Context, who clientapi.Identity, roomID string, first bool, since, now syncPos, rf syncRoomFilter) (*clientapi.JoinedRoom, error) {
+	from := since.ev
+	if first {
+		from = 0
+	}
+	tl, more, err := c.timeline(ctx, roomID, from, now.ev, rf.timelineLimit(), true)
+	if err != nil {
+		return nil, err
+	}
+	if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
+		return nil, err
+	}
+	tl = slices.DeleteFunc(tl, func(se *StoredEvent) bool {
+		return !rf.timeline.Matches(roomID, se.Event.Sender(), se.Event.Type(), se.Event.Content())
+	})
+	eph, err := c.ephemeral(ctx, who.UserID, roomID, since, now, first)
+	if err != nil {
+		return nil, err
+	}
+	if len(tl) == 0 && !first && len(eph) == 0 {
+		return nil, nil
+	}
+	jr := &clientapi.JoinedRoom{Timeline: &clientapi.Timeline{Limited: more}}
+	if err := c.unreadCounts(ctx, who, roomID, rf.timeline.UnreadThreadNotifications, jr); err != nil {
+		return nil, err
+	}
+	if len(eph) > 0 {
+		jr.Ephemeral = &clientapi.EventsBlock{Events: eph}
+	}
+	if jr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
+		return nil, err
+	}
+	if len(tl) > 0 {
+		jr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
+	} else {
+		jr.Timeline.PrevBatch = "s" + strconv.FormatInt(now.ev, 10)
+	}
+	block, ok, err := c.stateBlock(ctx, who, roomID, tl, first, more, since.ev, rf)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		jr.State = &clientapi.EventsBlock{Events: block}
+	}
+	return jr, nil
+}
+
+// unreadCounts fills unread_notifications: what the push rules notified
+// and the user's read receipts leave unread; with threaded
+// (unread_thread_notifications), the main timeline's there and each
+// thread's in unread_thread_notifications.
+func (c *Client) unreadCounts(ctx context.Context, who clientapi.Identity, roomID string, threaded bool, jr *clientapi.JoinedRoom) error {
+	if c.push == nil {
+		return nil
+	}
+	all, byThread, err := c.push.Counts(ctx, who.UserID, roomID)
+	if err != nil {
+		return err
+	}
+	jr.UnreadNotifications = &all
+	if threaded {
+		main := byThread[pushing.MainThread]
+		jr.UnreadNotifications = &main
+		delete(byThread, pushing.MainThread)
+		if len(byThread) > 0 {
+			jr.UnreadThreadNotifications = byThread
+		}
+	}
+	return nil
+}
+
 // stateBlock is a joined room's state block: the state at the start of
 // the timeline, all of it in the first sync of the room (first), else
 // what changed since the token when the timeline is limited, else none.
@@ -211,7 +285,6 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		return nil, err
 	}
 	limit := rf.timelineLimit()
-	threaded := rf.timeline.UnreadThreadNotifications
 	resp := &clientapi.SyncResponse{NextBatch: now.String()}
 
 	// Rooms: where the user is now, and where the membership changed
@@ -258,69 +331,12 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		}
 		switch ri.membership {
 		case "join":
-			from := since.ev
-			newlyJoined := ri.changedAt != 0
-			if initial || newlyJoined {
-				from = 0
-			}
-			tl, more, err := c.timeline(ctx, roomID, from, now.ev, limit, true)
+			jr, err := c.joinedRoom(ctx, who, roomID, initial || ri.changedAt != 0, since, now, rf)
 			if err != nil {
 				return nil, err
 			}
-			if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
-				return nil, err
-			}
-			tl = slices.DeleteFunc(tl, func(se *StoredEvent) bool {
-				return !rf.timeline.Matches(roomID, se.Event.Sender(), se.Event.Type(), se.Event.Content())
-			})
-			eph, err := c.ephemeral(ctx, who.UserID, roomID, since, now, initial || newlyJoined)
-			if err != nil {
-				return nil, err
-			}
-			if len(tl) == 0 && !initial && !newlyJoined && len(eph) == 0 {
+			if jr == nil {
 				continue
-			}
-			jr := &clientapi.JoinedRoom{Timeline: &clientapi.Timeline{Limited: more}}
-			if c.push != nil {
-				// unread_notifications: what the push rules notified
-				// after the user's read receipt.
-				// With unread_thread_notifications, by thread: the main
-				// timeline's here, each thread's beside.
-				all, byThread, err := c.push.Counts(ctx, who.UserID, roomID)
-				if err != nil {
-					return nil, err
-				}
-				jr.UnreadNotifications = &all
-				if threaded {
-					main := byThread[pushing.MainThread]
-					jr.UnreadNotifications = &main
-					delete(byThread, pushing.MainThread)
-					if len(byThread) > 0 {
-						jr.UnreadThreadNotifications = byThread
-					}
-				}
-			}
-			if len(eph) > 0 {
-				jr.Ephemeral = &clientapi.EventsBlock{Events: eph}
-			}
-			inTimeline := map[string]bool{}
-			if jr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
-				return nil, err
-			}
-			for _, se := range tl {
-				inTimeline[se.Event.ID()] = true
-			}
-			if len(tl) > 0 {
-				jr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
-			} else {
-				jr.Timeline.PrevBatch = "s" + strconv.FormatInt(now.ev, 10)
-			}
-			block, ok, err := c.stateBlock(ctx, who, roomID, tl, initial || newlyJoined, more, since.ev, rf)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				jr.State = &clientapi.EventsBlock{Events: block}
 			}
 			if sr.Join == nil {
 				sr.Join = map[string]*clientapi.JoinedRoom{}
