@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -231,15 +233,20 @@ func TestRateLimitFlag(t *testing.T) {
 		RoomID string `json:"room_id"`
 	}
 	alice.must("POST", "/createRoom", map[string]any{}, &room)
-	limited := false
+	// The 200 sends go at once (not one after the other), so that the
+	// bucket (50, refilled at 10/s) cannot refill between them on a slow
+	// machine.
+	var limited atomic.Int32
+	var wg sync.WaitGroup
 	for i := range 200 {
-		code, _ := alice.do("PUT", "/rooms/"+room.RoomID+"/send/m.room.message/"+strconv.Itoa(i), map[string]string{"body": "x"}, nil)
-		if code == 429 {
-			limited = true
-			break
-		}
+		wg.Go(func() {
+			if code, _ := alice.do("PUT", "/rooms/"+room.RoomID+"/send/m.room.message/"+strconv.Itoa(i), map[string]string{"body": "x"}, nil); code == 429 {
+				limited.Add(1)
+			}
+		})
 	}
-	if !limited {
+	wg.Wait()
+	if limited.Load() == 0 {
 		t.Fatalf("200 sends at once were all taken")
 	}
 }
