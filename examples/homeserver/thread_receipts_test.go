@@ -100,4 +100,10 @@ func TestThreadedReceiptsAndCounts(t *testing.T) {
 	waitFor(t, "the last message", func() bool { c, _ := syncCounts(false); return c.NotificationCount == 3 })
 	bob.must("POST", rp+"/receipt/m.read/"+url.PathEscape(last), map[string]any{}, nil)
 	check("after an unthreaded receipt", 0, 0, 0)
+
+	// An event relating to a reply in the thread (other than by
+	// m.thread) is in the thread too.
+	send("ref", map[string]any{"msgtype": "m.text", "body": "about t2", "m.relates_to": map[string]any{"rel_type": "m.reference", "event_id": t2}})
+	waitFor(t, "the reference", func() bool { c, _ := syncCounts(false); return c.NotificationCount == 1 })
+	check("a reference to a thread reply", 1, 0, 1)
 }

@@ -130,9 +130,17 @@ func (m ReadMarks) Read(thread string, stream int64) bool {
 // roots included.
 const MainThread = "main"
 
-// ThreadOf is the thread an event belongs to: the root named by an
-// m.thread relation in its content, else MainThread.
+// ThreadOf is the thread an event belongs to by its own content: the root
+// named by an m.thread relation, else MainThread.
 func ThreadOf(raw json.RawMessage) string {
+	thread, _ := relation(raw)
+	return thread
+}
+
+// relation reads an event's m.relates_to: the thread root of an m.thread
+// relation (else MainThread), and the event any other relation points at
+// ("" when none).
+func relation(raw json.RawMessage) (thread, parent string) {
 	var ev struct {
 		Content struct {
 			RelatesTo *struct {
@@ -141,10 +149,30 @@ func ThreadOf(raw json.RawMessage) string {
 			} `json:"m.relates_to"`
 		} `json:"content"`
 	}
-	if json.Unmarshal(raw, &ev) == nil && ev.Content.RelatesTo != nil && ev.Content.RelatesTo.RelType == "m.thread" && ev.Content.RelatesTo.EventID != "" {
-		return ev.Content.RelatesTo.EventID
+	if json.Unmarshal(raw, &ev) != nil || ev.Content.RelatesTo == nil || ev.Content.RelatesTo.EventID == "" {
+		return MainThread, ""
 	}
-	return MainThread
+	if ev.Content.RelatesTo.RelType == "m.thread" {
+		return ev.Content.RelatesTo.EventID, ""
+	}
+	return MainThread, ev.Content.RelatesTo.EventID
+}
+
+// threadOf is the thread of an event for notification counts
+// (client-server API, "Threaded read receipts"): its own m.thread
+// relation, or else the thread of the event another relation points at (a
+// reaction or an edit of a reply in a thread is in that thread), one
+// level, as the reference server reads it.
+func (s *Service) threadOf(ctx context.Context, raw json.RawMessage) (string, error) {
+	thread, parent := relation(raw)
+	if parent == "" {
+		return thread, nil
+	}
+	ev, err := s.Source.Event(ctx, parent)
+	if err != nil || ev == nil {
+		return MainThread, err
+	}
+	return ThreadOf(ev.Raw), nil
 }
 
 // Migrate brings a database made before notifications had a thread up

@@ -149,13 +149,21 @@ func (s *Service) record(ctx context.Context, notices []notice, pos int64) error
 	}
 	defer tx.Rollback()
 	ts := s.now().UnixMilli()
+	threads := map[string]string{} // by event: one lookup for all its users
 	for _, n := range notices {
 		actions, err := json.Marshal(n.res.Actions)
 		if err != nil {
 			return err
 		}
+		thread, ok := threads[n.ev.EventID]
+		if !ok {
+			if thread, err = s.threadOf(ctx, n.ev.Raw); err != nil {
+				return err
+			}
+			threads[n.ev.EventID] = thread
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, room_id, event_id, stream, actions, highlight, ts, thread) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			n.user, n.ev.RoomID, n.ev.EventID, n.ev.Stream, actions, boolInt(n.res.Highlight()), ts, ThreadOf(n.ev.Raw)); err != nil {
+			n.user, n.ev.RoomID, n.ev.EventID, n.ev.Stream, actions, boolInt(n.res.Highlight()), ts, thread); err != nil {
 			return err
 		}
 	}
