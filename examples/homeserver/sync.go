@@ -128,6 +128,45 @@ func (c *Client) unreadCounts(ctx context.Context, who clientapi.Identity, roomI
 	return nil
 }
 
+// leftRoom is the part of a sync for a room the user left (or was banned
+// from) at stream position leftAt: the timeline up to the leave, and in
+// a sync without a token the state at the start of that timeline.
+func (c *Client) leftRoom(ctx context.Context, who clientapi.Identity, roomID string, leftAt int64, initial bool, since syncPos, rf syncRoomFilter) (*clientapi.LeftRoom, error) {
+	from := since.ev
+	if initial {
+		from = 0
+	}
+	tl, more, err := c.timeline(ctx, roomID, from, leftAt, rf.timelineLimit(), true)
+	if err != nil {
+		return nil, err
+	}
+	if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
+		return nil, err
+	}
+	lr := &clientapi.LeftRoom{Timeline: &clientapi.Timeline{Limited: more}}
+	if lr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
+		return nil, err
+	}
+	if len(tl) == 0 {
+		return lr, nil
+	}
+	lr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
+	if initial {
+		// The room is new to the client: the state at the start of its
+		// timeline, as for a joined room.
+		start, err := c.stateBefore(ctx, roomID, tl[0].Stream)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := c.stateEvents(ctx, start, nil, who)
+		if err != nil {
+			return nil, err
+		}
+		lr.State = &clientapi.EventsBlock{Events: evs}
+	}
+	return lr, nil
+}
+
 // stateBlock is a joined room's state block: the state at the start of
 // the timeline, all of it in the first sync of the room (first), else
 // what changed since the token when the timeline is limited, else none.
@@ -284,7 +323,6 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 	if err != nil {
 		return nil, err
 	}
-	limit := rf.timelineLimit()
 	resp := &clientapi.SyncResponse{NextBatch: now.String()}
 
 	// Rooms: where the user is now, and where the membership changed
@@ -370,36 +408,9 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			if ri.changedAt == 0 || (initial && !rf.includeLeave) {
 				continue
 			}
-			from := since.ev
-			if initial {
-				from = 0
-			}
-			tl, more, err := c.timeline(ctx, roomID, from, ri.changedAt, limit, true)
+			lr, err := c.leftRoom(ctx, who, roomID, ri.changedAt, initial, since, rf)
 			if err != nil {
 				return nil, err
-			}
-			if tl, more, err = c.visibleTimeline(ctx, roomID, who.UserID, tl, more); err != nil {
-				return nil, err
-			}
-			lr := &clientapi.LeftRoom{Timeline: &clientapi.Timeline{Limited: more}}
-			if lr.Timeline.Events, err = c.render(ctx, who, tl); err != nil {
-				return nil, err
-			}
-			if len(tl) > 0 {
-				lr.Timeline.PrevBatch = "s" + strconv.FormatInt(tl[0].Stream-1, 10)
-				if initial {
-					// The room is new to the client: the state at the
-					// start of its timeline, as for a joined room.
-					start, err := c.stateBefore(ctx, roomID, tl[0].Stream)
-					if err != nil {
-						return nil, err
-					}
-					evs, err := c.stateEvents(ctx, start, nil, who)
-					if err != nil {
-						return nil, err
-					}
-					lr.State = &clientapi.EventsBlock{Events: evs}
-				}
 			}
 			if sr.Leave == nil {
 				sr.Leave = map[string]*clientapi.LeftRoom{}
@@ -492,21 +503,29 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 		}
 	}
 
-	// Account data, global and per joined room.
 	adSince := since.ad
 	if initial {
 		adSince = 0
 	}
-	rows, err = c.db.query(ctx, `SELECT room_id, type, content FROM account_data WHERE user_id = ? AND stream > ? AND stream <= ? ORDER BY stream`, who.UserID, adSince, now.ad)
-	if err != nil {
+	if err := c.syncAccountData(ctx, who, adSince, now.ad, resp); err != nil {
 		return nil, err
+	}
+	return resp, nil
+}
+
+// syncAccountData adds the account data changed between the positions
+// from and to: global, and per joined room in the response.
+func (c *Client) syncAccountData(ctx context.Context, who clientapi.Identity, from, to int64, resp *clientapi.SyncResponse) error {
+	rows, err := c.db.query(ctx, `SELECT room_id, type, content FROM account_data WHERE user_id = ? AND stream > ? AND stream <= ? ORDER BY stream`, who.UserID, from, to)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var roomID, typ string
 		var content []byte
 		if err := rows.Scan(&roomID, &typ, &content); err != nil {
-			return nil, err
+			return err
 		}
 		b, _ := json.Marshal(map[string]any{"type": typ, "content": json.RawMessage(content)})
 		if roomID == "" {
@@ -522,7 +541,7 @@ func (c *Client) Sync(ctx context.Context, who clientapi.Identity, req clientapi
 			jr.AccountData.Events = append(jr.AccountData.Events, b)
 		}
 	}
-	return resp, rows.Err()
+	return rows.Err()
 }
 
 // inviteState is the stripped state shown with an invite
